@@ -1,0 +1,77 @@
+/*
+ * vigil: the command-line tool. main() only picks the subcommand.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "Usage: vigil watch [options] PATH...\n"
+    "\n"
+    "Report file-system changes under each PATH, one line per event.\n"
+    "\n"
+    "Commands:\n"
+    "  watch     print events as they happen (see 'vigil watch --help')\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help      show this help\n"
+    "  -V, --version   show the version\n"
+    "\n"
+    "See vigil(1) for the event contract and the exit statuses.\n";
+
+void cli_error(const char *fmt, ...) {
+  char line[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if ((size_t)n >= sizeof line - 1)
+    n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  /* One write, so the line is never interleaved with other output. */
+  (void)!write(2, "vigil: ", 7);
+  (void)!write(2, line, (size_t)n);
+}
+
+int cli_write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, buf, len);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    buf += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 1;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "watch") == 0)
+    return cmd_watch(argc - 1, argv + 1);
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("vigil %s\n", VIGIL_VERSION_STRING);
+    return 0;
+  }
+  if (cmd[0] == '-')
+    cli_error("unknown option '%s'; try 'vigil --help'", cmd);
+  else
+    cli_error("unknown command '%s'; try 'vigil --help'", cmd);
+  return 1;
+}

@@ -1,0 +1,397 @@
+/*
+ * vigil watch: print events as they happen.
+ *
+ * main reads top-down: options, signals, roots, the ready line, the loop.
+ * Output is collected in a buffer and written whenever vigil has nothing
+ * more to deliver at once, so a pipe sees every event promptly while a
+ * storm still costs few system calls.
+ */
+#include "cli.h"
+#include "output.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_TIMEOUT = 2, EXIT_GONE = 3 };
+
+/* How long SIGINT/SIGTERM may spend writing events already read. */
+#define DRAIN_MS 50
+
+static const char watch_usage[] =
+    "Usage: vigil watch [options] PATH...\n"
+    "\n"
+    "Report changes under each PATH (a directory, watched recursively, or a file).\n"
+    "\n"
+    "Options:\n"
+    "      --json              one JSON object per line\n"
+    "      --format FMT        printf-like: %p path, %f from, %e kind, %T time,\n"
+    "                          %d dir|file, %% percent; \\n \\t \\0 \\\\ escapes\n"
+    "      --exclude PATTERN   skip paths matching a gitignore pattern (repeatable);\n"
+    "                          excluded directories are not watched at all\n"
+    "      --events LIST       report only these kinds, comma-separated: created,\n"
+    "                          removed, modified, attrib, moved, closed, overflow, error\n"
+    "  -1, --once              exit after the first event\n"
+    "  -t, --timeout SECONDS   exit after SECONDS (status 2 if nothing happened)\n"
+    "  -q, --quiet             no ready line or progress on stderr\n"
+    "      --color WHEN        colour the kinds: auto (default), always, never\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 error, 2 timeout with no event, 3 every root is gone.\n";
+
+static volatile sig_atomic_t stop_requested;
+static vigil_t *signal_target;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+  if (signal_target)
+    vigil_wake(signal_target); /* async-signal-safe, and it keeps errno */
+}
+
+typedef struct {
+  int json;
+  const char *format;
+  int once;
+  double timeout;
+  int quiet;
+  int color;
+  const char **exclude;
+  size_t exclude_count;
+  unsigned events;
+} watch_opts;
+
+unsigned cli_parse_events(const char *list) {
+  unsigned mask = 0;
+  const char *p = list;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char name[32];
+    if (n == 0 || n >= sizeof name)
+      return 0;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    vigil_kind k = vigil_kind_parse(name);
+    if (!k)
+      return 0;
+    mask |= 1u << k;
+    p += n;
+    if (*p == ',')
+      p++;
+  }
+  return mask;
+}
+
+static long read_sysctl(const char *file) {
+  FILE *f = fopen(file, "re");
+  if (!f)
+    return -1;
+  long val = -1;
+  if (fscanf(f, "%ld", &val) != 1)
+    val = -1;
+  fclose(f);
+  return val;
+}
+
+void cli_add_error(const char *path, int err, const vigil_t *v) {
+  vigil_stats st = {0};
+  if (v)
+    vigil_get_stats(v, &st);
+  if (err == VIGIL_EWATCHLIMIT) {
+    long cur = read_sysctl("/proc/sys/fs/inotify/max_user_watches");
+    char now[128] = "";
+    if (cur > 0)
+      snprintf(now, sizeof now, " (now %ld; e.g. sysctl fs.inotify.max_user_watches=%ld)", cur,
+               cur * 4);
+    cli_error("%s: inotify watch limit reached after placing %zu watches for this path: "
+              "not a full disk; raise fs.inotify.max_user_watches%s",
+              path, st.add_watches, now);
+  } else if (err == VIGIL_EINSTLIMIT) {
+    long cur = read_sysctl("/proc/sys/fs/inotify/max_user_instances");
+    cli_error("inotify instance limit reached%s%ld%s: raise fs.inotify.max_user_instances",
+              cur >= 0 ? " (fs.inotify.max_user_instances is " : "", cur >= 0 ? cur : 0L,
+              cur >= 0 ? ")" : "");
+  } else {
+    cli_error("%s: %s", path, vigil_strerror(err));
+  }
+}
+
+static int parse_color(const char *when) {
+  if (strcmp(when, "always") == 0)
+    return 1;
+  if (strcmp(when, "never") == 0)
+    return 0;
+  if (strcmp(when, "auto") == 0)
+    return isatty(1) && !getenv("NO_COLOR");
+  return -1;
+}
+
+static int parse_opts(int argc, char **argv, watch_opts *o) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'},      {"format", required_argument, NULL, 'f'},
+      {"exclude", required_argument, NULL, 'x'}, {"events", required_argument, NULL, 'e'},
+      {"once", no_argument, NULL, '1'},      {"timeout", required_argument, NULL, 't'},
+      {"quiet", no_argument, NULL, 'q'},     {"color", required_argument, NULL, 'c'},
+      {"colour", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  memset(o, 0, sizeof *o);
+  o->color = isatty(1) && !getenv("NO_COLOR");
+  o->exclude = calloc((size_t)argc, sizeof *o->exclude);
+  if (!o->exclude)
+    return -1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":1t:qh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'j':
+      o->json = 1;
+      break;
+    case 'f': {
+      size_t bad = 0;
+      if (out_format_check(optarg, &bad) < 0) {
+        cli_error("--format: bad directive at offset %zu in '%s'", bad, optarg);
+        return -1;
+      }
+      o->format = optarg;
+      break;
+    }
+    case 'x':
+      o->exclude[o->exclude_count++] = optarg;
+      break;
+    case 'e':
+      o->events = cli_parse_events(optarg);
+      if (!o->events) {
+        cli_error("--events: unknown kind in '%s' (kinds: created, removed, modified, attrib, "
+                  "moved, closed, overflow, error)",
+                  optarg);
+        return -1;
+      }
+      break;
+    case '1':
+      o->once = 1;
+      break;
+    case 't': {
+      char *end;
+      errno = 0;
+      o->timeout = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(o->timeout > 0) || o->timeout > 1e9) {
+        cli_error("--timeout: '%s' is not a positive number of seconds", optarg);
+        return -1;
+      }
+      break;
+    }
+    case 'q':
+      o->quiet = 1;
+      break;
+    case 'c':
+      o->color = parse_color(optarg);
+      if (o->color < 0) {
+        cli_error("--color: expected auto, always or never, not '%s'", optarg);
+        return -1;
+      }
+      break;
+    case 'h':
+      fputs(watch_usage, stdout);
+      exit(EXIT_OK);
+    case ':':
+      cli_error("option '%s' needs a value; try 'vigil watch --help'", argv[optind - 1]);
+      return -1;
+    default:
+      cli_error("unknown option '%s'; try 'vigil watch --help'", argv[optind - 1]);
+      return -1;
+    }
+  }
+  if (optind >= argc) {
+    cli_error("watch: no PATH given; try 'vigil watch --help'");
+    return -1;
+  }
+  if (o->json && o->format) {
+    cli_error("--json and --format cannot be used together");
+    return -1;
+  }
+  return 0;
+}
+
+static void on_progress(void *userdata, size_t dirs) {
+  (void)userdata;
+  char line[80];
+  int n = snprintf(line, sizeof line, "\rvigil: setting up, %zu directories watched", dirs);
+  (void)!write(2, line, (size_t)n);
+}
+
+static void install_signals(vigil_t *v) {
+  signal_target = v;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  /* A closed pipe shows up as EPIPE from write, and ends the watch quietly. */
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+  const watch_opts *o;
+  vg_buf out;
+  int write_failed;
+} printer;
+
+static void print_event(printer *p, const vigil_event *ev) {
+  const watch_opts *o = p->o;
+  if (o->json) {
+    out_json(&p->out, ev);
+  } else if (o->format) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    out_format(&p->out, o->format, ev, &now);
+  } else {
+    out_text(&p->out, ev, o->color);
+  }
+}
+
+static int flush_out(printer *p) {
+  if (p->out.len == 0)
+    return 0;
+  int rc = cli_write_all(1, p->out.data, p->out.len);
+  p->out.len = 0;
+  if (rc < 0)
+    p->write_failed = rc;
+  return rc;
+}
+
+static int roots_left(vigil_t *v) {
+  vigil_stats st;
+  return vigil_get_stats(v, &st) == 0 ? (int)st.roots : 0;
+}
+
+/* SIGINT or SIGTERM: write what was already read, briefly, then stop. */
+static void drain(vigil_t *v, printer *p) {
+  int64_t until = now_ms() + DRAIN_MS;
+  vigil_event ev;
+  while (now_ms() < until && vigil_read(v, &ev, 0) == 1)
+    print_event(p, &ev);
+  flush_out(p);
+}
+
+static int watch_loop(vigil_t *v, const watch_opts *o) {
+  printer p = {.o = o};
+  int64_t deadline = o->timeout > 0 ? now_ms() + (int64_t)(o->timeout * 1000.0 + 0.5) : -1;
+  size_t seen = 0;
+  int status = EXIT_OK;
+  for (;;) {
+    if (stop_requested) {
+      drain(v, &p);
+      break;
+    }
+    vigil_event ev;
+    int r = vigil_read(v, &ev, 0);
+    if (r == 0) {
+      /* Nothing more at once: this is when output goes out. */
+      if (flush_out(&p) < 0)
+        break;
+      if (roots_left(v) == 0) {
+        status = EXIT_GONE;
+        break;
+      }
+      int wait = -1;
+      if (deadline >= 0) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+          status = seen ? EXIT_OK : EXIT_TIMEOUT;
+          break;
+        }
+        wait = left > INT_MAX ? INT_MAX : (int)left;
+      }
+      r = vigil_read(v, &ev, wait);
+      if (r == 0)
+        continue;
+    }
+    if (r < 0) {
+      flush_out(&p);
+      cli_error("reading events: %s", vigil_strerror(r));
+      status = EXIT_ERROR;
+      break;
+    }
+    print_event(&p, &ev);
+    seen++;
+    if (o->once) {
+      flush_out(&p);
+      break;
+    }
+    /* Keep a storm from holding output back for long. */
+    if (p.out.len >= 64 * 1024 && flush_out(&p) < 0)
+      break;
+  }
+  if (p.write_failed && p.write_failed != -EPIPE) {
+    cli_error("writing output: %s", strerror(-p.write_failed));
+    status = EXIT_ERROR;
+  }
+  vg_buf_free(&p.out);
+  return status;
+}
+
+int cmd_watch(int argc, char **argv) {
+  watch_opts o;
+  if (parse_opts(argc, argv, &o) < 0) {
+    free(o.exclude);
+    return EXIT_ERROR;
+  }
+  tzset();
+  vigil_options vo = {.exclude = o.exclude,
+                      .exclude_count = o.exclude_count,
+                      .events = o.events,
+                      .progress = (!o.quiet && isatty(2)) ? on_progress : NULL};
+  vigil_t *v;
+  int rc = vigil_open(&v, &vo);
+  if (rc < 0) {
+    if (rc == VIGIL_EPATTERN)
+      cli_error("--exclude: malformed pattern");
+    else if (rc == VIGIL_EINSTLIMIT)
+      cli_add_error("", rc, NULL);
+    else
+      cli_error("cannot start watching: %s", vigil_strerror(rc));
+    free(o.exclude);
+    return EXIT_ERROR;
+  }
+  install_signals(v);
+  for (int i = optind; i < argc; i++) {
+    rc = vigil_add(v, argv[i], 0);
+    if (rc == VIGIL_EEXIST)
+      continue; /* the same path twice is one root */
+    if (rc < 0) {
+      if (vo.progress)
+        (void)!write(2, "\n", 1);
+      cli_add_error(argv[i], rc, v);
+      vigil_close(v);
+      free(o.exclude);
+      return EXIT_ERROR;
+    }
+  }
+  if (!o.quiet) {
+    vigil_stats st;
+    vigil_get_stats(v, &st);
+    char line[128];
+    int n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n",
+                     vo.progress ? "\r\033[K" : "", st.watches);
+    (void)!write(2, line, (size_t)n);
+  }
+  int status = watch_loop(v, &o);
+  signal_target = NULL;
+  vigil_close(v);
+  free(o.exclude);
+  return status;
+}

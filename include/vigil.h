@@ -1,0 +1,193 @@
+/*
+ * vigil: report file-system changes, exactly.
+ *
+ * One instance (vigil_t) watches any number of roots. Everything it holds
+ * lives inside the instance: two instances in one process are independent,
+ * and the library keeps no global state. It never prints, never exits and
+ * never aborts on bad input; every function returns 0 (or a count) on
+ * success and a negative errno or VIGIL_E* code on failure.
+ *
+ * The core has no hidden threads. The caller drives it through vigil_fd()
+ * (a pollable descriptor) and vigil_read(). See docs/events.md for the event
+ * contract that vigil_read() delivers.
+ *
+ * Thread-safety: an instance is not locked. Call vigil_add, vigil_remove,
+ * vigil_read and vigil_close from one thread at a time (the same one or
+ * not). vigil_wake and vigil_fd may be called from any thread at any time,
+ * and vigil_wake also from a signal handler.
+ */
+#ifndef VIGIL_H
+#define VIGIL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIGIL_VERSION_MAJOR 0
+#define VIGIL_VERSION_MINOR 1
+#define VIGIL_VERSION_PATCH 0
+#define VIGIL_VERSION_STRING "0.1.0"
+
+typedef struct vigil vigil_t;
+
+/* The kinds of event. The values are part of the ABI and never change. */
+typedef enum {
+  VIGIL_CREATED = 1, /* path appeared */
+  VIGIL_REMOVED,     /* path disappeared */
+  VIGIL_MODIFIED,    /* content of path changed */
+  VIGIL_ATTRIB,      /* metadata of path changed (mode, owner, times, xattrs) */
+  VIGIL_MOVED,       /* from was renamed to path, within the watched tree */
+  VIGIL_CLOSED,      /* path was closed after being opened for writing */
+  VIGIL_OVERFLOW,    /* events were lost; a rescan follows (see docs/events.md) */
+  VIGIL_ERROR        /* path could not be watched or read; error says why */
+} vigil_kind;
+
+#define VIGIL_KIND_MAX VIGIL_ERROR
+
+/* Bits of vigil_event.flags. */
+enum {
+  VIGIL_ISDIR = 1u << 0,    /* the entry is a directory */
+  VIGIL_SYNTHETIC = 1u << 1 /* found by a scan, not reported by the kernel */
+};
+
+/*
+ * One event. The strings are owned by the instance and stay valid until the
+ * next call of vigil_read (or vigil_close) on the same instance.
+ */
+typedef struct {
+  vigil_kind kind;
+  unsigned flags;   /* VIGIL_ISDIR | VIGIL_SYNTHETIC */
+  const char *path; /* the root as given to vigil_add, joined with the
+                       relative path; NULL for VIGIL_OVERFLOW */
+  const char *from; /* VIGIL_MOVED only: the old path; NULL otherwise */
+  int error;        /* VIGIL_ERROR only: a negative errno or VIGIL_E* code */
+} vigil_event;
+
+/* Turns a vigil_kind into its lower-case name ("created", ...), or NULL. */
+const char *vigil_kind_name(vigil_kind kind);
+
+/* Parses a kind name; returns the kind, or 0 if the name is unknown. */
+vigil_kind vigil_kind_parse(const char *name);
+
+/*
+ * Error codes that are not errno values. They are negative, below every
+ * errno, append-only, and each has a text in vigil_strerror().
+ */
+enum {
+  VIGIL_EWATCHLIMIT = -10001, /* inotify watch limit (max_user_watches) reached */
+  VIGIL_EINSTLIMIT = -10002,  /* inotify instance limit (max_user_instances) */
+  VIGIL_EFORKED = -10003,     /* the instance was created in another process */
+  VIGIL_EBUSY = -10004,       /* the instance is started; use vigil_stop first */
+  VIGIL_EPATTERN = -10005,    /* an exclude pattern is malformed */
+  VIGIL_ENOTROOT = -10006,    /* vigil_remove: the path is not a root */
+  VIGIL_EEXIST = -10007       /* vigil_add: the path is already a root */
+};
+
+/*
+ * A message for err (a negative errno or VIGIL_E* code). For the limits it
+ * names the sysctl to raise. The string is static; safe from any thread.
+ */
+const char *vigil_strerror(int err);
+
+/* Called during vigil_add every few hundred directories; see options. */
+typedef void (*vigil_progress_cb)(void *userdata, size_t dirs_watched);
+
+typedef struct {
+  /*
+   * Exclude patterns in gitignore syntax, an array of exclude_count strings.
+   * A pattern is matched against the path relative to each root. An
+   * excluded directory is never listed and never gets a kernel watch. The
+   * patterns are compiled by vigil_open; the caller keeps ownership.
+   */
+  const char *const *exclude;
+  size_t exclude_count;
+  /*
+   * Which kinds to deliver: a mask of (1u << kind), 0 for all. The tree is
+   * kept whatever the mask, so replay of the delivered kinds still holds.
+   */
+  unsigned events;
+  /* How long an unpaired rename source waits for its pair; 0 means 10 ms. */
+  int move_wait_ms;
+  /* Optional progress report during vigil_add, called on the adding thread. */
+  vigil_progress_cb progress;
+  void *progress_userdata;
+} vigil_options;
+
+/*
+ * Creates an instance. opt may be NULL for the defaults; it is read only
+ * during the call. On success *out owns an instance that vigil_close frees.
+ * Errors: -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other -errno.
+ */
+int vigil_open(vigil_t **out, const vigil_options *opt);
+
+/* Bits for vigil_add's flags. */
+enum {
+  VIGIL_NORECURSE = 1u << 0 /* watch only the directory itself, not below */
+};
+
+/*
+ * Adds a root. A directory is watched recursively (unless VIGIL_NORECURSE);
+ * a file is watched through its parent directory. A symbolic link given as
+ * a root is followed; links inside the tree are reported, never followed.
+ * The string is copied. When vigil_add returns 0 every watch is in place
+ * and later changes will be reported. Problems below the root (an
+ * unreadable directory, say) do not fail the call: they are queued as
+ * VIGIL_ERROR events. On failure nothing of the root is left behind.
+ * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT,
+ * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM.
+ */
+int vigil_add(vigil_t *v, const char *path, unsigned flags);
+
+/*
+ * Stops watching a root given to vigil_add (the same string), or forgets
+ * one that went away. Nothing new is reported for it afterwards; events
+ * already queued are still delivered.
+ * Errors: VIGIL_ENOTROOT, VIGIL_EFORKED.
+ */
+int vigil_remove(vigil_t *v, const char *path);
+
+/*
+ * A descriptor that polls readable whenever vigil_read would return without
+ * blocking: an event is ready, or vigil_wake was called. Use it with
+ * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
+ * instance; do not read it or close it. Safe from any thread.
+ */
+int vigil_fd(const vigil_t *v);
+
+/*
+ * Delivers the next event into *ev. Blocks up to timeout_ms (-1: for ever,
+ * 0: not at all). Returns 1 with an event, 0 on timeout or when woken by
+ * vigil_wake, or a negative error. The previous event's strings are
+ * invalid from this call on.
+ */
+int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms);
+
+/*
+ * Makes a blocked vigil_read return 0 (or the next one, if none is
+ * blocked). Safe from any thread and async-signal-safe: it is a single
+ * write to an eventfd, and it saves and restores errno.
+ */
+int vigil_wake(vigil_t *v);
+
+/* Counters of what an instance holds. */
+typedef struct {
+  size_t roots;   /* roots still being watched */
+  size_t dirs;    /* directories in the tree */
+  size_t entries; /* all entries in the tree, directories included */
+  size_t watches; /* kernel watches held */
+  size_t add_watches; /* watches placed by the last vigil_add, even one that failed */
+} vigil_stats;
+
+/* Fills *st. Errors: VIGIL_EFORKED. */
+int vigil_get_stats(const vigil_t *v, vigil_stats *st);
+
+/* Frees the instance and closes every descriptor it holds. NULL is a no-op. */
+void vigil_close(vigil_t *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIGIL_H */

@@ -1,0 +1,339 @@
+/*
+ * Observations, applied to the tree.
+ *
+ * Each function here takes one piece of news from a backend ("in directory
+ * D, name N appeared"), changes the tree accordingly, and emits an event
+ * only when the tree changed. A scan (reconcile.c) may already have
+ * reported what the kernel reports later, and the kernel may report what a
+ * scan already found; checking the tree first is what keeps the stream
+ * free of duplicates either way.
+ */
+#include "instance.h"
+#include "fault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error) {
+  if (!(v->events & (1u << kind)))
+    return 0;
+  vigil__queue *q = &v->queue;
+  size_t mark = vigil__queue_mark(q);
+  size_t off = SIZE_MAX;
+  if (path) {
+    size_t n = strlen(path) + 1;
+    if (vigil__buf_grow(&q->str, &q->scap, q->len + n) < 0)
+      goto lost;
+    memcpy(q->str + q->len, path, n);
+    off = q->len;
+    q->len += n;
+  }
+  if (vigil__queue_commit(q, kind, flags, error, off, SIZE_MAX) < 0)
+    goto lost;
+  return 0;
+lost:
+  vigil__queue_abort(q, mark);
+  v->need_repair = 1;
+  return -ENOMEM;
+}
+
+static unsigned node_flags(const vigil__node *n) {
+  return n->type == VIGIL__T_DIR ? VIGIL_ISDIR : 0;
+}
+
+int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error) {
+  if (!(v->events & (1u << kind)))
+    return 0;
+  vigil__queue *q = &v->queue;
+  size_t mark = vigil__queue_mark(q);
+  if (vigil__node_path(n, &q->str, &q->len, &q->scap) < 0)
+    goto lost;
+  q->len++; /* keep the terminating NUL that vigil__node_path wrote */
+  if (vigil__queue_commit(q, kind, flags | node_flags(n), error, mark, SIZE_MAX) < 0)
+    goto lost;
+  return 0;
+lost:
+  /*
+   * Out of memory: the tree has changed but the event is gone. Rather than
+   * lose it silently, ask for a repair, which reports an overflow and
+   * rescans once memory allows.
+   */
+  vigil__queue_abort(q, mark);
+  v->need_repair = 1;
+  return -ENOMEM;
+}
+
+static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *tname,
+                     size_t tlen) {
+  vigil__queue *q = &v->queue;
+  if (!(v->events & (1u << VIGIL_MOVED)))
+    return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
+  size_t mark = vigil__queue_mark(q);
+  int rc = vigil__node_path(n, &q->str, &q->len, &q->scap);
+  if (rc == 0) {
+    q->len++;
+    rc = vigil__tree_move(&v->tree, n, tdir, tname, tlen);
+  }
+  size_t to = q->len;
+  if (rc == 0)
+    rc = vigil__node_path(n, &q->str, &q->len, &q->scap);
+  if (rc == 0) {
+    q->len++;
+    rc = vigil__queue_commit(q, VIGIL_MOVED, node_flags(n), 0, to, mark);
+  }
+  if (rc < 0) {
+    vigil__queue_abort(q, mark);
+    v->need_repair = 1;
+  }
+  return rc;
+}
+
+/*
+ * Removes n and everything below it, children first, reporting each when
+ * emit is set. Kernel watches are dropped as directories go.
+ */
+void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
+  if (n->dir) {
+    while (n->dir->child)
+      vigil__drop(v, n->dir->child, emit);
+    if (n->dir->wd >= 0) {
+      v->be->unwatch(v->be_state, n);
+      v->watches--;
+    }
+  }
+  if (emit)
+    vigil__emit(v, VIGIL_REMOVED, 0, n, 0);
+  vigil__tree_unlink(&v->tree, n);
+  vigil__node_free(n);
+}
+
+/*
+ * A root that is gone from disk: everything in it is reported removed,
+ * the root last, and the caller hears no more of it.
+ */
+void vigil__root_gone(vigil_t *v, vigil__root *r) {
+  if (r->dead)
+    return;
+  r->dead = 1;
+  vigil__node *top = r->top;
+  if (r->is_file) {
+    /* The holder is the parent directory, which the caller never asked about. */
+    while (top->dir->child)
+      vigil__drop(v, top->dir->child, 1);
+    vigil__drop(v, top, 0);
+  } else {
+    vigil__drop(v, top, 1);
+  }
+  r->top = NULL;
+}
+
+static const char *root_base(const vigil__root *r, size_t *len) {
+  const char *end = r->given + r->prefix_len;
+  const char *b = end;
+  while (b > r->given && b[-1] != '/')
+    b--;
+  *len = (size_t)(end - b);
+  return b;
+}
+
+int vigil__should_descend(const vigil__node *dir) {
+  const vigil__node *top = dir;
+  while (top->parent)
+    top = top->parent;
+  const vigil__root *r = top->dir->root;
+  return !r->is_file && (!r->norecurse || dir == top);
+}
+
+int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir) {
+  if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+    return 0;
+  vigil__root *r = vigil__node_root(dir);
+  if (r->is_file) {
+    size_t blen;
+    const char *b = root_base(r, &blen);
+    return len == blen && memcmp(b, name, len) == 0;
+  }
+  if (!v->filter)
+    return 1;
+  /* Not v->scratch: a scan holds the directory's own path there. */
+  v->rel_len = 0;
+  if (vigil__node_relpath(dir, &v->rel, &v->rel_len, &v->rel_cap) < 0)
+    return 1;
+  if (vigil__buf_grow(&v->rel, &v->rel_cap, v->rel_len + len + 2) < 0)
+    return 1;
+  if (v->rel_len)
+    v->rel[v->rel_len++] = '/';
+  memcpy(v->rel + v->rel_len, name, len);
+  v->rel_len += len;
+  v->rel[v->rel_len] = '\0';
+  return !vigil__filter_excluded(v->filter, v->rel, v->rel_len, is_dir);
+}
+
+static int live(const vigil__node *dir) {
+  const vigil__root *r = vigil__node_root(dir);
+  return r && !r->dead;
+}
+
+/* The inode now at dir/name, or 0 if it cannot be known. */
+static uint64_t ino_at(vigil_t *v, const vigil__node *dir, const char *name, size_t len) {
+  struct stat st;
+  if (vigil__fs_path(v, dir) < 0 ||
+      vigil__buf_grow(&v->scratch, &v->scratch_cap, v->scratch_len + len + 2) < 0)
+    return 0;
+  v->scratch[v->scratch_len++] = '/';
+  memcpy(v->scratch + v->scratch_len, name, len);
+  v->scratch[v->scratch_len + len] = '\0';
+  if (VIGIL__SYS(fstatat(AT_FDCWD, v->scratch, &st, AT_SYMLINK_NOFOLLOW)) < 0)
+    return 0;
+  return st.st_ino;
+}
+
+int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
+                        enum vigil__how how) {
+  if (!live(dir) || !vigil__admit(v, dir, name, len, is_dir))
+    return 0;
+  vigil__root *r = vigil__node_root(dir);
+  vigil__node *old = vigil__tree_find(&v->tree, dir, name, len);
+  if (old) {
+    /* A create for an entry we hold: a scan of a new directory saw it first. */
+    if (how == VIGIL__BY_CREATE)
+      return 0;
+    /*
+     * A rename onto a file root is how editors save atomically: for the
+     * caller the file changed, and the root lives on.
+     */
+    if (r->is_file) {
+      old->ino = 0;
+      return vigil__emit(v, VIGIL_MODIFIED, 0, old, 0);
+    }
+    /*
+     * A rename from outside onto an entry we hold replaces it, unless the
+     * entry is that very inode, found by the scan of a new directory.
+     */
+    uint64_t ino = ino_at(v, dir, name, len);
+    if (ino && ino == old->ino)
+      return 0;
+    vigil__drop(v, old, 1);
+  }
+  vigil__node *n = vigil__node_new(name, len, is_dir ? VIGIL__T_DIR : VIGIL__T_NONDIR, 0);
+  if (!n) {
+    v->need_repair = 1;
+    return -ENOMEM;
+  }
+  vigil__tree_link(&v->tree, dir, n);
+  vigil__emit(v, VIGIL_CREATED, 0, n, 0);
+  if (is_dir && vigil__should_descend(dir))
+    return vigil__reconcile(v, n, VIGIL__SCAN_NEW);
+  return 0;
+}
+
+int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len) {
+  if (!live(dir))
+    return 0;
+  vigil__node *n = vigil__tree_find(&v->tree, dir, name, len);
+  if (!n)
+    return 0;
+  vigil__root *r = vigil__node_root(dir);
+  if (r->is_file) {
+    vigil__root_gone(v, r);
+    return 0;
+  }
+  vigil__drop(v, n, 1);
+  return 0;
+}
+
+int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
+                     vigil__node *tdir, const char *tname, size_t tlen, int is_dir) {
+  vigil__root *sroot = vigil__node_root(sdir), *troot = vigil__node_root(tdir);
+  vigil__node *src = live(sdir) ? vigil__tree_find(&v->tree, sdir, sname, slen) : NULL;
+  int admitted = live(tdir) && vigil__admit(v, tdir, tname, tlen, is_dir);
+
+  /*
+   * A move is one event only when both ends are in the same root and the
+   * target is watched; otherwise the source went away and the target
+   * appeared, which is exactly what replay needs.
+   */
+  if (!src || !admitted || sroot != troot || sroot->is_file) {
+    if (src)
+      vigil__obs_gone(v, sdir, sname, slen);
+    if (admitted)
+      return vigil__obs_appeared(v, tdir, tname, tlen, is_dir, VIGIL__BY_MOVE);
+    return 0;
+  }
+  vigil__node *old = vigil__tree_find(&v->tree, tdir, tname, tlen);
+  if (old == src)
+    return 0;
+  /* The rename replaced the target; replay of "moved" replaces it too. */
+  if (old)
+    vigil__drop(v, old, 0);
+  return emit_move(v, src, tdir, tname, tlen);
+}
+
+int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                       vigil_kind kind) {
+  if (!live(dir))
+    return 0;
+  if (!name) {
+    /*
+     * A directory's own watch reports its metadata changes, and so does
+     * its parent's. Only a root's top has no watched parent.
+     */
+    if (dir->parent || vigil__node_root(dir)->is_file)
+      return 0;
+    return vigil__emit(v, kind, 0, dir, 0);
+  }
+  vigil__node *n = vigil__tree_find(&v->tree, dir, name, len);
+  if (!n)
+    return 0;
+  return vigil__emit(v, kind, 0, n, 0);
+}
+
+int vigil__obs_self_gone(vigil_t *v, vigil__node *dir) {
+  /* Below the top, the parent's watch reports the same removal or move. */
+  if (dir->parent)
+    return 0;
+  vigil__root_gone(v, dir->dir->root);
+  return 0;
+}
+
+int vigil__obs_unmounted(vigil_t *v, vigil__node *dir) {
+  if (!dir->parent) {
+    vigil__root_gone(v, dir->dir->root);
+    return 0;
+  }
+  /*
+   * A file system mounted inside the tree went away. What is now visible
+   * at that path is whatever lies beneath the mount point: a repair pass
+   * reports the difference and re-places the watches.
+   */
+  v->need_repair = 1;
+  return 0;
+}
+
+int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {
+  /* The backend has already forgotten the descriptor. */
+  v->watches--;
+  /*
+   * For a directory below the top this is normal: the kernel drops the
+   * watch of a deleted directory before its parent reports the deletion.
+   */
+  if (!dir->parent)
+    vigil__root_gone(v, dir->dir->root);
+  return 0;
+}
+
+int vigil__obs_overflow(vigil_t *v) {
+  v->be->flush(v->be_state, v);
+  v->need_repair = 0;
+  vigil__emit_path(v, VIGIL_OVERFLOW, 0, NULL, 0);
+  for (vigil__root *r = v->roots; r; r = r->next) {
+    if (r->dead)
+      continue;
+    int rc = vigil__reconcile(v, r->top, VIGIL__SCAN_REPAIR);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}

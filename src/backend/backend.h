@@ -1,0 +1,47 @@
+/*
+ * The interface every kernel backend implements.
+ *
+ * A backend knows nothing about paths as the user sees them or about
+ * events: it places kernel watches on directory nodes, reads the kernel's
+ * records, and turns each into an observation about a directory node and a
+ * name (apply.h). Rename pairing lives here because it is a property of
+ * the kernel's stream.
+ */
+#ifndef VIGIL_BACKEND_H
+#define VIGIL_BACKEND_H
+
+#include "tree.h"
+
+typedef struct vigil vigil_t;
+
+typedef struct vigil__backend {
+  const char *name;
+  /* Creates the backend's state; *fd is the descriptor to poll. */
+  int (*open)(void **state, int *fd);
+  /*
+   * Places (or refreshes) the watch on a directory node, whose path is
+   * given. Returns 0, -errno, or VIGIL_EWATCHLIMIT. Calling it on a node
+   * already watched re-checks that the watch still covers that directory.
+   */
+  int (*watch)(void *state, vigil__node *dir, const char *path);
+  /* Drops the node's watch; the kernel watch goes when no node shares it. */
+  void (*unwatch)(void *state, vigil__node *dir);
+  /*
+   * Reads what the kernel has ready, without blocking, and applies it.
+   * Returns 1 if anything was read, 0 if nothing was ready, or an error.
+   * *wait_ms is set to how long a held-back record (an unpaired rename
+   * source) may still wait, or -1.
+   */
+  int (*read)(void *state, vigil_t *v, int *wait_ms);
+  /* Resolves held-back records at once. */
+  void (*flush)(void *state, vigil_t *v);
+  /* Frees the state; in a forked child it must not touch the kernel's watches. */
+  void (*close)(void *state, int forked);
+} vigil__backend;
+
+extern const vigil__backend vigil__backend_inotify;
+
+/* Applies a buffer of inotify records as if read from the descriptor. */
+void vigil__inotify_decode(void *state, vigil_t *v, const char *buf, size_t len);
+
+#endif /* VIGIL_BACKEND_H */

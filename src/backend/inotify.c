@@ -1,0 +1,419 @@
+/*
+ * The Linux inotify backend.
+ *
+ * One inotify instance per vigil_t, opened non-blocking and close-on-exec.
+ * Each watched directory node maps to a watch descriptor. Two nodes can
+ * share one descriptor (overlapping roots, or a bind mount seen twice):
+ * the kernel returns the same descriptor for the same inode, so the map
+ * holds a chain of nodes per descriptor and every record goes to each.
+ */
+#include "backend/backend.h"
+#include "fault.h"
+#include "instance.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_SIZE (64 * 1024)
+#define CHAIN_MAX 16
+
+#define WATCH_MASK                                                                                 \
+  (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE |  \
+   IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK | IN_ONLYDIR)
+
+typedef struct {
+  int wd; /* 0 marks a free slot; the kernel's descriptors start at 1 */
+  vigil__node *head;
+} slot;
+
+typedef struct {
+  int fd;
+  slot *map;
+  size_t mask, count;
+  char *buf;
+  /*
+   * A rename source waits here for its destination. The kernel queues the
+   * two records back to back, but a read can end between them; the pair
+   * then arrives with the next read, and if nothing comes within the wait
+   * the entry has left the watched tree.
+   */
+  int pending;
+  uint32_t cookie;
+  int pwd;
+  int pisdir;
+  size_t plen;
+  struct timespec deadline;
+  char pname[NAME_MAX + 1];
+} state;
+
+static size_t slot_of(const state *s, int wd) {
+  return ((uint32_t)wd * 2654435761u) & s->mask;
+}
+
+static slot *map_find(state *s, int wd) {
+  for (size_t i = slot_of(s, wd);; i = (i + 1) & s->mask) {
+    if (s->map[i].wd == wd)
+      return &s->map[i];
+    if (s->map[i].wd == 0)
+      return NULL;
+  }
+}
+
+static int map_grow(state *s) {
+  size_t nsize = (s->mask + 1) * 2;
+  slot *nm = vigil__calloc(nsize, sizeof *nm);
+  if (!nm)
+    return -ENOMEM;
+  slot *old = s->map;
+  size_t old_size = s->mask + 1;
+  s->map = nm;
+  s->mask = nsize - 1;
+  for (size_t i = 0; i < old_size; i++) {
+    if (!old[i].wd)
+      continue;
+    size_t j = slot_of(s, old[i].wd);
+    while (nm[j].wd)
+      j = (j + 1) & s->mask;
+    nm[j] = old[i];
+  }
+  free(old);
+  return 0;
+}
+
+static int map_insert(state *s, int wd, vigil__node *n) {
+  slot *e = map_find(s, wd);
+  if (e) {
+    n->dir->wd_next = e->head;
+    e->head = n;
+    return 0;
+  }
+  if ((s->count + 1) * 2 > s->mask + 1 && map_grow(s) < 0)
+    return -ENOMEM;
+  size_t i = slot_of(s, wd);
+  while (s->map[i].wd)
+    i = (i + 1) & s->mask;
+  s->map[i].wd = wd;
+  s->map[i].head = n;
+  n->dir->wd_next = NULL;
+  s->count++;
+  return 0;
+}
+
+/* Linear probing deletes by shifting back the entries that follow. */
+static void map_erase(state *s, slot *e) {
+  size_t i = (size_t)(e - s->map);
+  s->map[i].wd = 0;
+  s->map[i].head = NULL;
+  s->count--;
+  for (size_t j = (i + 1) & s->mask; s->map[j].wd; j = (j + 1) & s->mask) {
+    size_t home = slot_of(s, s->map[j].wd);
+    /* Move j back to i if i lies cyclically in [home, j). */
+    if (((j - home) & s->mask) >= ((j - i) & s->mask)) {
+      s->map[i] = s->map[j];
+      s->map[j].wd = 0;
+      s->map[j].head = NULL;
+      i = j;
+    }
+  }
+}
+
+/* Takes n out of its descriptor's chain; returns 1 if the chain is now empty. */
+static int map_detach(state *s, vigil__node *n) {
+  int wd = n->dir->wd;
+  n->dir->wd = -1;
+  slot *e = map_find(s, wd);
+  if (!e)
+    return 0;
+  vigil__node **pp = &e->head;
+  while (*pp && *pp != n)
+    pp = &(*pp)->dir->wd_next;
+  if (*pp)
+    *pp = n->dir->wd_next;
+  n->dir->wd_next = NULL;
+  if (e->head)
+    return 0;
+  map_erase(s, e);
+  return 1;
+}
+
+static int in_open(void **out, int *fd) {
+  state *s = vigil__calloc(1, sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  s->map = vigil__calloc(64, sizeof *s->map);
+  s->buf = vigil__malloc(READ_SIZE);
+  if (!s->map || !s->buf) {
+    free(s->map);
+    free(s->buf);
+    free(s);
+    return -ENOMEM;
+  }
+  s->mask = 63;
+  s->fd = VIGIL__SYS(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (s->fd < 0) {
+    int err = errno;
+    free(s->map);
+    free(s->buf);
+    free(s);
+    /*
+     * EMFILE means either the per-user instance limit or this process's
+     * open-file limit. If another descriptor can still be had, it is the
+     * instance limit.
+     */
+    if (err == EMFILE) {
+      int probe = dup(0);
+      if (probe >= 0 || errno != EMFILE) {
+        if (probe >= 0)
+          close(probe);
+        return VIGIL_EINSTLIMIT;
+      }
+    }
+    return -err;
+  }
+  *out = s;
+  *fd = s->fd;
+  return 0;
+}
+
+static int in_watch(void *st, vigil__node *dir, const char *path) {
+  state *s = st;
+  uint32_t mask = WATCH_MASK | (dir->parent ? IN_DONT_FOLLOW : 0);
+  int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, mask));
+  if (wd < 0)
+    return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
+  if (dir->dir->wd == wd)
+    return 0;
+  if (dir->dir->wd >= 0) {
+    /* The name now holds another directory; the old watch is stale. */
+    int old = dir->dir->wd;
+    if (map_detach(s, dir))
+      inotify_rm_watch(s->fd, old);
+  }
+  if (map_insert(s, wd, dir) < 0) {
+    /* The kernel watch may be shared; remove it only if it is ours alone. */
+    if (!map_find(s, wd))
+      inotify_rm_watch(s->fd, wd);
+    return -ENOMEM;
+  }
+  dir->dir->wd = wd;
+  return 0;
+}
+
+static void in_unwatch(void *st, vigil__node *dir) {
+  state *s = st;
+  int wd = dir->dir->wd;
+  if (wd < 0)
+    return;
+  if (map_detach(s, dir))
+    inotify_rm_watch(s->fd, wd);
+}
+
+static size_t chain(state *s, int wd, vigil__node **out) {
+  slot *e = map_find(s, wd);
+  size_t n = 0;
+  for (vigil__node *k = e ? e->head : NULL; k && n < CHAIN_MAX; k = k->dir->wd_next)
+    out[n++] = k;
+  return n;
+}
+
+/* A node collected from a chain may have been dropped by an earlier step. */
+static int still_watched(state *s, int wd, const vigil__node *n) {
+  slot *e = map_find(s, wd);
+  for (vigil__node *k = e ? e->head : NULL; k; k = k->dir->wd_next)
+    if (k == n)
+      return 1;
+  return 0;
+}
+
+static void resolve_pending(state *s, vigil_t *v) {
+  if (!s->pending)
+    return;
+  s->pending = 0;
+  vigil__node *from[CHAIN_MAX];
+  size_t nf = chain(s, s->pwd, from);
+  for (size_t i = 0; i < nf; i++)
+    if (still_watched(s, s->pwd, from[i]))
+      vigil__obs_gone(v, from[i], s->pname, s->plen);
+}
+
+static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
+  vigil__node *from[CHAIN_MAX], *to[CHAIN_MAX];
+  size_t nf = chain(s, s->pwd, from), nt = chain(s, wd, to);
+  int used[CHAIN_MAX] = {0};
+  s->pending = 0;
+  for (size_t i = 0; i < nf; i++) {
+    if (!still_watched(s, s->pwd, from[i]))
+      continue;
+    vigil__root *r = vigil__node_root(from[i]);
+    size_t j = 0;
+    while (j < nt && (used[j] || vigil__node_root(to[j]) != r))
+      j++;
+    if (j < nt && still_watched(s, wd, to[j])) {
+      used[j] = 1;
+      vigil__obs_moved(v, from[i], s->pname, s->plen, to[j], name, len, s->pisdir);
+    } else {
+      vigil__obs_gone(v, from[i], s->pname, s->plen);
+    }
+  }
+  for (size_t j = 0; j < nt; j++)
+    if (!used[j] && still_watched(s, wd, to[j]))
+      vigil__obs_appeared(v, to[j], name, len, s->pisdir, VIGIL__BY_MOVE);
+}
+
+static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const char *name) {
+  if (name && !name[0])
+    name = NULL;
+  size_t len = name ? strlen(name) : 0;
+  int is_dir = (e->mask & IN_ISDIR) != 0;
+
+  if (s->pending && !((e->mask & IN_MOVED_TO) && e->cookie == s->cookie))
+    resolve_pending(s, v);
+  if (e->mask & IN_Q_OVERFLOW) {
+    vigil__obs_overflow(v);
+    return;
+  }
+  if ((e->mask & IN_MOVED_FROM) && name) {
+    if (!map_find(s, e->wd))
+      return;
+    s->pending = 1;
+    s->cookie = e->cookie;
+    s->pwd = e->wd;
+    s->pisdir = is_dir;
+    s->plen = len < NAME_MAX ? len : NAME_MAX;
+    memcpy(s->pname, name, s->plen);
+    s->pname[s->plen] = '\0';
+    clock_gettime(CLOCK_MONOTONIC, &s->deadline);
+    s->deadline.tv_nsec += (long)v->move_wait_ms * 1000000L;
+    while (s->deadline.tv_nsec >= 1000000000L) {
+      s->deadline.tv_nsec -= 1000000000L;
+      s->deadline.tv_sec++;
+    }
+    return;
+  }
+  if ((e->mask & IN_MOVED_TO) && name && s->pending) {
+    pair(s, v, e->wd, name, len);
+    return;
+  }
+
+  vigil__node *nodes[CHAIN_MAX];
+  size_t n = chain(s, e->wd, nodes);
+  if (e->mask & IN_IGNORED) {
+    /* The kernel has dropped the watch; nothing is left to remove. */
+    for (size_t i = 0; i < n; i++)
+      map_detach(s, nodes[i]);
+    for (size_t i = 0; i < n; i++)
+      vigil__obs_watch_lost(v, nodes[i]);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    vigil__node *d = nodes[i];
+    if (i > 0 && !still_watched(s, e->wd, d))
+      continue;
+    if (e->mask & IN_UNMOUNT)
+      vigil__obs_unmounted(v, d);
+    else if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
+      vigil__obs_self_gone(v, d);
+    else if (!name && !(e->mask & (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE)))
+      continue;
+    else if (e->mask & IN_CREATE)
+      vigil__obs_appeared(v, d, name, len, is_dir, VIGIL__BY_CREATE);
+    else if (e->mask & IN_MOVED_TO)
+      vigil__obs_appeared(v, d, name, len, is_dir, VIGIL__BY_MOVE);
+    else if (e->mask & IN_DELETE)
+      vigil__obs_gone(v, d, name, len);
+    else if (e->mask & IN_MODIFY)
+      vigil__obs_changed(v, d, name, len, VIGIL_MODIFIED);
+    else if (e->mask & IN_ATTRIB)
+      vigil__obs_changed(v, d, name, len, VIGIL_ATTRIB);
+    else if (e->mask & IN_CLOSE_WRITE)
+      vigil__obs_changed(v, d, name, len, VIGIL_CLOSED);
+  }
+}
+
+void vigil__inotify_decode(void *st, vigil_t *v, const char *buf, size_t len) {
+  state *s = st;
+  size_t off = 0;
+  /* Records are checked against the buffer, so a short or corrupt one ends the walk. */
+  while (len - off >= sizeof(struct inotify_event)) {
+    struct inotify_event e;
+    memcpy(&e, buf + off, sizeof e);
+    size_t size = sizeof e + e.len;
+    if (e.len > len - off - sizeof e)
+      break;
+    if (e.len) {
+      /* The kernel pads names with NULs; a name must end inside its record. */
+      if (!memchr(buf + off + sizeof e, '\0', e.len)) {
+        off += size;
+        continue;
+      }
+    }
+    dispatch(s, v, &e, e.len ? buf + off + sizeof e : NULL);
+    off += size;
+  }
+}
+
+static int ms_until(const struct timespec *deadline) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+                 (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+  return ms < 0 ? 0 : (int)ms;
+}
+
+static int in_read(void *st, vigil_t *v, int *wait_ms) {
+  state *s = st;
+  struct timespec before;
+  clock_gettime(CLOCK_REALTIME, &before);
+  ssize_t got = VIGIL__SYS(read(s->fd, s->buf, READ_SIZE));
+  if (got < 0) {
+    if (errno != EAGAIN && errno != EINTR)
+      return -errno;
+    if (errno == EAGAIN) {
+      /* The queue was empty: every change before this moment has been read. */
+      v->synced = before;
+      if (s->pending && ms_until(&s->deadline) == 0)
+        resolve_pending(s, v);
+    }
+    *wait_ms = s->pending ? ms_until(&s->deadline) : -1;
+    return 0;
+  }
+  vigil__inotify_decode(s, v, s->buf, (size_t)got);
+  *wait_ms = s->pending ? ms_until(&s->deadline) : -1;
+  return 1;
+}
+
+static void in_flush(void *st, vigil_t *v) {
+  resolve_pending(st, v);
+}
+
+static void in_close(void *st, int forked) {
+  state *s = st;
+  if (!s)
+    return;
+  /*
+   * Closing the instance drops all of its watches at once, in the kernel.
+   * In a forked child this closes only the child's copy of the descriptor,
+   * and the parent's watches live on; inotify_rm_watch would remove them
+   * for the parent too, so it is never called here.
+   */
+  (void)forked;
+  close(s->fd);
+  free(s->map);
+  free(s->buf);
+  free(s);
+}
+
+const vigil__backend vigil__backend_inotify = {
+    .name = "inotify",
+    .open = in_open,
+    .watch = in_watch,
+    .unwatch = in_unwatch,
+    .read = in_read,
+    .flush = in_flush,
+    .close = in_close,
+};

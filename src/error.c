@@ -1,0 +1,84 @@
+#include "vigil.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *const kind_names[] = {
+    [VIGIL_CREATED] = "created", [VIGIL_REMOVED] = "removed",   [VIGIL_MODIFIED] = "modified",
+    [VIGIL_ATTRIB] = "attrib",   [VIGIL_MOVED] = "moved",       [VIGIL_CLOSED] = "closed",
+    [VIGIL_OVERFLOW] = "overflow", [VIGIL_ERROR] = "error"};
+
+const char *vigil_kind_name(vigil_kind kind) {
+  if (kind < VIGIL_CREATED || kind > VIGIL_KIND_MAX)
+    return NULL;
+  return kind_names[kind];
+}
+
+vigil_kind vigil_kind_parse(const char *name) {
+  if (!name)
+    return 0;
+  for (int k = VIGIL_CREATED; k <= VIGIL_KIND_MAX; k++)
+    if (strcmp(kind_names[k], name) == 0)
+      return (vigil_kind)k;
+  return 0;
+}
+
+const char *vigil_strerror(int err) {
+  switch (err) {
+  case 0:
+    return "success";
+  case VIGIL_EWATCHLIMIT:
+    return "inotify watch limit reached: raise fs.inotify.max_user_watches";
+  case VIGIL_EINSTLIMIT:
+    return "inotify instance limit reached: raise fs.inotify.max_user_instances";
+  case VIGIL_EFORKED:
+    return "instance used after fork(): it belongs to the parent process; open a new one";
+  case VIGIL_EBUSY:
+    return "instance is started: call vigil_stop first";
+  case VIGIL_EPATTERN:
+    return "malformed exclude pattern";
+  case VIGIL_ENOTROOT:
+    return "not a watched root";
+  case VIGIL_EEXIST:
+    return "already watched as a root";
+  }
+  if (err < 0 && err > -4096) {
+    /* The common causes get texts that say what to do; the rest come from
+       strerrordesc_np, which, unlike strerror, is thread-safe. */
+    switch (-err) {
+    case ENOENT:
+      return "No such file or directory";
+    case EACCES:
+      return "Permission denied";
+    case ENOTDIR:
+      return "Not a directory";
+    case ENAMETOOLONG:
+      return "File name too long";
+    case ENOMEM:
+      return "Out of memory";
+    case ELOOP:
+      return "Too many levels of symbolic links";
+    case EMFILE:
+      return "Too many open files: raise the open-file limit (ulimit -n)";
+    case ENFILE:
+      return "Too many open files in the system: raise fs.file-max";
+    case ENOSPC:
+      return "No space left on device";
+    case EINVAL:
+      return "Invalid argument";
+    case EIO:
+      return "Input/output error";
+    case EINTR:
+      return "Interrupted system call";
+    case EPERM:
+      return "Operation not permitted";
+    case ENODEV:
+      return "No such device";
+    default: {
+      const char *d = strerrordesc_np(-err);
+      return d ? d : "unknown system error";
+    }
+    }
+  }
+  return "unknown error";
+}

@@ -1,0 +1,88 @@
+/*
+ * The instance, and the functions the parts of the core call on it.
+ */
+#ifndef VIGIL_INSTANCE_H
+#define VIGIL_INSTANCE_H
+
+#include "vigil.h"
+#include "backend/backend.h"
+#include "filter.h"
+#include "queue.h"
+#include "tree.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+struct vigil {
+  vigil__tree tree;
+  vigil__queue queue;
+  vigil__root *roots;
+  vigil__filter *filter; /* NULL when nothing is excluded */
+  const vigil__backend *be;
+  void *be_state;
+  unsigned events; /* mask of (1u << kind) to deliver */
+  int move_wait_ms;
+  vigil_progress_cb progress;
+  void *progress_userdata;
+
+  int epfd;    /* vigil_fd: the backend fd and the three below */
+  int wakefd;  /* eventfd written by vigil_wake */
+  int qfd;     /* eventfd kept readable while the queue holds events */
+  int timerfd; /* fires when a held-back rename must be resolved */
+  unsigned q_signalled : 1;
+  unsigned timer_armed : 1;
+  unsigned need_repair : 1; /* something was lost without an overflow record */
+
+  pid_t pid;
+  unsigned long fork_gen;
+
+  /* Every change before this moment has been read from the kernel. */
+  struct timespec synced;
+
+  size_t watches;     /* kernel watches held, counted per node */
+  size_t add_watches; /* watches placed by the last vigil_add */
+
+  char *scratch; /* path building for system calls */
+  size_t scratch_len, scratch_cap;
+  char *rel; /* relative paths for the exclude filter */
+  size_t rel_len, rel_cap;
+  char *dents; /* getdents64 buffer */
+  size_t dents_cap;
+  vigil__node **work; /* reconcile's list of directories to visit */
+  size_t work_len, work_cap;
+};
+
+/* How a reconcile pass reports what it finds. */
+enum vigil__scan_mode {
+  VIGIL__SCAN_SETUP,  /* vigil_add: build the tree, report only errors */
+  VIGIL__SCAN_NEW,    /* a directory that just appeared: report its entries */
+  VIGIL__SCAN_REPAIR  /* after lost events: report every difference */
+};
+
+/* reconcile.c */
+int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);
+int vigil__fs_path(vigil_t *v, const vigil__node *dir);
+
+/* apply.c: the observations a backend makes, applied to the tree. */
+enum vigil__how { VIGIL__BY_CREATE, VIGIL__BY_MOVE };
+int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
+                        enum vigil__how how);
+int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len);
+int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
+                     vigil__node *tdir, const char *tname, size_t tlen, int is_dir);
+int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                       vigil_kind kind);
+int vigil__obs_self_gone(vigil_t *v, vigil__node *dir);
+int vigil__obs_unmounted(vigil_t *v, vigil__node *dir);
+int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir);
+int vigil__obs_overflow(vigil_t *v);
+
+/* Shared by apply.c and reconcile.c. */
+int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error);
+int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error);
+void vigil__drop(vigil_t *v, vigil__node *n, int emit);
+void vigil__root_gone(vigil_t *v, vigil__root *r);
+int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir);
+int vigil__should_descend(const vigil__node *dir);
+
+#endif /* VIGIL_INSTANCE_H */

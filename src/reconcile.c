@@ -1,0 +1,283 @@
+/*
+ * Reconcile: list a directory and make the tree match it.
+ *
+ * One function serves every caller that needs to learn a directory's
+ * contents from the disk rather than from the kernel's stream:
+ *   - vigil_add builds the tree (SETUP, nothing reported but errors);
+ *   - a directory that appears, by mkdir or moved in from outside, is
+ *     watched and then listed, so entries made before the watch existed
+ *     are reported (NEW);
+ *   - after lost events, every root is listed again and each difference
+ *     is reported (REPAIR).
+ * The watch is always placed before the listing. Anything created after
+ * the watch is reported by the kernel, anything before it is in the
+ * listing, and the tree drops whichever of the two comes second.
+ */
+#include "instance.h"
+#include "fault.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DENTS_SIZE (64 * 1024)
+
+/*
+ * Timestamps come from a coarse clock that may lag the real-time clock by
+ * a few milliseconds; a change is compared against the last synchronised
+ * moment minus this much, so none slips through.
+ */
+#define TIMESTAMP_SLACK_NS (50 * 1000000L)
+
+int vigil__fs_path(vigil_t *v, const vigil__node *dir) {
+  const vigil__node *top = dir;
+  while (top->parent)
+    top = top->parent;
+  const vigil__root *r = top->dir->root;
+  v->scratch_len = 0;
+  if (r->is_file) {
+    size_t n = strlen(r->dirpath);
+    int rc = vigil__buf_grow(&v->scratch, &v->scratch_cap, n + 1);
+    if (rc < 0)
+      return rc;
+    memcpy(v->scratch, r->dirpath, n + 1);
+    v->scratch_len = n;
+    return 0;
+  }
+  return vigil__node_path(dir, &v->scratch, &v->scratch_len, &v->scratch_cap);
+}
+
+static int work_push(vigil_t *v, vigil__node *n) {
+  if (v->work_len == v->work_cap) {
+    size_t ncap = v->work_cap ? v->work_cap * 2 : 64;
+    vigil__node **nw = vigil__realloc(v->work, ncap * sizeof *nw);
+    if (!nw)
+      return -ENOMEM;
+    v->work = nw;
+    v->work_cap = ncap;
+  }
+  v->work[v->work_len++] = n;
+  return 0;
+}
+
+static int type_of(unsigned char d_type) {
+  switch (d_type) {
+  case DT_DIR:
+    return VIGIL__T_DIR;
+  case DT_REG:
+    return VIGIL__T_FILE;
+  case DT_LNK:
+    return VIGIL__T_LINK;
+  default:
+    return VIGIL__T_OTHER;
+  }
+}
+
+static int type_of_mode(mode_t m) {
+  if (S_ISDIR(m))
+    return VIGIL__T_DIR;
+  if (S_ISREG(m))
+    return VIGIL__T_FILE;
+  if (S_ISLNK(m))
+    return VIGIL__T_LINK;
+  return VIGIL__T_OTHER;
+}
+
+/* Is the entry on disk the one the tree holds under that name? */
+static int same_entry(const vigil__node *n, int type, uint64_t ino) {
+  if ((n->type == VIGIL__T_DIR) != (type == VIGIL__T_DIR))
+    return 0;
+  if (n->type != VIGIL__T_NONDIR && n->type != type)
+    return 0;
+  return !n->ino || !ino || n->ino == ino;
+}
+
+static int ts_after(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+/*
+ * After lost events a file may have changed without a word from the
+ * kernel. Its change time tells: nothing can set it into the past, so a
+ * file whose ctime and mtime predate the last moment the stream was known
+ * complete is certainly unchanged.
+ */
+static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name) {
+  struct stat st;
+  if (VIGIL__SYS(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
+    return;
+  struct timespec since = v->synced;
+  since.tv_nsec -= TIMESTAMP_SLACK_NS;
+  if (since.tv_nsec < 0) {
+    since.tv_nsec += 1000000000L;
+    since.tv_sec--;
+  }
+  if (ts_after(&st.st_mtim, &since) || ts_after(&st.st_ctim, &since))
+    vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
+}
+
+/*
+ * A directory could not be watched or listed. Some causes are normal
+ * races; the rest are reported as an error event naming the directory,
+ * and everything else goes on being watched.
+ */
+static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, int err) {
+  if (err == -ENOMEM)
+    return err;
+  if (mode == VIGIL__SCAN_SETUP && (!d->parent || err == VIGIL_EWATCHLIMIT))
+    return err;
+  if (err == -ENOENT || err == -ENOTDIR || err == -ELOOP) {
+    /*
+     * Deleted or replaced while we looked. During setup and for a new
+     * directory the parent's watch reports it; a repair must report it
+     * itself, since the kernel's record of it may be among those lost.
+     */
+    if (mode == VIGIL__SCAN_REPAIR) {
+      if (!d->parent)
+        vigil__root_gone(v, d->dir->root);
+      else
+        vigil__drop(v, d, 1);
+    }
+    return 0;
+  }
+  vigil__emit(v, VIGIL_ERROR, 0, d, err);
+  return 0;
+}
+
+static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
+  int had_children = d->dir->child != NULL;
+  int descend = vigil__should_descend(d);
+  for (;;) {
+    ssize_t got = VIGIL__SYS(getdents64(fd, v->dents, v->dents_cap));
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (got == 0)
+      break;
+    for (ssize_t off = 0; off < got;) {
+      struct dirent64 *e = (struct dirent64 *)(v->dents + off);
+      off += e->d_reclen;
+      const char *name = e->d_name;
+      size_t len = strlen(name);
+      if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))) {
+        if (len == 1 && !d->ino)
+          d->ino = e->d_ino;
+        continue;
+      }
+      int type;
+      if (e->d_type == DT_UNKNOWN) {
+        struct stat st;
+        if (VIGIL__SYS(fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
+          continue; /* gone already; the kernel reports it if it mattered */
+        type = type_of_mode(st.st_mode);
+      } else {
+        type = type_of(e->d_type);
+      }
+      if (!vigil__admit(v, d, name, len, type == VIGIL__T_DIR))
+        continue;
+      vigil__node *child = had_children ? vigil__tree_find(&v->tree, d, name, len) : NULL;
+      if (child) {
+        if (same_entry(child, type, e->d_ino)) {
+          child->flags |= VIGIL__N_SEEN;
+          if (!child->ino)
+            child->ino = e->d_ino;
+          if (child->type == VIGIL__T_NONDIR)
+            child->type = (uint8_t)type;
+          if (mode == VIGIL__SCAN_REPAIR && type != VIGIL__T_DIR)
+            check_changed(v, fd, child, name);
+          if (type == VIGIL__T_DIR && descend && work_push(v, child) < 0)
+            return -ENOMEM;
+          continue;
+        }
+        vigil__drop(v, child, mode != VIGIL__SCAN_SETUP);
+      }
+      child = vigil__node_new(name, len, type, e->d_ino);
+      if (!child)
+        return -ENOMEM;
+      vigil__tree_link(&v->tree, d, child);
+      if (had_children)
+        child->flags |= VIGIL__N_SEEN;
+      if (mode != VIGIL__SCAN_SETUP)
+        vigil__emit(v, VIGIL_CREATED, VIGIL_SYNTHETIC, child, 0);
+      if (type == VIGIL__T_DIR && descend && work_push(v, child) < 0)
+        return -ENOMEM;
+    }
+  }
+  if (had_children) {
+    vigil__node *next;
+    for (vigil__node *k = d->dir->child; k; k = next) {
+      next = k->sib_next;
+      if (k->flags & VIGIL__N_SEEN)
+        k->flags &= (uint8_t)~VIGIL__N_SEEN;
+      else
+        vigil__drop(v, k, mode != VIGIL__SCAN_SETUP);
+    }
+  }
+  return 0;
+}
+
+static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
+  int rc = vigil__fs_path(v, d);
+  if (rc < 0)
+    return rc;
+  /*
+   * A repair places every watch again: a directory deleted and recreated
+   * while records were lost may carry its old name and even its old inode
+   * number, but not its old watch.
+   */
+  int had_watch = d->dir->wd >= 0;
+  if (!had_watch || mode == VIGIL__SCAN_REPAIR) {
+    rc = v->be->watch(v->be_state, d, v->scratch);
+    if (rc < 0)
+      return visit_failed(v, d, mode, rc);
+    if (!had_watch) {
+      v->watches++;
+      if (mode == VIGIL__SCAN_SETUP) {
+        v->add_watches++;
+        if (v->progress && (v->add_watches & 1023) == 0)
+          v->progress(v->progress_userdata, v->add_watches);
+      }
+    }
+  }
+  /* The top may be a symbolic link the caller named; nothing below is followed. */
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (d->parent ? O_NOFOLLOW : 0);
+  int fd = VIGIL__SYS(open(v->scratch, flags));
+  if (fd < 0)
+    return visit_failed(v, d, mode, -errno);
+  size_t mark = v->work_len;
+  rc = list_dir(v, d, fd, mode);
+  close(fd);
+  if (rc < 0) {
+    /* The children pushed so far must not outlive a drop of d. */
+    v->work_len = mark;
+    return visit_failed(v, d, mode, rc);
+  }
+  return 0;
+}
+
+int vigil__reconcile(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode) {
+  if (!v->dents) {
+    v->dents = vigil__malloc(DENTS_SIZE);
+    if (!v->dents)
+      return -ENOMEM;
+    v->dents_cap = DENTS_SIZE;
+  }
+  size_t base = v->work_len;
+  int rc = work_push(v, start);
+  /*
+   * Depth first, from an explicit stack: a node on the stack is never
+   * freed before it is visited, because a visit only drops children of the
+   * directory being visited, and those are pushed only if they stay.
+   */
+  while (rc == 0 && v->work_len > base) {
+    vigil__node *d = v->work[--v->work_len];
+    rc = visit(v, d, mode);
+  }
+  v->work_len = base;
+  return rc;
+}
