@@ -11,10 +11,13 @@
  * (a pollable descriptor) and vigil_read(). See docs/events.md for the event
  * contract that vigil_read() delivers.
  *
- * Thread-safety: an instance is not locked. Call vigil_add, vigil_remove,
+ * Thread-safety: without vigil_start, call vigil_add, vigil_remove,
  * vigil_read and vigil_close from one thread at a time (the same one or
- * not). vigil_wake and vigil_fd may be called from any thread at any time,
- * and vigil_wake also from a signal handler.
+ * not). After vigil_start, vigil_add, vigil_remove, vigil_get_stats and
+ * vigil_stop are safe from any thread. vigil_wake and vigil_fd may be
+ * called from any thread at any time, and vigil_wake also from a signal
+ * handler. In a child process after fork(), every call on an inherited
+ * instance returns VIGIL_EFORKED, and vigil_close frees it.
  */
 #ifndef VIGIL_H
 #define VIGIL_H
@@ -171,6 +174,36 @@ int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms);
  */
 int vigil_wake(vigil_t *v);
 
+/*
+ * The background thread. vigil_start makes one thread that reads events
+ * and calls cb for each, with every signal blocked so that signals reach
+ * the application's own threads. ev and its strings are valid until cb
+ * returns. While the thread runs, vigil_read returns VIGIL_EBUSY;
+ * vigil_add, vigil_remove and vigil_get_stats may be called from any
+ * thread, including from inside cb. Errors: VIGIL_EBUSY if already
+ * started, VIGIL_EFORKED, or -errno from pthread_create.
+ */
+typedef void (*vigil_cb)(vigil_t *v, const vigil_event *ev, void *userdata);
+int vigil_start(vigil_t *v, vigil_cb cb, void *userdata);
+
+/*
+ * Stops the thread of vigil_start. Safe from any thread, including from
+ * inside cb.
+ *
+ * From another thread: every event already read, or already queued in the
+ * kernel, when vigil_stop was called is delivered to cb before the thread
+ * ends. If grace_ms runs out first, the rest are dropped and counted; the
+ * next read or start then reports VIGIL_OVERFLOW and rescans, so nothing
+ * is lost silently. Returns the number dropped (>= 0) within grace_ms +
+ * 10 ms under any event load; -ETIMEDOUT if cb itself did not return in
+ * that time (the thread then ends when it does, and vigil_close waits for
+ * it); 0 if the instance was not started.
+ *
+ * From inside cb: returns 0 at once; the thread ends when cb returns, and
+ * events not yet delivered stay queued for a later read or start.
+ */
+int vigil_stop(vigil_t *v, int grace_ms);
+
 /* Counters of what an instance holds. */
 typedef struct {
   size_t roots;   /* roots still being watched */
@@ -183,7 +216,12 @@ typedef struct {
 /* Fills *st. Errors: VIGIL_EFORKED. */
 int vigil_get_stats(const vigil_t *v, vigil_stats *st);
 
-/* Frees the instance and closes every descriptor it holds. NULL is a no-op. */
+/*
+ * Frees the instance and closes every descriptor it holds. A started
+ * instance is stopped first, with a grace of 0. In a forked child it frees
+ * the child's copy and closes the child's descriptors, and leaves the
+ * parent's watches alone. NULL is a no-op.
+ */
 void vigil_close(vigil_t *v);
 
 #ifdef __cplusplus

@@ -10,6 +10,8 @@
 #include "queue.h"
 #include "tree.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -42,6 +44,26 @@ struct vigil {
   size_t watches;     /* kernel watches held, counted per node */
   size_t add_watches; /* watches placed by the last vigil_add */
 
+  /*
+   * The background thread of vigil_start (thread.c). While it runs, lock
+   * guards everything above; the thread lets go of it while it waits in
+   * epoll and while the callback runs.
+   */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  pthread_t thread;
+  vigil_cb cb;
+  void *cb_userdata;
+  int started_flag;         /* a thread exists and has not been joined (atomic) */
+  unsigned thread_done : 1; /* it has left its loop */
+  unsigned joining : 1;     /* a caller is in pthread_join */
+  unsigned close_on_exit : 1; /* vigil_close came from the callback */
+  unsigned sync_init : 1;     /* lock and cond are initialised */
+  int stop;                 /* a vigil__stop_state */
+  int64_t stop_deadline;    /* CLOCK_MONOTONIC ms */
+  size_t stop_bytes;        /* kernel records queued when vigil_stop was called */
+  size_t dropped;
+
   char *scratch; /* path building for system calls */
   size_t scratch_len, scratch_cap;
   char *rel; /* relative paths for the exclude filter */
@@ -58,6 +80,26 @@ enum vigil__scan_mode {
   VIGIL__SCAN_NEW,    /* a directory that just appeared: report its entries */
   VIGIL__SCAN_REPAIR  /* after lost events: report every difference */
 };
+
+enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
+
+/* vigil.c: the read loop in two halves, so thread.c can lock around them. */
+int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got);
+int vigil__wait(vigil_t *v, int block);
+int64_t vigil__now_ms(void);
+int vigil__forked(const vigil_t *v);
+void vigil__free(vigil_t *v);
+
+/* thread.c */
+int vigil__started(const vigil_t *v);
+/* Started and still running (a thread that has ended is joined first). */
+int vigil__busy(vigil_t *v);
+void vigil__lock(const vigil_t *v);
+void vigil__unlock(const vigil_t *v);
+/* Stops and joins the thread, if any, for vigil_close. */
+void vigil__thread_end(vigil_t *v);
+/* Has a stop run out of time? Long scans check this and give up. */
+int vigil__stop_overdue(const vigil_t *v);
 
 /* reconcile.c */
 int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);

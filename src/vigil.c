@@ -39,7 +39,7 @@ static void register_atfork(void) {
   pthread_atfork(NULL, NULL, on_fork_child);
 }
 
-static int forked(const vigil_t *v) {
+int vigil__forked(const vigil_t *v) {
   return v->fork_gen != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
 }
 
@@ -73,17 +73,22 @@ static int epoll_add(int epfd, int fd) {
   return VIGIL__SYS(epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) < 0 ? -errno : 0;
 }
 
-static void instance_free(vigil_t *v) {
+void vigil__free(vigil_t *v) {
   for (vigil__root *r = v->roots, *next; r; r = next) {
     next = r->next;
     root_free(r);
   }
   if (v->be_state)
-    v->be->close(v->be_state, forked(v));
+    v->be->close(v->be_state, vigil__forked(v));
   close_fd(&v->epfd);
   close_fd(&v->wakefd);
   close_fd(&v->qfd);
   close_fd(&v->timerfd);
+  if (!vigil__forked(v) && v->sync_init) {
+    /* In a forked child the lock may have been held by a thread that is gone. */
+    pthread_mutex_destroy(&v->lock);
+    pthread_cond_destroy(&v->cond);
+  }
   vigil__filter_free(v->filter);
   vigil__tree_free(&v->tree);
   vigil__queue_free(&v->queue);
@@ -116,6 +121,25 @@ static int compile_filter(vigil_t *v, const vigil_options *opt) {
   return 0;
 }
 
+static int init_sync(vigil_t *v) {
+  pthread_condattr_t ca;
+  if (pthread_condattr_init(&ca) != 0)
+    return -ENOMEM;
+  /* vigil_stop's deadline is on the monotonic clock, immune to clock changes. */
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int rc = pthread_cond_init(&v->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  if (rc != 0)
+    return -rc;
+  rc = pthread_mutex_init(&v->lock, NULL);
+  if (rc != 0) {
+    pthread_cond_destroy(&v->cond);
+    return -rc;
+  }
+  v->sync_init = 1;
+  return 0;
+}
+
 int vigil_open(vigil_t **out, const vigil_options *opt) {
   if (!out)
     return -EINVAL;
@@ -136,7 +160,10 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   }
   clock_gettime(CLOCK_REALTIME, &v->synced);
 
-  int rc = vigil__tree_init(&v->tree);
+  int rc = init_sync(v);
+  if (rc < 0)
+    goto err;
+  rc = vigil__tree_init(&v->tree);
   if (rc < 0)
     goto err;
   rc = compile_filter(v, opt);
@@ -160,19 +187,32 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   *out = v;
   return 0;
 err:
-  instance_free(v);
+  vigil__free(v);
   return rc;
 }
 
 void vigil_close(vigil_t *v) {
-  if (v)
-    instance_free(v);
+  if (!v)
+    return;
+  if (!vigil__forked(v) && vigil__started(v)) {
+    vigil__lock(v);
+    if (pthread_equal(pthread_self(), v->thread) && !v->thread_done) {
+      /* From the callback: the thread frees the instance when cb returns. */
+      v->stop = VIGIL__STOP_NOW;
+      v->close_on_exit = 1;
+      vigil__unlock(v);
+      return;
+    }
+    vigil__unlock(v);
+    vigil__thread_end(v);
+  }
+  vigil__free(v);
 }
 
 int vigil_fd(const vigil_t *v) {
   if (!v)
     return -EINVAL;
-  if (forked(v))
+  if (vigil__forked(v))
     return VIGIL_EFORKED;
   return v->epfd;
 }
@@ -223,7 +263,7 @@ static void set_timer(vigil_t *v, int wait_ms) {
   }
 }
 
-static int64_t now_ms(void) {
+int64_t vigil__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -238,14 +278,12 @@ static int repair(vigil_t *v) {
   return vigil__obs_overflow(v);
 }
 
-int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms) {
-  if (!v || !ev)
-    return -EINVAL;
-  if (forked(v))
-    return VIGIL_EFORKED;
+int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got) {
+  *wait_ms = -1;
+  *got = 0;
+  /* The previous event's strings may go now: this is the next read. */
   if (vigil__queue_empty(&v->queue))
     vigil__queue_clear(&v->queue);
-  int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
   for (;;) {
     if (vigil__queue_pop(&v->queue, ev)) {
       signal_queue(v);
@@ -257,34 +295,58 @@ int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms) {
         return rc;
       continue;
     }
-    int wait_ms = -1;
-    int got = v->be->read(v->be_state, v, &wait_ms);
-    if (got < 0)
-      return got;
-    set_timer(v, wait_ms);
-    if (!vigil__queue_empty(&v->queue))
-      continue;
+    int n = v->be->read(v->be_state, v, max_bytes, wait_ms);
+    if (n < 0)
+      return n;
+    *got += (size_t)n;
+    set_timer(v, *wait_ms);
+    if (vigil__queue_empty(&v->queue))
+      return 0;
+  }
+}
+
+int vigil__wait(vigil_t *v, int block) {
+  struct epoll_event evs[4];
+  int n = epoll_wait(v->epfd, evs, 4, block);
+  if (n < 0)
+    return errno == EINTR ? 1 : -errno;
+  for (int i = 0; i < n; i++) {
+    if (evs[i].data.fd == v->wakefd) {
+      drain_fd(v->wakefd);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms) {
+  if (!v || !ev)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  if (vigil__busy(v))
+    return VIGIL_EBUSY;
+  int64_t deadline = timeout_ms > 0 ? vigil__now_ms() + timeout_ms : 0;
+  for (;;) {
+    int wait_ms;
+    size_t more;
+    int r = vigil__step(v, ev, 0, &wait_ms, &more);
+    if (r != 0)
+      return r;
     int left = -1;
     if (timeout_ms == 0)
       left = 0;
     else if (timeout_ms > 0) {
-      int64_t l = deadline - now_ms();
+      int64_t l = deadline - vigil__now_ms();
       left = l > 0 ? (int)l : 0;
     }
     /* Records were read but none became an event: look again at once. */
-    int block = got > 0 ? 0 : left;
+    int block = more ? 0 : left;
     if (wait_ms >= 0 && (block < 0 || wait_ms < block))
       block = wait_ms;
-    struct epoll_event evs[4];
-    int n = epoll_wait(v->epfd, evs, 4, block);
-    if (n < 0)
-      return errno == EINTR ? 0 : -errno;
-    for (int i = 0; i < n; i++) {
-      if (evs[i].data.fd == v->wakefd) {
-        drain_fd(v->wakefd);
-        return 0;
-      }
-    }
+    r = vigil__wait(v, block);
+    if (r != 0)
+      return r < 0 ? r : 0; /* woken by vigil_wake, or by a signal */
     /*
      * Out of time. A rename still held back is resolved by a later call;
      * meanwhile the timer keeps vigil_fd readable for it.
@@ -317,11 +379,7 @@ static char *dir_of(const char *path, size_t prefix_len) {
   return d;
 }
 
-int vigil_add(vigil_t *v, const char *path, unsigned flags) {
-  if (!v || !path)
-    return -EINVAL;
-  if (forked(v))
-    return VIGIL_EFORKED;
+static int add_root(vigil_t *v, const char *path, unsigned flags) {
   size_t len = strlen(path);
   if (len == 0)
     return -ENOENT;
@@ -376,11 +434,7 @@ err:
   return rc;
 }
 
-int vigil_remove(vigil_t *v, const char *path) {
-  if (!v || !path)
-    return -EINVAL;
-  if (forked(v))
-    return VIGIL_EFORKED;
+static int remove_root(vigil_t *v, const char *path) {
   vigil__root **pp = &v->roots;
   while (*pp && strcmp((*pp)->given, path) != 0)
     pp = &(*pp)->next;
@@ -400,11 +454,7 @@ int vigil_remove(vigil_t *v, const char *path) {
   return 0;
 }
 
-int vigil_get_stats(const vigil_t *v, vigil_stats *st) {
-  if (!v || !st)
-    return -EINVAL;
-  if (forked(v))
-    return VIGIL_EFORKED;
+static void get_stats(const vigil_t *v, vigil_stats *st) {
   memset(st, 0, sizeof *st);
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (!r->dead)
@@ -416,5 +466,38 @@ int vigil_get_stats(const vigil_t *v, vigil_stats *st) {
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (!r->dead && !r->is_file)
       st->dirs++, st->entries++; /* the tops are not in the child index */
+}
+
+/* These three take the lock, since the thread of vigil_start may be running. */
+int vigil_add(vigil_t *v, const char *path, unsigned flags) {
+  if (!v || !path)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  vigil__lock(v);
+  int rc = add_root(v, path, flags);
+  vigil__unlock(v);
+  return rc;
+}
+
+int vigil_remove(vigil_t *v, const char *path) {
+  if (!v || !path)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  vigil__lock(v);
+  int rc = remove_root(v, path);
+  vigil__unlock(v);
+  return rc;
+}
+
+int vigil_get_stats(const vigil_t *v, vigil_stats *st) {
+  if (!v || !st)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  vigil__lock(v);
+  get_stats(v, st);
+  vigil__unlock(v);
   return 0;
 }

@@ -27,12 +27,17 @@ typedef struct vigil__backend {
   /* Drops the node's watch; the kernel watch goes when no node shares it. */
   void (*unwatch)(void *state, vigil__node *dir);
   /*
-   * Reads what the kernel has ready, without blocking, and applies it.
-   * Returns 1 if anything was read, 0 if nothing was ready, or an error.
-   * *wait_ms is set to how long a held-back record (an unpaired rename
-   * source) may still wait, or -1.
+   * Reads what the kernel has ready, without blocking, and applies it;
+   * at most max_bytes of records when max_bytes is not 0. Returns the
+   * number of bytes read, 0 if nothing was ready, or an error. *wait_ms is
+   * set to how long a held-back record (an unpaired rename source) may
+   * still wait, or -1.
    */
-  int (*read)(void *state, vigil_t *v, int *wait_ms);
+  int (*read)(void *state, vigil_t *v, size_t max_bytes, int *wait_ms);
+  /* How many bytes of records the kernel holds for us right now. */
+  size_t (*pending)(void *state);
+  /* Reads and discards up to max_bytes of records; returns how many. */
+  size_t (*discard)(void *state, size_t max_bytes);
   /* Resolves held-back records at once. */
   void (*flush)(void *state, vigil_t *v);
   /* Frees the state; in a forked child it must not touch the kernel's watches. */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -365,15 +366,18 @@ static int ms_until(const struct timespec *deadline) {
   return ms < 0 ? 0 : (int)ms;
 }
 
-static int in_read(void *st, vigil_t *v, int *wait_ms) {
+static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
   state *s = st;
   struct timespec before;
   clock_gettime(CLOCK_REALTIME, &before);
-  ssize_t got = VIGIL__SYS(read(s->fd, s->buf, READ_SIZE));
+  size_t want = max_bytes && max_bytes < READ_SIZE ? max_bytes : READ_SIZE;
+  ssize_t got = VIGIL__SYS(read(s->fd, s->buf, want));
   if (got < 0) {
-    if (errno != EAGAIN && errno != EINTR)
+    /* EINVAL: the next record is larger than max_bytes, so it came later. */
+    int later = errno == EINVAL && max_bytes;
+    if (!later && errno != EAGAIN && errno != EINTR)
       return -errno;
-    if (errno == EAGAIN) {
+    if (!later && errno == EAGAIN) {
       /* The queue was empty: every change before this moment has been read. */
       v->synced = before;
       if (s->pending && ms_until(&s->deadline) == 0)
@@ -384,7 +388,33 @@ static int in_read(void *st, vigil_t *v, int *wait_ms) {
   }
   vigil__inotify_decode(s, v, s->buf, (size_t)got);
   *wait_ms = s->pending ? ms_until(&s->deadline) : -1;
-  return 1;
+  return (int)got;
+}
+
+static size_t in_pending(void *st) {
+  state *s = st;
+  int n = 0;
+  if (ioctl(s->fd, FIONREAD, &n) < 0 || n < 0)
+    return 0;
+  return (size_t)n;
+}
+
+static size_t in_discard(void *st, size_t max_bytes) {
+  state *s = st;
+  size_t records = 0;
+  while (max_bytes > 0) {
+    size_t want = max_bytes < READ_SIZE ? max_bytes : READ_SIZE;
+    ssize_t got = read(s->fd, s->buf, want);
+    if (got <= 0)
+      break;
+    for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)got; records++) {
+      struct inotify_event e;
+      memcpy(&e, s->buf + off, sizeof e);
+      off += sizeof e + e.len;
+    }
+    max_bytes -= (size_t)got < max_bytes ? (size_t)got : max_bytes;
+  }
+  return records;
 }
 
 static void in_flush(void *st, vigil_t *v) {
@@ -414,6 +444,8 @@ const vigil__backend vigil__backend_inotify = {
     .watch = in_watch,
     .unwatch = in_unwatch,
     .read = in_read,
+    .pending = in_pending,
+    .discard = in_discard,
     .flush = in_flush,
     .close = in_close,
 };
