@@ -25,10 +25,10 @@
  *
  * The split into a literal head and the rest is not just a speed-up: git
  * does the same, and it decides whether "**" is special by looking at the
- * character before it in the rest only. So "x/ab**" + "/c" treats "**" as
- * spanning directories (it matches "x/abz/y/c"), though the manual page
- * says that such stars are ordinary. Doing the same keeps vigil and
- * `git check-ignore` in agreement.
+ * character before it in the rest only. So when "x/ab**" goes on with "/c",
+ * git lets the stars span directories (the pattern matches "x/abz/y/c" and
+ * even "x/abc"), though the manual page says that such stars are ordinary.
+ * Doing the same keeps vigil and `git check-ignore` in agreement.
  */
 #include "filter.h"
 
@@ -72,11 +72,17 @@ typedef struct {
   uint8_t min;      /* globstar: fewest path components it may stand for */
 } comp;
 
+/*
+ * A compiled rule. The rules sit side by side in one array, so the scan
+ * over them touches no other memory until a rule's quick checks pass.
+ */
 typedef struct {
   uint8_t negate;   /* a "!" rule: a match includes the path */
   uint8_t dir_only; /* the pattern had a trailing '/' */
   uint8_t anchored; /* matched against the path below base, else the basename */
   uint8_t how;      /* HOW_* */
+  uint8_t exact;    /* basename rules: the name is exactly min_len bytes long */
+  uint32_t min_len; /* basename rules: the fewest bytes a matching name has */
   uint32_t base_len;
   uint32_t lit_len;
   uint32_t ncomps;
@@ -87,14 +93,14 @@ typedef struct {
   const comp *comps;
   const uint16_t *ops;
   const uint8_t (*cls)[32]; /* class bitmaps, bit c set if byte c is in the class */
+  void *mem;                /* the one allocation that all the pointers above point into */
 } rule;
 
-/* The rule and its arrays live in one allocation, carved in this order. */
-_Static_assert(sizeof(rule) % _Alignof(comp) == 0, "comps must follow the rule aligned");
+/* A rule's arrays are carved from its allocation in this order. */
 _Static_assert(sizeof(comp) % _Alignof(uint16_t) == 0, "ops must follow the comps aligned");
 
 struct vigil__filter {
-  rule **rules; /* oldest first */
+  rule *rules; /* oldest first */
   size_t n, cap;
 };
 
@@ -159,41 +165,32 @@ static void set_bit(uint8_t map[32], unsigned c) {
 
 /*
  * The POSIX classes as git defines them: ASCII only and independent of the
- * locale. Git's [:space:] has no \v or \f, unlike the C library's.
+ * locale. Each is a list of inclusive byte ranges, two bytes per range.
+ * Git's [:space:] has no \v or \f, unlike the C library's.
  */
+static const struct {
+  const char *name;
+  const char *ranges;
+} posix_classes[] = {
+    {"alnum", "09AZaz"},   {"alpha", "AZaz"},
+    {"blank", "\t\t  "},   {"cntrl", "\x01\x1f\x7f\x7f"},
+    {"digit", "09"},       {"graph", "!~"},
+    {"lower", "az"},       {"print", " ~"},
+    {"punct", "!/:@[`{~"}, {"space", "\t\n\r\r  "},
+    {"upper", "AZ"},       {"xdigit", "09AFaf"},
+};
+
+/* Adds the named class to map; returns 0 if there is no such class. */
 static int posix_class(const char *name, size_t len, uint8_t map[32]) {
-  static const char *const names[] = {"alnum", "alpha", "blank", "cntrl", "digit", "graph",
-                                      "lower", "print", "punct", "space", "upper", "xdigit"};
-  size_t k = 0;
-  while (k < sizeof names / sizeof names[0] &&
-         (strlen(names[k]) != len || memcmp(names[k], name, len) != 0))
-    k++;
-  if (k == sizeof names / sizeof names[0])
-    return 0;
-  for (unsigned c = 1; c < 128; c++) {
-    int digit = c >= '0' && c <= '9';
-    int upper = c >= 'A' && c <= 'Z';
-    int lower = c >= 'a' && c <= 'z';
-    int graph = c > ' ' && c < 127;
-    int in = 0;
-    switch (k) {
-    case 0: in = digit || upper || lower; break;
-    case 1: in = upper || lower; break;
-    case 2: in = c == ' ' || c == '\t'; break;
-    case 3: in = c < ' ' || c == 127; break;
-    case 4: in = digit; break;
-    case 5: in = graph; break;
-    case 6: in = lower; break;
-    case 7: in = graph || c == ' '; break;
-    case 8: in = graph && !digit && !upper && !lower; break;
-    case 9: in = c == ' ' || c == '\t' || c == '\n' || c == '\r'; break;
-    case 10: in = upper; break;
-    default: in = digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); break;
-    }
-    if (in)
-      set_bit(map, c);
+  for (size_t k = 0; k < sizeof posix_classes / sizeof posix_classes[0]; k++) {
+    if (strlen(posix_classes[k].name) != len || memcmp(posix_classes[k].name, name, len) != 0)
+      continue;
+    for (const char *r = posix_classes[k].ranges; *r; r += 2)
+      for (unsigned c = (unsigned char)r[0]; c <= (unsigned char)r[1]; c++)
+        set_bit(map, c);
+    return 1;
   }
-  return 1;
+  return 0;
 }
 
 /*
@@ -369,6 +366,13 @@ static int op_match(const rule *r, unsigned op, unsigned char c) {
  */
 static int glob_comp(const rule *r, const uint16_t *op, size_t nop, const unsigned char *s,
                      size_t n) {
+  /*
+   * A pattern that does not end in a star must match the last byte with its
+   * last op, whatever the stars before do; checking that first turns most
+   * mismatches ("*.py[cod]" against "main.c") into a single test.
+   */
+  if (nop > 0 && op[nop - 1] != OP_STAR && (n == 0 || !op_match(r, op[nop - 1], s[n - 1])))
+    return 0;
   size_t pi = 0, si = 0;
   size_t star_pi = SIZE_MAX, star_si = 0; /* the op after the last star, and its text */
   while (si < n) {
@@ -421,8 +425,7 @@ static int run_at(const rule *r, const comp *c, size_t k, const char *t, size_t 
  * fixed number of path components, so a later place only leaves less room
  * for what follows.
  */
-static int run_find(const rule *r, const comp *c, size_t k, const char *t, size_t n,
-                    size_t *pos) {
+static int run_find(const rule *r, const comp *c, size_t k, const char *t, size_t n, size_t *pos) {
   size_t p = *pos;
   while (p <= n) {
     size_t q = p;
@@ -511,22 +514,23 @@ static int below_base(const rule *r, const char *path, size_t len) {
   return b == 0 || (len > b + 1 && path[b] == '/' && memcmp(path, r->base, b) == 0);
 }
 
-static int rule_match(const rule *r, const char *path, size_t len, const char *name,
-                      size_t nlen) {
+static int rule_match(const rule *r, const char *path, size_t len, const char *name, size_t nlen) {
   size_t ll = r->lit_len;
   if (!r->anchored) {
-    /* The name is compared first: it rejects almost every path at once. */
+    /*
+     * The name is checked first, length and then a single byte before any
+     * call: together they reject almost every name at once.
+     */
+    if (nlen < r->min_len || (r->exact && nlen != r->min_len))
+      return 0;
     switch (r->how) {
     case HOW_LITERAL:
-      if (nlen != ll || memcmp(name, r->lit, ll) != 0)
+    case HOW_PREFIX:
+      if (ll > 0 && (name[0] != r->lit[0] || memcmp(name, r->lit, ll) != 0))
         return 0;
       break;
     case HOW_SUFFIX:
-      if (nlen < ll || memcmp(name + nlen - ll, r->lit, ll) != 0)
-        return 0;
-      break;
-    case HOW_PREFIX:
-      if (nlen < ll || memcmp(name, r->lit, ll) != 0)
+      if (ll > 0 && (name[nlen - 1] != r->lit[ll - 1] || memcmp(name + nlen - ll, r->lit, ll) != 0))
         return 0;
       break;
     default:
@@ -558,7 +562,7 @@ void vigil__filter_free(vigil__filter *f) {
   if (!f)
     return;
   for (size_t i = 0; i < f->n; i++)
-    free(f->rules[i]);
+    free(f->rules[i].mem);
   free(f->rules);
   free(f);
 }
@@ -571,7 +575,7 @@ size_t vigil__filter_count(const vigil__filter *f) {
  * Builds a rule from a pattern that has lost its "!" and trailing '/' (and,
  * if anchored, its leading '/'). Returns 0, -ENOMEM or VIGIL_EPATTERN.
  */
-static int make_rule(rule **out, const char *p, size_t len, int anchored, const char *base,
+static int make_rule(rule *r, const char *p, size_t len, int anchored, const char *base,
                      size_t base_len) {
   int how = HOW_GLOB;
   const char *lit = p; /* the bytes of lit, escaped as in the pattern */
@@ -608,16 +612,17 @@ static int make_rule(rule **out, const char *p, size_t len, int anchored, const 
 
   /*
    * One op more than counted: the star of a globstar is written before the
-   * end of its component shows that it is one, and then taken back.
+   * end of its component shows that it is one, and then taken back. It also
+   * keeps the size above zero.
    */
   size_t nops = g.nops + 1;
-  size_t size = sizeof(rule) + g.ncomps * sizeof(comp) + nops * sizeof(uint16_t) +
-                g.ncls * 32 + base_len + lit_len;
-  rule *r = vigil__malloc(size);
-  if (!r)
+  size_t size =
+      g.ncomps * sizeof(comp) + nops * sizeof(uint16_t) + g.ncls * 32 + base_len + lit_len;
+  char *mem = vigil__malloc(size);
+  if (!mem)
     return -ENOMEM;
   memset(r, 0, sizeof *r);
-  char *mem = (char *)(r + 1);
+  r->mem = mem;
   g.comps = (comp *)(void *)mem;
   mem += g.ncomps * sizeof(comp);
   g.ops = (uint16_t *)(void *)mem;
@@ -636,6 +641,16 @@ static int make_rule(rule **out, const char *p, size_t len, int anchored, const 
   }
   r->anchored = (uint8_t)anchored;
   r->how = (uint8_t)how;
+  r->min_len = (uint32_t)lit_len;
+  r->exact = how == HOW_LITERAL;
+  if (how == HOW_GLOB && !anchored) {
+    /* Every op but a star takes exactly one byte. */
+    size_t stars = 0;
+    for (size_t i = 0; i < g.nops; i++)
+      stars += g.ops[i] == OP_STAR;
+    r->min_len = (uint32_t)(g.nops - stars);
+    r->exact = stars == 0;
+  }
   r->base_len = (uint32_t)base_len;
   r->lit_len = (uint32_t)lit_len;
   r->ncomps = (uint32_t)g.ncomps;
@@ -652,7 +667,6 @@ static int make_rule(rule **out, const char *p, size_t len, int anchored, const 
   r->comps = g.comps;
   r->ops = g.ops;
   r->cls = (const uint8_t(*)[32])g.cls;
-  *out = r;
   return 0;
 }
 
@@ -708,19 +722,19 @@ int vigil__filter_add(vigil__filter *f, const char *line, const char *base) {
 
   if (f->n == f->cap) {
     size_t ncap = f->cap ? f->cap * 2 : 16;
-    rule **nr = vigil__realloc(f->rules, ncap * sizeof *nr);
+    rule *nr = vigil__realloc(f->rules, ncap * sizeof *nr);
     if (!nr)
       return -ENOMEM;
     f->rules = nr;
     f->cap = ncap;
   }
-  rule *r;
-  int err = make_rule(&r, p, len, anchored, base, base_len);
+  rule *r = &f->rules[f->n];
+  int err = make_rule(r, p, len, anchored, base, base_len);
   if (err < 0)
     return err;
   r->negate = (uint8_t)negate;
   r->dir_only = (uint8_t)dir_only;
-  f->rules[f->n++] = r;
+  f->n++;
   return 0;
 }
 
@@ -733,7 +747,7 @@ int vigil__filter_excluded(const vigil__filter *f, const char *relpath, size_t l
   const char *name = relpath + b;
   size_t nlen = len - b;
   for (size_t i = f->n; i-- > 0;) {
-    const rule *r = f->rules[i];
+    const rule *r = &f->rules[i];
     if (r->dir_only && !is_dir)
       continue;
     if (rule_match(r, relpath, len, name, nlen))

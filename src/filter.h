@@ -39,17 +39,19 @@ void vigil__filter_free(vigil__filter *f);
  * directory's file before those of its subdirectories' files.
  *
  * The line may end in "\n" or "\r\n", which is dropped as git does when it
- * reads a file; a line break anywhere else makes the pattern malformed. A
- * UTF-8 byte order mark is not skipped: strip it from the first line of a
- * file before passing that line. Blank lines, lines of nothing but spaces
- * and lines starting with '#' are accepted and add nothing.
+ * reads a file; so is a lone trailing "\r", as left by splitting a file at
+ * "\n" only. A UTF-8 byte order mark is not skipped: strip it from the
+ * first line of a file before passing that line. Blank lines, lines of
+ * nothing but spaces and lines starting with '#' are accepted and add
+ * nothing.
  *
  * Returns 0, -ENOMEM, or VIGIL_EPATTERN for a malformed pattern: an
  * unterminated "[" class, an unknown "[:name:]" class, a trailing lone
  * backslash, or a pattern that is empty once its "!", its leading '/' and
  * its trailing '/' are taken off ("!", "/", "!/", "//"). Git accepts these
  * silently but they can never match anything, so they are almost certainly
- * mistakes. A NULL line is malformed too; a NULL filter gives -EINVAL. On
+ * mistakes. A pattern longer than 65535 bytes, a NULL line and a line with
+ * a line break inside are malformed too; a NULL filter gives -EINVAL. On
  * any error the filter is unchanged.
  */
 int vigil__filter_add(vigil__filter *f, const char *line, const char *base);
@@ -70,9 +72,10 @@ int vigil__filter_add(vigil__filter *f, const char *line, const char *base);
  * whose directory is excluded. Matching is case-sensitive and byte-wise,
  * like git with core.ignoreCase off.
  *
- * The call does not allocate, and its time is linear in the path length for
- * literal patterns and at most proportional to the product of pattern and
- * path lengths for globs, whatever the pattern.
+ * The call does not allocate and only reads the filter, so threads may share
+ * a filter that is no longer being added to. Its time is linear in the path
+ * length for literal patterns, and for globs at most proportional to the
+ * product of pattern and path lengths, whatever the pattern.
  */
 int vigil__filter_excluded(const vigil__filter *f, const char *relpath, size_t len, int is_dir);
 

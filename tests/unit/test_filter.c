@@ -332,9 +332,36 @@ static void test_multi_table(void **state) {
 static void test_malformed(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "[", "a[", "[a", "*[ab", "[]", "[!]", "[!", "[a-", "[a\\", "[[:alpha:]", "[[:foo:]]",
-      "[[::]]", "[[:ALPHA:]]", "\\", "foo\\", "a/\\", "!", "! ", "!/", "/", "//", "/ ",
-      "a\nb", "x/[a/b", "*.[ch",
+      /* Unterminated classes; a ']' right after '[' or "[!" is a member. */
+      "[",
+      "a[",
+      "[a",
+      "*[ab",
+      "*.[ch",
+      "[]",
+      "[!]",
+      "[!",
+      "[a-",
+      "[a\\",
+      "x/[a/b",
+      /* A closed POSIX class in an open bracket, and unknown POSIX classes. */
+      "[[:alpha:]",
+      "[[:foo:]]",
+      "[[::]]",
+      "[[:ALPHA:]]",
+      /* A lone trailing backslash. */
+      "\\",
+      "foo\\",
+      "a/\\",
+      /* Nothing left once the '!' and the slashes are taken off. */
+      "!",
+      "! ",
+      "!/",
+      "/",
+      "//",
+      "/ ",
+      /* Two lines. */
+      "a\nb",
   };
   vigil__filter *f = new_filter();
   assert_int_equal(vigil__filter_add(f, "keep", NULL), 0);
@@ -355,8 +382,9 @@ static void test_malformed(void **state) {
 /* Blank lines and comments are accepted and add no rule. */
 static void test_blank_and_comments(void **state) {
   (void)state;
-  static const char *const none[] = {"", "\n", "\r\n", "   ", "  \n", "#", "# comment",
-                                     "#*", "#!x"};
+  static const char *const none[] = {
+      "", "\n", "\r\n", "   ", "  \n", "#", "# comment", "#*", "#!x",
+  };
   vigil__filter *f = new_filter();
   for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
     assert_int_equal(vigil__filter_add(f, none[i], NULL), 0);
