@@ -123,13 +123,19 @@ void cli_add_error(const char *path, int err, const vigil_t *v) {
   }
 }
 
+/* Colour on a terminal, unless NO_COLOR is set to something (no-color.org). */
+static int want_color(void) {
+  const char *no = getenv("NO_COLOR");
+  return isatty(1) && !(no && *no);
+}
+
 static int parse_color(const char *when) {
   if (strcmp(when, "always") == 0)
     return 1;
   if (strcmp(when, "never") == 0)
     return 0;
   if (strcmp(when, "auto") == 0)
-    return isatty(1) && !getenv("NO_COLOR");
+    return want_color();
   return -1;
 }
 
@@ -142,7 +148,7 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
       {"colour", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
-  o->color = isatty(1) && !getenv("NO_COLOR");
+  o->color = want_color();
   o->exclude = calloc((size_t)argc, sizeof *o->exclude);
   if (!o->exclude)
     return -1;
@@ -219,11 +225,15 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
   return 0;
 }
 
-static void on_progress(void *userdata, size_t dirs) {
-  (void)userdata;
-  char line[80];
-  int n = snprintf(line, sizeof line, "\rvigil: setting up, %zu directories watched", dirs);
-  (void)!write(2, line, (size_t)n);
+/* During setup: show progress on a terminal, and let SIGINT/SIGTERM cut it short. */
+static int on_progress(void *userdata, size_t dirs) {
+  const int *show = userdata;
+  if (*show) {
+    char line[80];
+    int n = snprintf(line, sizeof line, "\rvigil: setting up, %zu directories watched", dirs);
+    (void)!write(2, line, (size_t)n);
+  }
+  return stop_requested;
 }
 
 static void install_signals(vigil_t *v) {
@@ -238,7 +248,7 @@ static void install_signals(vigil_t *v) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-static int64_t now_ms(void) {
+static int64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -280,16 +290,16 @@ static int roots_left(vigil_t *v) {
 
 /* SIGINT or SIGTERM: write what was already read, briefly, then stop. */
 static void drain(vigil_t *v, printer *p) {
-  int64_t until = now_ms() + DRAIN_MS;
+  int64_t until = mono_ms() + DRAIN_MS;
   vigil_event ev;
-  while (now_ms() < until && vigil_read(v, &ev, 0) == 1)
+  while (mono_ms() < until && vigil_read(v, &ev, 0) == 1)
     print_event(p, &ev);
   flush_out(p);
 }
 
 static int watch_loop(vigil_t *v, const watch_opts *o) {
   printer p = {.o = o};
-  int64_t deadline = o->timeout > 0 ? now_ms() + (int64_t)(o->timeout * 1000.0 + 0.5) : -1;
+  int64_t deadline = o->timeout > 0 ? mono_ms() + (int64_t)(o->timeout * 1000.0 + 0.5) : -1;
   size_t seen = 0;
   int status = EXIT_OK;
   for (;;) {
@@ -309,7 +319,7 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
       }
       int wait = -1;
       if (deadline >= 0) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - mono_ms();
         if (left <= 0) {
           status = seen ? EXIT_OK : EXIT_TIMEOUT;
           break;
@@ -332,6 +342,11 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
       flush_out(&p);
       break;
     }
+    /* Under a steady storm the queue never empties; the timeout still holds. */
+    if (deadline >= 0 && (seen & 255) == 0 && mono_ms() >= deadline) {
+      flush_out(&p);
+      break;
+    }
     /* Keep a storm from holding output back for long. */
     if (p.out.len >= 64 * 1024 && flush_out(&p) < 0)
       break;
@@ -351,10 +366,12 @@ int cmd_watch(int argc, char **argv) {
     return EXIT_ERROR;
   }
   tzset();
+  int show_progress = !o.quiet && isatty(2);
   vigil_options vo = {.exclude = o.exclude,
                       .exclude_count = o.exclude_count,
                       .events = o.events,
-                      .progress = (!o.quiet && isatty(2)) ? on_progress : NULL};
+                      .progress = on_progress,
+                      .progress_userdata = &show_progress};
   vigil_t *v;
   int rc = vigil_open(&v, &vo);
   if (rc < 0) {
@@ -372,8 +389,14 @@ int cmd_watch(int argc, char **argv) {
     rc = vigil_add(v, argv[i], 0);
     if (rc == VIGIL_EEXIST)
       continue; /* the same path twice is one root */
+    if (rc == -ECANCELED || (rc == 0 && stop_requested)) {
+      /* SIGINT or SIGTERM during setup: nothing was reported yet. */
+      vigil_close(v);
+      free(o.exclude);
+      return EXIT_OK;
+    }
     if (rc < 0) {
-      if (vo.progress)
+      if (show_progress)
         (void)!write(2, "\n", 1);
       cli_add_error(argv[i], rc, v);
       vigil_close(v);
@@ -386,7 +409,7 @@ int cmd_watch(int argc, char **argv) {
     vigil_get_stats(v, &st);
     char line[128];
     int n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n",
-                     vo.progress ? "\r\033[K" : "", st.watches);
+                     show_progress ? "\r\033[K" : "", st.watches);
     (void)!write(2, line, (size_t)n);
   }
   int status = watch_loop(v, &o);

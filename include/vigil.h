@@ -94,8 +94,12 @@ enum {
  */
 const char *vigil_strerror(int err);
 
-/* Called during vigil_add every few hundred directories; see options. */
-typedef void (*vigil_progress_cb)(void *userdata, size_t dirs_watched);
+/*
+ * Called during vigil_add every 256 directories watched. Returning non-zero
+ * abandons the vigil_add, which then fails with -ECANCELED and leaves
+ * nothing of the root behind: a long setup can be interrupted.
+ */
+typedef int (*vigil_progress_cb)(void *userdata, size_t dirs_watched);
 
 typedef struct {
   /*
@@ -113,6 +117,14 @@ typedef struct {
   unsigned events;
   /* How long an unpaired rename source waits for its pair; 0 means 10 ms. */
   int move_wait_ms;
+  /*
+   * The name of per-directory ignore files in gitignore syntax, such as
+   * ".gitignore", or NULL. When a directory is listed, its file of that
+   * name is read, and its patterns apply below that directory, as git
+   * applies nested .gitignore files. A file created or changed later takes
+   * effect for entries that appear after that.
+   */
+  const char *ignore_file;
   /* Optional progress report during vigil_add, called on the adding thread. */
   vigil_progress_cb progress;
   void *progress_userdata;
@@ -139,7 +151,7 @@ enum {
  * unreadable directory, say) do not fail the call: they are queued as
  * VIGIL_ERROR events. On failure nothing of the root is left behind.
  * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT,
- * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM.
+ * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM, -ECANCELED (see vigil_progress_cb).
  */
 int vigil_add(vigil_t *v, const char *path, unsigned flags);
 

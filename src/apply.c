@@ -129,32 +129,17 @@ void vigil__root_gone(vigil_t *v, vigil__root *r) {
   r->top = NULL;
 }
 
-static const char *root_base(const vigil__root *r, size_t *len) {
-  const char *end = r->given + r->prefix_len;
-  const char *b = end;
-  while (b > r->given && b[-1] != '/')
-    b--;
-  *len = (size_t)(end - b);
-  return b;
-}
-
 int vigil__should_descend(const vigil__node *dir) {
-  const vigil__node *top = dir;
-  while (top->parent)
-    top = top->parent;
-  const vigil__root *r = top->dir->root;
-  return !r->is_file && (!r->norecurse || dir == top);
+  const vigil__root *r = vigil__node_root(dir);
+  return !r->is_file && !r->norecurse;
 }
 
 int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir) {
   if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
     return 0;
   vigil__root *r = vigil__node_root(dir);
-  if (r->is_file) {
-    size_t blen;
-    const char *b = root_base(r, &blen);
-    return len == blen && memcmp(b, name, len) == 0;
-  }
+  if (r->is_file)
+    return len == strlen(r->base) && memcmp(r->base, name, len) == 0;
   if (!v->filter)
     return 1;
   /* Not v->scratch: a scan holds the directory's own path there. */
@@ -268,7 +253,22 @@ int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t sl
   /* The rename replaced the target; replay of "moved" replaces it too. */
   if (old)
     vigil__drop(v, old, 0);
-  return emit_move(v, src, tdir, tname, tlen);
+  int rc = emit_move(v, src, tdir, tname, tlen);
+  if (rc < 0 || src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))
+    return rc;
+  /*
+   * A directory renamed before its watch or listing was in place (it
+   * vanished from under its old name) is listed now, under the new one.
+   */
+  if (src->flags & VIGIL__N_PARTIAL)
+    return vigil__reconcile(v, src, VIGIL__SCAN_NEW);
+  /*
+   * Exclude patterns can depend on the path ("/build", "src/gen"), so what
+   * lies below a moved directory is judged again under its new name.
+   */
+  if (v->filter)
+    return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
+  return 0;
 }
 
 int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,
@@ -299,8 +299,10 @@ int vigil__obs_self_gone(vigil_t *v, vigil__node *dir) {
 }
 
 int vigil__obs_unmounted(vigil_t *v, vigil__node *dir) {
-  if (!dir->parent) {
-    vigil__root_gone(v, dir->dir->root);
+  vigil__root *r = vigil__node_root(dir);
+  if (!dir->parent || !vigil__root_intact(r)) {
+    /* The root's own file system went away (its record may come later). */
+    vigil__root_gone(v, r);
     return 0;
   }
   /*
@@ -310,6 +312,15 @@ int vigil__obs_unmounted(vigil_t *v, vigil__node *dir) {
    */
   v->need_repair = 1;
   return 0;
+}
+
+int vigil__root_intact(const vigil__root *r) {
+  struct stat st;
+  if (r->dead)
+    return 0;
+  if (stat(r->is_file ? r->dirpath : r->given, &st) < 0)
+    return 0;
+  return st.st_ino == r->top->ino && st.st_dev == r->dev;
 }
 
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {

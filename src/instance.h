@@ -20,6 +20,7 @@ struct vigil {
   vigil__queue queue;
   vigil__root *roots;
   vigil__filter *filter; /* NULL when nothing is excluded */
+  char *ignore_file;     /* per-directory ignore file name, or NULL */
   const vigil__backend *be;
   void *be_state;
   unsigned events; /* mask of (1u << kind) to deliver */
@@ -31,11 +32,11 @@ struct vigil {
   int wakefd;  /* eventfd written by vigil_wake */
   int qfd;     /* eventfd kept readable while the queue holds events */
   int timerfd; /* fires when a held-back rename must be resolved */
+  int64_t timer_due; /* CLOCK_MONOTONIC ms the timer is set for */
   unsigned q_signalled : 1;
   unsigned timer_armed : 1;
   unsigned need_repair : 1; /* something was lost without an overflow record */
 
-  pid_t pid;
   unsigned long fork_gen;
 
   /* Every change before this moment has been read from the kernel. */
@@ -78,7 +79,8 @@ struct vigil {
 enum vigil__scan_mode {
   VIGIL__SCAN_SETUP,  /* vigil_add: build the tree, report only errors */
   VIGIL__SCAN_NEW,    /* a directory that just appeared: report its entries */
-  VIGIL__SCAN_REPAIR  /* after lost events: report every difference */
+  VIGIL__SCAN_REPAIR,  /* after lost events: report every difference */
+  VIGIL__SCAN_REFILTER /* a directory moved: apply the exclude patterns anew */
 };
 
 enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
@@ -125,6 +127,9 @@ int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *pa
 void vigil__drop(vigil_t *v, vigil__node *n, int emit);
 void vigil__root_gone(vigil_t *v, vigil__root *r);
 int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir);
+/* Are dir's subdirectories watched (not for a file root or VIGIL_NORECURSE)? */
 int vigil__should_descend(const vigil__node *dir);
+/* Is the root still the directory (or file's directory) it was when added? */
+int vigil__root_intact(const vigil__root *r);
 
 #endif /* VIGIL_INSTANCE_H */

@@ -7,10 +7,12 @@
 void vigil__queue_free(vigil__queue *q) {
   free(q->rec);
   free(q->str);
+  free(q->cur);
   memset(q, 0, sizeof *q);
 }
 
 void vigil__queue_clear(vigil__queue *q) {
+  /* Only records and their strings go; the delivered event's copy stays. */
   q->head = q->tail = 0;
   q->len = 0;
 }
@@ -59,14 +61,33 @@ int vigil__queue_commit(vigil__queue *q, vigil_kind kind, unsigned flags, int er
   return 0;
 }
 
+static size_t str_size(const vigil__queue *q, size_t off) {
+  return off == SIZE_MAX ? 0 : strlen(q->str + off) + 1;
+}
+
 int vigil__queue_pop(vigil__queue *q, vigil_event *ev) {
   if (q->head == q->tail)
     return 0;
-  const vigil__qrec *r = &q->rec[q->head++];
+  const vigil__qrec *r = &q->rec[q->head];
+  size_t plen = str_size(q, r->path), flen = str_size(q, r->from);
+  if (plen + flen > q->ccap) {
+    size_t ncap = q->ccap ? q->ccap : 256;
+    while (ncap < plen + flen)
+      ncap *= 2;
+    char *nc = vigil__realloc(q->cur, ncap);
+    if (!nc)
+      return -ENOMEM; /* the event stays queued for the next try */
+    q->cur = nc;
+    q->ccap = ncap;
+  }
+  q->head++;
   ev->kind = (vigil_kind)r->kind;
   ev->flags = r->flags;
   ev->error = r->error;
-  ev->path = r->path == SIZE_MAX ? NULL : q->str + r->path;
-  ev->from = r->from == SIZE_MAX ? NULL : q->str + r->from;
+  ev->path = r->path == SIZE_MAX ? NULL : memcpy(q->cur, q->str + r->path, plen);
+  ev->from = r->from == SIZE_MAX ? NULL : memcpy(q->cur + plen, q->str + r->from, flen);
+  /* Emptied: the string buffer starts again from the beginning. */
+  if (q->head == q->tail)
+    vigil__queue_clear(q);
   return 1;
 }

@@ -3,9 +3,10 @@
  *
  * Records are kept in one array and their strings in one byte buffer, so
  * queuing an event costs no allocation once the buffers have grown. A
- * delivered event points into the buffer; the buffer is only reset when
- * the queue is empty at the start of the next vigil_read, which is what
- * keeps the pointers valid until then.
+ * delivered event's strings are copied out to a buffer of their own, which
+ * only the next delivery touches: vigil_add or vigil_remove may queue
+ * events (and grow the string buffer) between two reads without
+ * invalidating the event the caller holds.
  */
 #ifndef VIGIL_QUEUE_H
 #define VIGIL_QUEUE_H
@@ -28,6 +29,8 @@ typedef struct {
   size_t head, tail, cap;
   char *str;
   size_t len, scap;
+  char *cur; /* the delivered event's strings */
+  size_t ccap;
   size_t merged; /* modified events folded into an identical queued one */
 } vigil__queue;
 

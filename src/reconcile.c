@@ -125,6 +125,8 @@ static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name)
  * and everything else goes on being watched.
  */
 static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, int err) {
+  /* Its contents are unknown; a rename that brings it back lists it again. */
+  d->flags |= VIGIL__N_PARTIAL;
   if (err == -ENOMEM)
     return err;
   if (mode == VIGIL__SCAN_SETUP && (!d->parent || err == VIGIL_EWATCHLIMIT))
@@ -147,7 +149,74 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
   return 0;
 }
 
+#define IGNORE_FILE_MAX (1024 * 1024)
+
+/*
+ * Reads d's ignore file, if it has one, into the filter, with d as the
+ * base of its patterns. It is read before d's entries are admitted, so
+ * the patterns already prune this very listing. A malformed line is
+ * skipped, as git skips it.
+ */
+static int load_ignore_file(vigil_t *v, const vigil__node *d, int dfd) {
+  int fd = VIGIL__SYS(openat(dfd, v->ignore_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd < 0)
+    return errno == ENOMEM ? -ENOMEM : 0;
+  struct stat st;
+  int rc = 0;
+  char *text = NULL;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > IGNORE_FILE_MAX)
+    goto out;
+  text = vigil__malloc((size_t)st.st_size + 1);
+  if (!text) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  size_t len = 0;
+  while (len < (size_t)st.st_size) {
+    ssize_t got = VIGIL__SYS(read(fd, text + len, (size_t)st.st_size - len));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
+    len += (size_t)got;
+  }
+  text[len] = '\0';
+  if (!v->filter && !(v->filter = vigil__filter_new())) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  v->rel_len = 0;
+  rc = vigil__node_relpath(d, &v->rel, &v->rel_len, &v->rel_cap);
+  if (rc < 0)
+    goto out;
+  char *line = text;
+  /* A byte order mark is not part of the first pattern. */
+  if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+    line += 3;
+  while (line < text + len) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line));
+    if (nl)
+      *nl = '\0';
+    if (vigil__filter_add(v->filter, line, v->rel) == -ENOMEM) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    if (!nl)
+      break;
+    line = nl + 1;
+  }
+out:
+  free(text);
+  close(fd);
+  return rc;
+}
+
 static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
+  if (v->ignore_file && !vigil__node_root(d)->is_file && mode != VIGIL__SCAN_REFILTER) {
+    int rc = load_ignore_file(v, d, fd);
+    if (rc < 0)
+      return rc;
+  }
   int had_children = d->dir->child != NULL;
   int descend = vigil__should_descend(d);
   for (;;) {
@@ -232,6 +301,11 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
    */
   int had_watch = d->dir->wd >= 0;
   if (!had_watch || mode == VIGIL__SCAN_REPAIR) {
+    if (mode == VIGIL__SCAN_REPAIR && !d->parent && !vigil__root_intact(d->dir->root)) {
+      /* The root's path now leads somewhere else (an unmount, a rename). */
+      vigil__root_gone(v, d->dir->root);
+      return 0;
+    }
     rc = v->be->watch(v->be_state, d, v->scratch);
     if (rc < 0)
       return visit_failed(v, d, mode, rc);
@@ -239,8 +313,9 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
       v->watches++;
       if (mode == VIGIL__SCAN_SETUP) {
         v->add_watches++;
-        if (v->progress && (v->add_watches & 1023) == 0)
-          v->progress(v->progress_userdata, v->add_watches);
+        if (v->progress && (v->add_watches & 255) == 0 &&
+            v->progress(v->progress_userdata, v->add_watches))
+          return -ECANCELED;
       }
     }
   }
@@ -252,6 +327,8 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
   size_t mark = v->work_len;
   rc = list_dir(v, d, fd, mode);
   close(fd);
+  if (rc == 0)
+    d->flags &= (uint8_t)~VIGIL__N_PARTIAL;
   if (rc < 0) {
     /* The children pushed so far must not outlive a drop of d. */
     v->work_len = mark;

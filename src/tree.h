@@ -30,7 +30,8 @@ enum vigil__type {
 
 enum {
   VIGIL__N_HEAPNAME = 1u << 0, /* the name outgrew its inline room; see tree.c */
-  VIGIL__N_SEEN = 1u << 1      /* reconcile's mark, clear outside a reconcile pass */
+  VIGIL__N_SEEN = 1u << 1,     /* reconcile's mark, clear outside a reconcile pass */
+  VIGIL__N_PARTIAL = 1u << 2   /* a directory not yet (fully) watched and listed */
 };
 
 /* Directory-only state; files carry none of it. */
@@ -65,6 +66,8 @@ struct vigil__root {
   char *given;       /* the path exactly as the caller gave it */
   size_t prefix_len; /* length of given without trailing slashes (but "/" stays) */
   char *dirpath;     /* a file root's parent directory, for system calls */
+  char *base;        /* a file root's name in that directory */
+  unsigned long dev; /* the device of the top, to tell an unmount */
   vigil__node *top;
   unsigned is_file : 1;
   unsigned norecurse : 1;

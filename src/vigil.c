@@ -65,6 +65,7 @@ static void root_free(vigil__root *r) {
     free_tree_nodes(r->top);
   free(r->given);
   free(r->dirpath);
+  free(r->base);
   free(r);
 }
 
@@ -90,6 +91,7 @@ void vigil__free(vigil_t *v) {
     pthread_cond_destroy(&v->cond);
   }
   vigil__filter_free(v->filter);
+  free(v->ignore_file);
   vigil__tree_free(&v->tree);
   vigil__queue_free(&v->queue);
   free(v->scratch);
@@ -150,10 +152,16 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
     return -ENOMEM;
   v->epfd = v->wakefd = v->qfd = v->timerfd = -1;
   v->be = &vigil__backend_inotify;
-  v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
   v->events = opt && opt->events ? opt->events : ~0u;
   v->move_wait_ms = opt && opt->move_wait_ms > 0 ? opt->move_wait_ms : 10;
+  if (opt && opt->ignore_file && opt->ignore_file[0]) {
+    v->ignore_file = vigil__strdup(opt->ignore_file);
+    if (!v->ignore_file) {
+      vigil__free(v);
+      return -ENOMEM;
+    }
+  }
   if (opt) {
     v->progress = opt->progress;
     v->progress_userdata = opt->progress_userdata;
@@ -248,18 +256,31 @@ static void signal_queue(vigil_t *v) {
   }
 }
 
+/*
+ * Arms the timer for a held-back rename, or disarms it. It is set again
+ * whenever the due time moves, so an expired timer never lingers readable
+ * while a newer rename waits.
+ */
 static void set_timer(vigil_t *v, int wait_ms) {
-  if (wait_ms < 0 && v->timer_armed) {
-    struct itimerspec off = {0};
-    timerfd_settime(v->timerfd, 0, &off, NULL);
-    drain_fd(v->timerfd);
-    v->timer_armed = 0;
-  } else if (wait_ms >= 0 && !v->timer_armed) {
-    struct itimerspec at = {0};
-    at.it_value.tv_sec = wait_ms / 1000;
-    at.it_value.tv_nsec = (long)(wait_ms % 1000) * 1000000L + 1;
-    if (timerfd_settime(v->timerfd, 0, &at, NULL) == 0)
-      v->timer_armed = 1;
+  if (wait_ms < 0) {
+    if (v->timer_armed) {
+      struct itimerspec off = {0};
+      timerfd_settime(v->timerfd, 0, &off, NULL);
+      drain_fd(v->timerfd);
+      v->timer_armed = 0;
+    }
+    return;
+  }
+  int64_t due = vigil__now_ms() + wait_ms;
+  if (v->timer_armed && due == v->timer_due)
+    return;
+  struct itimerspec at = {0};
+  at.it_value.tv_sec = wait_ms / 1000;
+  at.it_value.tv_nsec = (long)(wait_ms % 1000) * 1000000L + 1;
+  drain_fd(v->timerfd);
+  if (timerfd_settime(v->timerfd, 0, &at, NULL) == 0) {
+    v->timer_armed = 1;
+    v->timer_due = due;
   }
 }
 
@@ -281,13 +302,11 @@ static int repair(vigil_t *v) {
 int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got) {
   *wait_ms = -1;
   *got = 0;
-  /* The previous event's strings may go now: this is the next read. */
-  if (vigil__queue_empty(&v->queue))
-    vigil__queue_clear(&v->queue);
   for (;;) {
-    if (vigil__queue_pop(&v->queue, ev)) {
+    int popped = vigil__queue_pop(&v->queue, ev);
+    if (popped) {
       signal_queue(v);
-      return 1;
+      return popped;
     }
     if (v->need_repair) {
       int rc = repair(v);
@@ -363,20 +382,45 @@ static vigil__root *find_root(vigil_t *v, const char *path) {
   return NULL;
 }
 
-static char *dir_of(const char *path, size_t prefix_len) {
-  size_t end = prefix_len;
-  while (end > 0 && path[end - 1] != '/')
-    end--;
-  while (end > 1 && path[end - 1] == '/')
-    end--;
-  if (end == 0)
-    return vigil__strdup(".");
-  char *d = vigil__malloc(end + 1);
-  if (d) {
-    memcpy(d, path, end);
-    d[end] = '\0';
+/*
+ * A file root is watched through its directory. A symbolic link the
+ * caller named is followed to the file it points to, whose directory and
+ * name are then the ones watched; events still carry the path as given.
+ */
+static int split_file_root(vigil__root *r) {
+  char *real = NULL;
+  const char *p = r->given;
+  size_t len = r->prefix_len;
+  struct stat lst;
+  if (lstat(r->given, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    real = realpath(r->given, NULL);
+    if (!real)
+      return -errno;
+    p = real;
+    len = strlen(real);
   }
-  return d;
+  size_t b = len;
+  while (b > 0 && p[b - 1] != '/')
+    b--;
+  r->base = vigil__malloc(len - b + 1);
+  size_t d = b;
+  while (d > 1 && p[d - 1] == '/')
+    d--;
+  r->dirpath = vigil__malloc(d ? d + 1 : 2);
+  if (!r->base || !r->dirpath) {
+    free(real);
+    return -ENOMEM;
+  }
+  memcpy(r->base, p + b, len - b);
+  r->base[len - b] = '\0';
+  if (d == 0)
+    strcpy(r->dirpath, ".");
+  else {
+    memcpy(r->dirpath, p, d);
+    r->dirpath[d] = '\0';
+  }
+  free(real);
+  return 0;
 }
 
 static int add_root(vigil_t *v, const char *path, unsigned flags) {
@@ -405,11 +449,15 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
   r->norecurse = (flags & VIGIL_NORECURSE) != 0;
   r->is_file = !S_ISDIR(st.st_mode);
   if (r->is_file) {
-    r->dirpath = dir_of(path, r->prefix_len);
-    if (!r->dirpath)
+    rc = split_file_root(r);
+    if (rc == 0 && VIGIL__SYS(stat(r->dirpath, &st)) < 0)
+      rc = -errno;
+    if (rc < 0)
       goto err;
+    rc = -ENOMEM;
   }
-  r->top = vigil__node_new("", 0, VIGIL__T_DIR, r->is_file ? 0 : st.st_ino);
+  r->dev = (unsigned long)st.st_dev;
+  r->top = vigil__node_new("", 0, VIGIL__T_DIR, st.st_ino);
   if (!r->top)
     goto err;
   r->top->dir->root = r;
