@@ -1,28 +1,53 @@
 /*
- * Fault injection. In a build with -DVIGIL_FAULT_INJECTION=ON every
- * allocation and every system call that vigil makes goes through a counter,
- * and a test can make the Nth of them fail with a chosen errno (see
- * fault.c). In a normal build these are plain calls with no cost.
+ * Fault injection, and the one way vigil makes system calls.
+ *
+ * Every system call goes through VIGIL__SYS, which retries a call that a
+ * signal interrupted (EINTR): a signal must never fail a scan or a read.
+ * epoll_wait is the exception, made with VIGIL__SYS_ONCE, because there an
+ * interruption is news for the caller.
+ *
+ * In a build with -DVIGIL_FAULT_INJECTION=ON every allocation and every
+ * system call also goes through a counter, and a test can make the Nth of
+ * them fail with a chosen errno (vigil__fault_set). In a normal build the
+ * counter is not there at all.
  */
 #ifndef VIGIL_FAULT_H
 #define VIGIL_FAULT_H
 
+#include <errno.h>
 #include <stdlib.h>
 
 #ifdef VIGIL_FAULT_INJECTION
-/* Counts one call; returns -1 with errno set when this call must fail. */
+/* Counts one call; returns 1 with errno set when this call must fail. */
 int vigil__fault_hit(void);
+/* Makes call number nth (from 1, counted from now) fail with err; 0 disarms. */
+void vigil__fault_set(unsigned long nth, int err);
+/* Calls counted since the last vigil__fault_set. */
+unsigned long vigil__fault_calls(void);
+/* Whether the armed failure has happened. */
+int vigil__fault_fired(void);
 void *vigil__malloc(size_t n);
 void *vigil__calloc(size_t n, size_t size);
 void *vigil__realloc(void *p, size_t n);
 char *vigil__strdup(const char *s);
-#define VIGIL__SYS(expr) (vigil__fault_hit() ? -1 : (expr))
+#define VIGIL__FAULT() vigil__fault_hit()
 #else
 #define vigil__malloc malloc
 #define vigil__calloc calloc
 #define vigil__realloc realloc
 #define vigil__strdup strdup
-#define VIGIL__SYS(expr) (expr)
+#define VIGIL__FAULT() 0
 #endif
+
+#define VIGIL__SYS(expr)                                                                           \
+  __extension__({                                                                                  \
+    __typeof__(expr) vigil__r;                                                                     \
+    do                                                                                             \
+      vigil__r = VIGIL__FAULT() ? -1 : (expr);                                                     \
+    while (vigil__r == -1 && errno == EINTR);                                                      \
+    vigil__r;                                                                                      \
+  })
+
+#define VIGIL__SYS_ONCE(expr) (VIGIL__FAULT() ? -1 : (expr))
 
 #endif /* VIGIL_FAULT_H */

@@ -164,7 +164,7 @@ static int load_ignore_file(vigil_t *v, const vigil__node *d, int dfd) {
   struct stat st;
   int rc = 0;
   char *text = NULL;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > IGNORE_FILE_MAX)
+  if (VIGIL__SYS(fstat(fd, &st)) < 0 || !S_ISREG(st.st_mode) || st.st_size > IGNORE_FILE_MAX)
     goto out;
   text = vigil__malloc((size_t)st.st_size + 1);
   if (!text) {
@@ -174,8 +174,6 @@ static int load_ignore_file(vigil_t *v, const vigil__node *d, int dfd) {
   size_t len = 0;
   while (len < (size_t)st.st_size) {
     ssize_t got = VIGIL__SYS(read(fd, text + len, (size_t)st.st_size - len));
-    if (got < 0 && errno == EINTR)
-      continue;
     if (got <= 0)
       break;
     len += (size_t)got;
@@ -221,11 +219,8 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   int descend = vigil__should_descend(d);
   for (;;) {
     ssize_t got = VIGIL__SYS(getdents64(fd, v->dents, v->dents_cap));
-    if (got < 0) {
-      if (errno == EINTR)
-        continue;
+    if (got < 0)
       return -errno;
-    }
     if (got == 0)
       break;
     for (ssize_t off = 0; off < got;) {

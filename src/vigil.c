@@ -181,11 +181,10 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   rc = v->be->open(&v->be_state, &befd);
   if (rc < 0)
     goto err;
-  v->epfd = VIGIL__SYS(epoll_create1(EPOLL_CLOEXEC));
-  v->wakefd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  v->qfd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  v->timerfd = VIGIL__SYS(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (v->epfd < 0 || v->wakefd < 0 || v->qfd < 0 || v->timerfd < 0) {
+  if ((v->epfd = VIGIL__SYS(epoll_create1(EPOLL_CLOEXEC))) < 0 ||
+      (v->wakefd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) < 0 ||
+      (v->qfd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) < 0 ||
+      (v->timerfd = VIGIL__SYS(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK))) < 0) {
     rc = -errno;
     goto err;
   }
@@ -326,7 +325,7 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
 
 int vigil__wait(vigil_t *v, int block) {
   struct epoll_event evs[4];
-  int n = epoll_wait(v->epfd, evs, 4, block);
+  int n = VIGIL__SYS_ONCE(epoll_wait(v->epfd, evs, 4, block));
   if (n < 0)
     return errno == EINTR ? 1 : -errno;
   for (int i = 0; i < n; i++) {
@@ -392,7 +391,7 @@ static int split_file_root(vigil__root *r) {
   const char *p = r->given;
   size_t len = r->prefix_len;
   struct stat lst;
-  if (lstat(r->given, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+  if (VIGIL__SYS(lstat(r->given, &lst)) == 0 && S_ISLNK(lst.st_mode)) {
     real = realpath(r->given, NULL);
     if (!real)
       return -errno;

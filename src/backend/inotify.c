@@ -394,7 +394,7 @@ static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
 static size_t in_pending(void *st) {
   state *s = st;
   int n = 0;
-  if (ioctl(s->fd, FIONREAD, &n) < 0 || n < 0)
+  if (VIGIL__SYS(ioctl(s->fd, FIONREAD, &n)) < 0 || n < 0)
     return 0;
   return (size_t)n;
 }
@@ -404,7 +404,7 @@ static size_t in_discard(void *st, size_t max_bytes) {
   size_t records = 0;
   while (max_bytes > 0) {
     size_t want = max_bytes < READ_SIZE ? max_bytes : READ_SIZE;
-    ssize_t got = read(s->fd, s->buf, want);
+    ssize_t got = VIGIL__SYS(read(s->fd, s->buf, want));
     if (got <= 0)
       break;
     for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)got; records++) {

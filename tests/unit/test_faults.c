@@ -1,0 +1,168 @@
+/*
+ * Fault injection sweep (needs -DVIGIL_FAULT_INJECTION=ON). For each errno
+ * of interest, the Nth allocation or system call of a whole
+ * open/add/read/close run is made to fail, for every N the run reaches.
+ * vigil must return an error or, for EINTR, recover completely; it must
+ * never crash, leak a descriptor or memory (LeakSanitizer checks at exit),
+ * or lose an event silently: every run either delivers the change, or
+ * says why it could not (an error return, an error event or an overflow).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "vigil.h"
+
+static char dir[64];
+
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1; /* the one opendir holds */
+}
+
+static void make_tree(void) {
+  strcpy(dir, "/tmp/vigil-faults-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  char p[128];
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s/d%d", dir, i);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/d%d/f", dir, i);
+    close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  }
+}
+
+enum outcome { DELIVERED, REPORTED };
+
+/*
+ * One run: open, add the tree, make a directory with a file in it, read
+ * until the file is reported, close. Returns how the run ended; with the
+ * fault disarmed it must be DELIVERED.
+ */
+static enum outcome run_once(unsigned long *calls) {
+  char sub[128], file[160];
+  snprintf(sub, sizeof sub, "%s/new", dir);
+  snprintf(file, sizeof file, "%s/new/x", dir);
+  enum outcome how = REPORTED;
+  vigil_t *v = NULL;
+  int rc = vigil_open(&v, NULL);
+  if (rc < 0)
+    goto out;
+  rc = vigil_add(v, dir, 0);
+  if (rc < 0)
+    goto out;
+  if (mkdir(sub, 0755) == 0)
+    close(open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  vigil_event ev;
+  for (int idle = 0; idle < 20;) {
+    rc = vigil_read(v, &ev, 25);
+    if (rc < 0)
+      goto out;
+    if (rc == 0) {
+      idle++;
+      continue;
+    }
+    if (ev.kind == VIGIL_ERROR || ev.kind == VIGIL_OVERFLOW)
+      goto out; /* said, not silent */
+    if (ev.kind == VIGIL_CREATED && strcmp(ev.path, file) == 0) {
+      how = DELIVERED;
+      goto out;
+    }
+  }
+out:
+  vigil_close(v);
+  if (calls)
+    *calls = vigil__fault_calls();
+  vigil__fault_set(0, 0);
+  unlink(file);
+  rmdir(sub);
+  return how;
+}
+
+static void sweep(int err) {
+  /* A clean run, counting its calls, to know how far to sweep. */
+  unsigned long total = 0;
+  vigil__fault_set(ULONG_MAX, 0);
+  assert_int_equal(run_once(&total), DELIVERED);
+  assert_true(total > 20);
+  int fds = count_fds();
+  unsigned long fired = 0;
+  /* Runs vary a little (how many reads a wait takes), so sweep past the end. */
+  for (unsigned long n = 1; n <= total + total / 4; n++) {
+    vigil__fault_set(n, err);
+    enum outcome how = run_once(NULL);
+    if (err == EINTR && how != DELIVERED)
+      fail_msg("EINTR at call %lu of %lu was not recovered", n, total);
+    assert_int_equal(count_fds(), fds);
+    fired++;
+  }
+  /* Afterwards everything works as before. */
+  assert_int_equal(run_once(NULL), DELIVERED);
+  assert_int_equal(count_fds(), fds);
+  print_message("errno %d: %lu runs over %lu calls\n", err, fired, total);
+}
+
+static void sweep_eintr(void **state) {
+  (void)state;
+  sweep(EINTR);
+}
+static void sweep_enomem(void **state) {
+  (void)state;
+  sweep(ENOMEM);
+}
+static void sweep_emfile(void **state) {
+  (void)state;
+  sweep(EMFILE);
+}
+static void sweep_enospc(void **state) {
+  (void)state;
+  sweep(ENOSPC);
+}
+static void sweep_eacces(void **state) {
+  (void)state;
+  sweep(EACCES);
+}
+static void sweep_eio(void **state) {
+  (void)state;
+  sweep(EIO);
+}
+
+static int setup(void **state) {
+  (void)state;
+  make_tree();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(sweep_eintr),  cmocka_unit_test(sweep_enomem),
+      cmocka_unit_test(sweep_emfile), cmocka_unit_test(sweep_enospc),
+      cmocka_unit_test(sweep_eacces), cmocka_unit_test(sweep_eio),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
