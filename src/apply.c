@@ -95,10 +95,10 @@ static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *
  * emit is set. Kernel watches are dropped as directories go.
  */
 void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
-  if (n->dir) {
-    while (n->dir->child)
-      vigil__drop(v, n->dir->child, emit);
-    if (n->dir->wd >= 0) {
+  if (vigil__node_dir(n)) {
+    while (vigil__node_first(n))
+      vigil__drop(v, vigil__node_first(n), emit);
+    if (vigil__node_dir(n)->wd >= 0) {
       v->be->unwatch(v->be_state, n);
       v->watches--;
     }
@@ -106,7 +106,7 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
   if (emit)
     vigil__emit(v, VIGIL_REMOVED, 0, n, 0);
   vigil__tree_unlink(&v->tree, n);
-  vigil__node_free(n);
+  vigil__node_free(&v->tree, n);
 }
 
 /*
@@ -120,8 +120,8 @@ void vigil__root_gone(vigil_t *v, vigil__root *r) {
   vigil__node *top = r->top;
   if (r->is_file) {
     /* The holder is the parent directory, which the caller never asked about. */
-    while (top->dir->child)
-      vigil__drop(v, top->dir->child, 1);
+    while (vigil__node_first(top))
+      vigil__drop(v, vigil__node_first(top), 1);
     vigil__drop(v, top, 0);
   } else {
     vigil__drop(v, top, 1);
@@ -198,11 +198,11 @@ int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t l
      * entry is that very inode, found by the scan of a new directory.
      */
     uint64_t ino = ino_at(v, dir, name, len);
-    if (ino && ino == old->ino)
+    if (ino && (uint32_t)ino == old->ino)
       return 0;
     vigil__drop(v, old, 1);
   }
-  vigil__node *n = vigil__node_new(name, len, is_dir ? VIGIL__T_DIR : VIGIL__T_NONDIR, 0);
+  vigil__node *n = vigil__node_new(&v->tree, name, len, is_dir ? VIGIL__T_DIR : VIGIL__T_NONDIR, 0);
   if (!n) {
     v->need_repair = 1;
     return -ENOMEM;
@@ -280,7 +280,7 @@ int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t le
      * A directory's own watch reports its metadata changes, and so does
      * its parent's. Only a root's top has no watched parent.
      */
-    if (dir->parent || vigil__node_root(dir)->is_file)
+    if (vigil__node_parent(dir) || vigil__node_root(dir)->is_file)
       return 0;
     return vigil__emit(v, kind, 0, dir, 0);
   }
@@ -292,15 +292,15 @@ int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t le
 
 int vigil__obs_self_gone(vigil_t *v, vigil__node *dir) {
   /* Below the top, the parent's watch reports the same removal or move. */
-  if (dir->parent)
+  if (vigil__node_parent(dir))
     return 0;
-  vigil__root_gone(v, dir->dir->root);
+  vigil__root_gone(v, vigil__node_dir(dir)->root);
   return 0;
 }
 
 int vigil__obs_unmounted(vigil_t *v, vigil__node *dir) {
   vigil__root *r = vigil__node_root(dir);
-  if (!dir->parent || !vigil__root_intact(r)) {
+  if (!vigil__node_parent(dir) || !vigil__root_intact(r)) {
     /* The root's own file system went away (its record may come later). */
     vigil__root_gone(v, r);
     return 0;
@@ -320,7 +320,7 @@ int vigil__root_intact(const vigil__root *r) {
     return 0;
   if (stat(r->is_file ? r->dirpath : r->given, &st) < 0)
     return 0;
-  return st.st_ino == r->top->ino && st.st_dev == r->dev;
+  return (uint32_t)st.st_ino == r->top->ino && st.st_dev == r->dev;
 }
 
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {
@@ -330,8 +330,8 @@ int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {
    * For a directory below the top this is normal: the kernel drops the
    * watch of a deleted directory before its parent reports the deletion.
    */
-  if (!dir->parent)
-    vigil__root_gone(v, dir->dir->root);
+  if (!vigil__node_parent(dir))
+    vigil__root_gone(v, vigil__node_dir(dir)->root);
   return 0;
 }
 

@@ -37,7 +37,7 @@ int vigil__fault_hit(void) {
 }
 
 /* An allocation is never interrupted: an EINTR armed for it does nothing. */
-static int alloc_fails(void) {
+int vigil__fault_alloc(void) {
   int saved = errno;
   if (vigil__fault_hit() && fail_errno != EINTR)
     return 1;
@@ -46,19 +46,19 @@ static int alloc_fails(void) {
 }
 
 void *vigil__malloc(size_t n) {
-  return alloc_fails() ? NULL : malloc(n);
+  return vigil__fault_alloc() ? NULL : malloc(n);
 }
 
 void *vigil__calloc(size_t n, size_t size) {
-  return alloc_fails() ? NULL : calloc(n, size);
+  return vigil__fault_alloc() ? NULL : calloc(n, size);
 }
 
 void *vigil__realloc(void *p, size_t n) {
-  return alloc_fails() ? NULL : realloc(p, n);
+  return vigil__fault_alloc() ? NULL : realloc(p, n);
 }
 
 char *vigil__strdup(const char *s) {
-  return alloc_fails() ? NULL : strdup(s);
+  return vigil__fault_alloc() ? NULL : strdup(s);
 }
 
 #else

@@ -26,17 +26,21 @@ void vigil__fault_set(unsigned long nth, int err);
 unsigned long vigil__fault_calls(void);
 /* Whether the armed failure has happened. */
 int vigil__fault_fired(void);
+/* Counts one allocation; returns 1 when it must fail (never for EINTR). */
+int vigil__fault_alloc(void);
 void *vigil__malloc(size_t n);
 void *vigil__calloc(size_t n, size_t size);
 void *vigil__realloc(void *p, size_t n);
 char *vigil__strdup(const char *s);
 #define VIGIL__FAULT() vigil__fault_hit()
+#define VIGIL__ALLOC_FAULT() vigil__fault_alloc()
 #else
 #define vigil__malloc malloc
 #define vigil__calloc calloc
 #define vigil__realloc realloc
 #define vigil__strdup strdup
 #define VIGIL__FAULT() 0
+#define VIGIL__ALLOC_FAULT() 0
 #endif
 
 #define VIGIL__SYS(expr)                                                                           \

@@ -34,9 +34,9 @@
 
 int vigil__fs_path(vigil_t *v, const vigil__node *dir) {
   const vigil__node *top = dir;
-  while (top->parent)
-    top = top->parent;
-  const vigil__root *r = top->dir->root;
+  while (vigil__node_parent(top))
+    top = vigil__node_parent(top);
+  const vigil__root *r = vigil__node_dir(top)->root;
   v->scratch_len = 0;
   if (r->is_file) {
     size_t n = strlen(r->dirpath);
@@ -92,7 +92,7 @@ static int same_entry(const vigil__node *n, int type, uint64_t ino) {
     return 0;
   if (n->type != VIGIL__T_NONDIR && n->type != type)
     return 0;
-  return !n->ino || !ino || n->ino == ino;
+  return !n->ino || !ino || n->ino == (uint32_t)ino;
 }
 
 static int ts_after(const struct timespec *a, const struct timespec *b) {
@@ -129,7 +129,7 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
   d->flags |= VIGIL__N_PARTIAL;
   if (err == -ENOMEM)
     return err;
-  if (mode == VIGIL__SCAN_SETUP && (!d->parent || err == VIGIL_EWATCHLIMIT))
+  if (mode == VIGIL__SCAN_SETUP && (!vigil__node_parent(d) || err == VIGIL_EWATCHLIMIT))
     return err;
   if (err == -ENOENT || err == -ENOTDIR || err == -ELOOP) {
     /*
@@ -138,8 +138,8 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
      * itself, since the kernel's record of it may be among those lost.
      */
     if (mode == VIGIL__SCAN_REPAIR) {
-      if (!d->parent)
-        vigil__root_gone(v, d->dir->root);
+      if (!vigil__node_parent(d))
+        vigil__root_gone(v, vigil__node_dir(d)->root);
       else
         vigil__drop(v, d, 1);
     }
@@ -215,7 +215,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
     if (rc < 0)
       return rc;
   }
-  int had_children = d->dir->child != NULL;
+  int had_children = vigil__node_first(d) != NULL;
   int descend = vigil__should_descend(d);
   for (;;) {
     ssize_t got = VIGIL__SYS(getdents64(fd, v->dents, v->dents_cap));
@@ -230,7 +230,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
       size_t len = strlen(name);
       if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))) {
         if (len == 1 && !d->ino)
-          d->ino = e->d_ino;
+          d->ino = (uint32_t)e->d_ino;
         continue;
       }
       int type;
@@ -249,7 +249,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
         if (same_entry(child, type, e->d_ino)) {
           child->flags |= VIGIL__N_SEEN;
           if (!child->ino)
-            child->ino = e->d_ino;
+            child->ino = (uint32_t)e->d_ino;
           if (child->type == VIGIL__T_NONDIR)
             child->type = (uint8_t)type;
           if (mode == VIGIL__SCAN_REPAIR && type != VIGIL__T_DIR)
@@ -260,7 +260,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
         }
         vigil__drop(v, child, mode != VIGIL__SCAN_SETUP);
       }
-      child = vigil__node_new(name, len, type, e->d_ino);
+      child = vigil__node_new(&v->tree, name, len, type, e->d_ino);
       if (!child)
         return -ENOMEM;
       vigil__tree_link(&v->tree, d, child);
@@ -274,8 +274,8 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   }
   if (had_children) {
     vigil__node *next;
-    for (vigil__node *k = d->dir->child; k; k = next) {
-      next = k->sib_next;
+    for (vigil__node *k = vigil__node_first(d); k; k = next) {
+      next = vigil__node_next(k);
       if (k->flags & VIGIL__N_SEEN)
         k->flags &= (uint8_t)~VIGIL__N_SEEN;
       else
@@ -294,11 +294,11 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
    * while records were lost may carry its old name and even its old inode
    * number, but not its old watch.
    */
-  int had_watch = d->dir->wd >= 0;
+  int had_watch = vigil__node_dir(d)->wd >= 0;
   if (!had_watch || mode == VIGIL__SCAN_REPAIR) {
-    if (mode == VIGIL__SCAN_REPAIR && !d->parent && !vigil__root_intact(d->dir->root)) {
+    if (mode == VIGIL__SCAN_REPAIR && !vigil__node_parent(d) && !vigil__root_intact(vigil__node_dir(d)->root)) {
       /* The root's path now leads somewhere else (an unmount, a rename). */
-      vigil__root_gone(v, d->dir->root);
+      vigil__root_gone(v, vigil__node_dir(d)->root);
       return 0;
     }
     rc = v->be->watch(v->be_state, d, v->scratch);
@@ -315,7 +315,7 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
     }
   }
   /* The top may be a symbolic link the caller named; nothing below is followed. */
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (d->parent ? O_NOFOLLOW : 0);
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (vigil__node_parent(d) ? O_NOFOLLOW : 0);
   int fd = VIGIL__SYS(open(v->scratch, flags));
   if (fd < 0)
     return visit_failed(v, d, mode, -errno);

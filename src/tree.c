@@ -2,28 +2,45 @@
 #include "fault.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define HEADER offsetof(vigil__node, name_)
+
 /*
- * A name is stored inline, in the same allocation as the node, with room
- * rounded up to 8 bytes. A rename that fits reuses the room; a longer name
- * goes to the heap and the inline room holds the pointer to it. Node
- * addresses therefore never change, and nothing that points at a node
- * (children, the watch map, pending renames) has to be fixed up.
+ * A name is stored inline, right after the node's header. The room is
+ * its length plus a NUL, and at least 4 bytes: a rename that fits reuses
+ * the room; a longer name gets a block of its own in the arena, and the
+ * room holds the offset of that block. Node addresses therefore never
+ * change, and nothing that points at a node (children, the watch map,
+ * pending renames) has to be fixed up.
  */
 static size_t name_room(size_t len) {
-  return (len + 1 + 7) & ~(size_t)7;
+  return len + 1 < sizeof(int32_t) ? sizeof(int32_t) : len + 1;
 }
 
-static uint32_t hash_name(const vigil__node *parent, const char *name, size_t len) {
-  /* FNV-1a over the name, mixed with the parent's address. */
-  uint64_t h = 1469598103934665603ull ^ ((uintptr_t)parent >> 4);
+static size_t block_size(int type, size_t namelen) {
+  return (type == VIGIL__T_DIR ? sizeof(vigil__dir) : 0) + HEADER + name_room(namelen);
+}
+
+static void *block_of(vigil__node *n) {
+  return n->type == VIGIL__T_DIR ? (void *)vigil__node_dir(n) : (void *)n;
+}
+
+static uint32_t hash_name(uint32_t parent, const char *name, size_t len) {
+  /* FNV-1a over the name, seeded with the parent's offset. */
+  uint32_t h = 2166136261u ^ (parent * 2654435761u);
   for (size_t i = 0; i < len; i++) {
     h ^= (unsigned char)name[i];
-    h *= 1099511628211ull;
+    h *= 16777619u;
   }
-  return (uint32_t)(h ^ (h >> 32));
+  return h ^ (h >> 15);
+}
+
+static uint32_t node_hash(const vigil__tree *t, const vigil__node *n) {
+  return hash_name(vigil__arena_off(&t->arena, vigil__node_parent(n)), vigil__node_name(n),
+                   n->namelen);
 }
 
 int vigil__buf_grow(char **buf, size_t *cap, size_t need) {
@@ -42,63 +59,80 @@ int vigil__buf_grow(char **buf, size_t *cap, size_t need) {
 
 int vigil__tree_init(vigil__tree *t) {
   memset(t, 0, sizeof *t);
+  int rc = vigil__arena_init(&t->arena);
+  if (rc < 0)
+    return rc;
   t->buckets = vigil__calloc(256, sizeof *t->buckets);
-  if (!t->buckets)
+  if (!t->buckets) {
+    vigil__arena_destroy(&t->arena);
     return -ENOMEM;
+  }
   t->mask = 255;
   return 0;
 }
 
 void vigil__tree_free(vigil__tree *t) {
   free(t->buckets);
-  t->buckets = NULL;
+  vigil__arena_destroy(&t->arena);
+  memset(t, 0, sizeof *t);
 }
 
-vigil__node *vigil__node_new(const char *name, size_t len, int type, uint64_t ino) {
-  if (len > UINT16_MAX)
+vigil__node *vigil__node_new(vigil__tree *t, const char *name, size_t len, int type, uint64_t ino) {
+  if (len > UINT8_MAX)
     return NULL;
-  vigil__node *n = vigil__malloc(sizeof *n + name_room(len));
-  if (!n)
+  int is_dir = type == VIGIL__T_DIR;
+  char *block = vigil__arena_alloc(&t->arena, block_size(type, len), is_dir);
+  if (!block)
     return NULL;
-  memset(n, 0, sizeof *n);
-  n->ino = ino;
+  vigil__node *n = (vigil__node *)(void *)(block + (is_dir ? sizeof(vigil__dir) : 0));
+  memset(n, 0, HEADER);
+  n->units = (uint8_t)((block_size(type, len) + VIGIL__ARENA_UNIT - 1) / VIGIL__ARENA_UNIT);
+  n->ino = (uint32_t)ino;
   n->type = (uint8_t)type;
-  n->namelen = (uint16_t)len;
+  n->namelen = (uint8_t)len;
   memcpy(n->name_, name, len);
   n->name_[len] = '\0';
-  if (type == VIGIL__T_DIR) {
-    n->dir = vigil__calloc(1, sizeof *n->dir);
-    if (!n->dir) {
-      free(n);
-      return NULL;
-    }
-    n->dir->wd = -1;
+  if (is_dir) {
+    vigil__dir *d = vigil__node_dir(n);
+    memset(d, 0, sizeof *d);
+    d->wd = -1;
   }
   return n;
 }
 
-void vigil__node_free(vigil__node *n) {
+static void free_heap_name(vigil__tree *t, vigil__node *n) {
+  if (n->flags & VIGIL__N_HEAPNAME)
+    vigil__arena_release(&t->arena, (void *)(uintptr_t)vigil__node_name(n), n->namelen + 1u, 0);
+}
+
+void vigil__node_free(vigil__tree *t, vigil__node *n) {
   if (!n)
     return;
-  if (n->flags & VIGIL__N_HEAPNAME)
-    free((char *)vigil__node_name(n));
-  free(n->dir);
-  free(n);
+  free_heap_name(t, n);
+  vigil__arena_release(&t->arena, block_of(n), (size_t)n->units * VIGIL__ARENA_UNIT,
+                       n->type == VIGIL__T_DIR);
+}
+
+/* The inline room is what the block holds beyond the header. */
+static size_t inline_room(const vigil__node *n) {
+  size_t block = (size_t)n->units * VIGIL__ARENA_UNIT;
+  return block - HEADER - (n->type == VIGIL__T_DIR ? sizeof(vigil__dir) : 0);
 }
 
 static void index_grow(vigil__tree *t) {
   size_t nsize = (t->mask + 1) * 2;
-  vigil__node **nb = vigil__calloc(nsize, sizeof *nb);
+  uint32_t *nb = vigil__calloc(nsize, sizeof *nb);
   if (!nb)
     return; /* Chains just get longer; lookups stay correct. */
   for (size_t i = 0; i <= t->mask; i++) {
-    vigil__node *n = t->buckets[i];
-    while (n) {
-      vigil__node *next = n->hnext;
-      size_t b = n->hash & (nsize - 1);
+    uint32_t off = t->buckets[i];
+    while (off) {
+      vigil__node *n = vigil__arena_ptr(&t->arena, off);
+      uint32_t next = n->hnext;
+      size_t b = node_hash(t, n) & (nsize - 1);
       n->hnext = nb[b];
-      nb[b] = n;
-      n = next;
+      nb[b] = off;
+      off = next;
     }
   }
   free(t->buckets);
@@ -107,33 +141,35 @@ static void index_grow(vigil__tree *t) {
 }
 
 static void index_insert(vigil__tree *t, vigil__node *n) {
-  n->hash = hash_name(n->parent, vigil__node_name(n), n->namelen);
-  size_t b = n->hash & t->mask;
+  size_t b = node_hash(t, n) & t->mask;
   n->hnext = t->buckets[b];
-  t->buckets[b] = n;
+  t->buckets[b] = vigil__arena_off(&t->arena, n);
   if (++t->count > t->mask + 1)
     index_grow(t);
 }
 
 static void index_remove(vigil__tree *t, vigil__node *n) {
-  vigil__node **pp = &t->buckets[n->hash & t->mask];
-  while (*pp && *pp != n)
-    pp = &(*pp)->hnext;
+  uint32_t self = vigil__arena_off(&t->arena, n);
+  uint32_t *pp = &t->buckets[node_hash(t, n) & t->mask];
+  while (*pp && *pp != self)
+    pp = &((vigil__node *)vigil__arena_ptr(&t->arena, *pp))->hnext;
   if (*pp) {
     *pp = n->hnext;
     t->count--;
   }
-  n->hnext = NULL;
+  n->hnext = 0;
 }
 
 int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n) {
-  n->parent = parent;
-  n->sib_prev = NULL;
-  n->sib_next = parent->dir->child;
-  if (n->sib_next)
-    n->sib_next->sib_prev = n;
-  parent->dir->child = n;
-  parent->dir->nchild++;
+  vigil__dir *pd = vigil__node_dir(parent);
+  vigil__node *first = vigil__node_rel(parent, pd->child_);
+  n->parent_ = vigil__node_relof(n, parent);
+  n->sib_prev_ = 0;
+  n->sib_next_ = vigil__node_relof(n, first);
+  if (first)
+    first->sib_prev_ = vigil__node_relof(first, n);
+  pd->child_ = vigil__node_relof(parent, n);
+  pd->nchild++;
   if (n->type == VIGIL__T_DIR)
     t->dirs++;
   index_insert(t, n);
@@ -141,77 +177,92 @@ int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n) {
 }
 
 void vigil__tree_unlink(vigil__tree *t, vigil__node *n) {
-  vigil__node *parent = n->parent;
+  vigil__node *parent = vigil__node_parent(n);
   if (!parent)
     return;
   index_remove(t, n);
-  if (n->sib_prev)
-    n->sib_prev->sib_next = n->sib_next;
+  vigil__node *prev = vigil__node_rel(n, n->sib_prev_);
+  vigil__node *next = vigil__node_rel(n, n->sib_next_);
+  vigil__dir *pd = vigil__node_dir(parent);
+  if (prev)
+    prev->sib_next_ = vigil__node_relof(prev, next);
   else
-    parent->dir->child = n->sib_next;
-  if (n->sib_next)
-    n->sib_next->sib_prev = n->sib_prev;
-  n->sib_next = n->sib_prev = NULL;
-  parent->dir->nchild--;
+    pd->child_ = vigil__node_relof(parent, next);
+  if (next)
+    next->sib_prev_ = vigil__node_relof(next, prev);
+  n->sib_next_ = n->sib_prev_ = 0;
+  pd->nchild--;
   if (n->type == VIGIL__T_DIR)
     t->dirs--;
-  n->parent = NULL;
+  n->parent_ = 0;
 }
 
 vigil__node *vigil__tree_find(const vigil__tree *t, const vigil__node *dir, const char *name,
                               size_t len) {
-  uint32_t h = hash_name(dir, name, len);
-  for (vigil__node *n = t->buckets[h & t->mask]; n; n = n->hnext)
-    if (n->hash == h && n->parent == dir && n->namelen == len &&
+  if (len > UINT8_MAX)
+    return NULL;
+  uint32_t h = hash_name(vigil__arena_off(&t->arena, dir), name, len);
+  for (uint32_t off = t->buckets[h & t->mask]; off;) {
+    vigil__node *n = vigil__arena_ptr(&t->arena, off);
+    if (n->namelen == len && vigil__node_parent(n) == dir &&
         memcmp(vigil__node_name(n), name, len) == 0)
       return n;
+    off = n->hnext;
+  }
   return NULL;
 }
 
-static int node_rename(vigil__node *n, const char *name, size_t len) {
-  if (len > UINT16_MAX)
+static int node_rename(vigil__tree *t, vigil__node *n, const char *name, size_t len) {
+  if (len > UINT8_MAX)
     return -ENAMETOOLONG;
-  if (!(n->flags & VIGIL__N_HEAPNAME) && name_room(len) <= name_room(n->namelen)) {
+  if (len + 1 <= inline_room(n)) {
+    free_heap_name(t, n);
+    n->flags &= (uint8_t)~VIGIL__N_HEAPNAME;
     memcpy(n->name_, name, len);
     n->name_[len] = '\0';
-    n->namelen = (uint16_t)len;
+    n->namelen = (uint8_t)len;
     return 0;
   }
-  /* The inline room holds at least 8 bytes, enough for the pointer. */
-  char *heap = vigil__malloc(len + 1);
+  /* The inline room holds at least 4 bytes, enough for the offset. */
+  char *heap = vigil__arena_alloc(&t->arena, len + 1, 0);
   if (!heap)
     return -ENOMEM;
   memcpy(heap, name, len);
   heap[len] = '\0';
-  if (n->flags & VIGIL__N_HEAPNAME)
-    free((char *)vigil__node_name(n));
-  memcpy(n->name_, &heap, sizeof heap);
+  free_heap_name(t, n);
+  int32_t off = vigil__node_relof(n, (const vigil__node *)(void *)heap);
+  memcpy(n->name_, &off, sizeof off);
   n->flags |= VIGIL__N_HEAPNAME;
-  n->namelen = (uint16_t)len;
+  n->namelen = (uint8_t)len;
   return 0;
 }
 
 int vigil__tree_move(vigil__tree *t, vigil__node *n, vigil__node *new_parent, const char *name,
                      size_t len) {
-  vigil__node *old_parent = n->parent;
+  vigil__node *old_parent = vigil__node_parent(n);
   vigil__tree_unlink(t, n);
-  int rc = node_rename(n, name, len);
+  int rc = node_rename(t, n, name, len);
   vigil__tree_link(t, rc == 0 ? new_parent : old_parent, n);
   return rc;
 }
 
 size_t vigil__tree_count(const vigil__node *n) {
   size_t c = 1;
-  if (n->dir)
-    for (const vigil__node *k = n->dir->child; k; k = k->sib_next)
+  if (vigil__node_dir(n))
+    for (const vigil__node *k = vigil__node_first(n); k; k = vigil__node_next(k))
       c += vigil__tree_count(k);
   return c;
 }
 
+static const vigil__node *top_of(const vigil__node *n) {
+  const vigil__node *p;
+  while ((p = vigil__node_parent(n)))
+    n = p;
+  return n;
+}
+
 vigil__root *vigil__node_root(const vigil__node *n) {
-  while (n->parent)
-    n = n->parent;
-  return n->dir->root;
+  return vigil__node_dir(top_of(n))->root;
 }
 
 /*
@@ -225,7 +276,7 @@ static int append_names(const vigil__node *n, const vigil__node *stop, char **bu
   const vigil__node **chain = stack_chain;
   size_t depth = 0, room = 64, bytes = 0;
   int rc = 0;
-  for (const vigil__node *k = n; k != stop; k = k->parent) {
+  for (const vigil__node *k = n; k != stop; k = vigil__node_parent(k)) {
     if (depth == room) {
       size_t nroom = room * 2;
       const vigil__node **nc = vigil__malloc(nroom * sizeof *nc);
@@ -260,23 +311,18 @@ out:
   return rc;
 }
 
-static const vigil__node *top_of(const vigil__node *n) {
-  while (n->parent)
-    n = n->parent;
-  return n;
-}
-
 int vigil__node_path(const vigil__node *n, char **buf, size_t *len, size_t *cap) {
   const vigil__node *top = top_of(n);
-  const vigil__root *r = top->dir->root;
+  const vigil__root *r = vigil__node_dir(top)->root;
   int rc;
   if (r->is_file || n == top) {
     /* A file root's only child is the file, reported by the given name. */
-    rc = vigil__buf_grow(buf, cap, *len + strlen(r->given) + 1);
+    size_t glen = strlen(r->given);
+    rc = vigil__buf_grow(buf, cap, *len + glen + 1);
     if (rc)
       return rc;
-    memcpy(*buf + *len, r->given, strlen(r->given) + 1);
-    *len += strlen(r->given);
+    memcpy(*buf + *len, r->given, glen + 1);
+    *len += glen;
     return 0;
   }
   rc = vigil__buf_grow(buf, cap, *len + r->prefix_len + 1);

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
+
 typedef struct vigil__node vigil__node;
 typedef struct vigil__dir vigil__dir;
 typedef struct vigil__root vigil__root;
@@ -34,27 +36,65 @@ enum {
   VIGIL__N_PARTIAL = 1u << 2   /* a directory not yet (fully) watched and listed */
 };
 
-/* Directory-only state; files carry none of it. */
+/*
+ * Directory-only state. It sits in the same block as the directory's node,
+ * just before it, so a file carries none of it.
+ */
 struct vigil__dir {
-  vigil__node *child;   /* first child; siblings are linked through the nodes */
-  vigil__node *wd_next; /* next directory node sharing this kernel watch */
   vigil__root *root;    /* set on a root's top node only */
+  vigil__node *wd_next; /* next directory node sharing this kernel watch */
+  int32_t child_;       /* first child, relative to the node (see below) */
   int wd;               /* kernel watch descriptor, -1 when not watched */
   uint32_t nchild;
+  uint32_t unused_;
 };
 
+/*
+ * A node is 24 bytes plus its name. Links to other nodes are 32-bit
+ * offsets in arena units relative to the node itself (0: none), which all
+ * nodes of a tree can use because they live in one arena; the accessors
+ * below turn them into pointers. Node addresses never change.
+ */
 struct vigil__node {
-  vigil__node *parent; /* NULL for a root's top node */
-  vigil__node *hnext;  /* chain in the instance-wide child index */
-  vigil__node *sib_next, *sib_prev;
-  vigil__dir *dir; /* NULL unless type is VIGIL__T_DIR */
-  uint64_t ino;    /* 0 when not known */
-  uint32_t hash;   /* hash of (parent, name), kept for resizing the index */
-  uint16_t namelen;
+  int32_t parent_;   /* NULL for a root's top node */
+  int32_t sib_next_; /* the parent's children form a doubly linked list */
+  int32_t sib_prev_;
+  uint32_t hnext; /* next in the child index's chain: an arena offset */
+  uint32_t ino;   /* low 32 bits of the inode number; 0 when not known */
+  uint8_t namelen;
   uint8_t type;
   uint8_t flags;
-  char name_[]; /* inline name; use vigil__node_name() */
+  uint8_t units; /* size of the node's arena block, in arena units */
+  char name_[];  /* inline name; use vigil__node_name() */
 };
+
+static inline vigil__node *vigil__node_rel(const vigil__node *n, int32_t off) {
+  return off ? (vigil__node *)(void *)((char *)(uintptr_t)n + (ptrdiff_t)off * VIGIL__ARENA_UNIT)
+             : NULL;
+}
+
+static inline int32_t vigil__node_relof(const vigil__node *n, const vigil__node *to) {
+  return to ? (int32_t)(((const char *)to - (const char *)n) / VIGIL__ARENA_UNIT) : 0;
+}
+
+static inline vigil__node *vigil__node_parent(const vigil__node *n) {
+  return vigil__node_rel(n, n->parent_);
+}
+
+static inline vigil__node *vigil__node_next(const vigil__node *n) {
+  return vigil__node_rel(n, n->sib_next_);
+}
+
+static inline vigil__dir *vigil__node_dir(const vigil__node *n) {
+  return n->type == VIGIL__T_DIR
+             ? (vigil__dir *)(void *)((char *)(uintptr_t)n - sizeof(vigil__dir))
+             : NULL;
+}
+
+/* The first child of a directory node. */
+static inline vigil__node *vigil__node_first(const vigil__node *n) {
+  return vigil__node_rel(n, vigil__node_dir(n)->child_);
+}
 
 /*
  * A root. A directory root's top node is the directory itself. A file
@@ -75,10 +115,11 @@ struct vigil__root {
   vigil__root *next;
 };
 
-/* The instance-wide index of children, keyed by (parent pointer, name). */
+/* The nodes, and the instance-wide index of children by (parent, name). */
 typedef struct {
-  vigil__node **buckets;
-  size_t mask; /* bucket count - 1 */
+  vigil__arena arena;
+  uint32_t *buckets; /* arena offsets of chain heads */
+  size_t mask;       /* bucket count - 1 */
   size_t count;
   size_t dirs;
 } vigil__tree;
@@ -88,19 +129,20 @@ void vigil__tree_free(vigil__tree *t);
 
 static inline const char *vigil__node_name(const vigil__node *n) {
   if (n->flags & VIGIL__N_HEAPNAME) {
-    const char *p;
-    __builtin_memcpy(&p, n->name_, sizeof p);
-    return p;
+    int32_t off;
+    __builtin_memcpy(&off, n->name_, sizeof off);
+    return (const char *)vigil__node_rel(n, off);
   }
   return n->name_;
 }
 
 /*
- * Makes a node. It is not linked anywhere until vigil__tree_link. Returns
- * NULL when out of memory.
+ * Makes a node (with its directory state if type is VIGIL__T_DIR). It is
+ * not linked anywhere until vigil__tree_link. Returns NULL when out of
+ * memory or when the name is longer than NAME_MAX.
  */
-vigil__node *vigil__node_new(const char *name, size_t len, int type, uint64_t ino);
-void vigil__node_free(vigil__node *n);
+vigil__node *vigil__node_new(vigil__tree *t, const char *name, size_t len, int type, uint64_t ino);
+void vigil__node_free(vigil__tree *t, vigil__node *n);
 
 /* Links n as a child of parent (which must be a directory). */
 int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n);

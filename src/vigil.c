@@ -49,20 +49,8 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static void free_tree_nodes(vigil__node *n) {
-  if (n->dir) {
-    vigil__node *next;
-    for (vigil__node *k = n->dir->child; k; k = next) {
-      next = k->sib_next;
-      free_tree_nodes(k);
-    }
-  }
-  vigil__node_free(n);
-}
-
+/* A root's nodes live in the tree's arena, which goes as a whole. */
 static void root_free(vigil__root *r) {
-  if (r->top)
-    free_tree_nodes(r->top);
   free(r->given);
   free(r->dirpath);
   free(r->base);
@@ -456,13 +444,13 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
     rc = -ENOMEM;
   }
   r->dev = (unsigned long)st.st_dev;
-  r->top = vigil__node_new("", 0, VIGIL__T_DIR, st.st_ino);
+  r->top = vigil__node_new(&v->tree, "", 0, VIGIL__T_DIR, st.st_ino);
   if (!r->top)
     goto err;
-  r->top->dir->root = r;
+  vigil__node_dir(r->top)->root = r;
 
   rc = vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
-  if (rc == 0 && r->is_file && !r->top->dir->child)
+  if (rc == 0 && r->is_file && !vigil__node_first(r->top))
     rc = -ENOENT; /* the file went away between stat and the listing */
   if (rc < 0)
     goto err;

@@ -89,7 +89,7 @@ static int map_grow(state *s) {
 static int map_insert(state *s, int wd, vigil__node *n) {
   slot *e = map_find(s, wd);
   if (e) {
-    n->dir->wd_next = e->head;
+    vigil__node_dir(n)->wd_next = e->head;
     e->head = n;
     return 0;
   }
@@ -100,7 +100,7 @@ static int map_insert(state *s, int wd, vigil__node *n) {
     i = (i + 1) & s->mask;
   s->map[i].wd = wd;
   s->map[i].head = n;
-  n->dir->wd_next = NULL;
+  vigil__node_dir(n)->wd_next = NULL;
   s->count++;
   return 0;
 }
@@ -125,17 +125,17 @@ static void map_erase(state *s, slot *e) {
 
 /* Takes n out of its descriptor's chain; returns 1 if the chain is now empty. */
 static int map_detach(state *s, vigil__node *n) {
-  int wd = n->dir->wd;
-  n->dir->wd = -1;
+  int wd = vigil__node_dir(n)->wd;
+  vigil__node_dir(n)->wd = -1;
   slot *e = map_find(s, wd);
   if (!e)
     return 0;
   vigil__node **pp = &e->head;
   while (*pp && *pp != n)
-    pp = &(*pp)->dir->wd_next;
+    pp = &vigil__node_dir(*pp)->wd_next;
   if (*pp)
-    *pp = n->dir->wd_next;
-  n->dir->wd_next = NULL;
+    *pp = vigil__node_dir(n)->wd_next;
+  vigil__node_dir(n)->wd_next = NULL;
   if (e->head)
     return 0;
   map_erase(s, e);
@@ -183,15 +183,15 @@ static int in_open(void **out, int *fd) {
 
 static int in_watch(void *st, vigil__node *dir, const char *path) {
   state *s = st;
-  uint32_t mask = WATCH_MASK | (dir->parent ? IN_DONT_FOLLOW : 0);
+  uint32_t mask = WATCH_MASK | (vigil__node_parent(dir) ? IN_DONT_FOLLOW : 0);
   int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, mask));
   if (wd < 0)
     return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
-  if (dir->dir->wd == wd)
+  if (vigil__node_dir(dir)->wd == wd)
     return 0;
-  if (dir->dir->wd >= 0) {
+  if (vigil__node_dir(dir)->wd >= 0) {
     /* The name now holds another directory; the old watch is stale. */
-    int old = dir->dir->wd;
+    int old = vigil__node_dir(dir)->wd;
     if (map_detach(s, dir))
       inotify_rm_watch(s->fd, old);
   }
@@ -201,13 +201,13 @@ static int in_watch(void *st, vigil__node *dir, const char *path) {
       inotify_rm_watch(s->fd, wd);
     return -ENOMEM;
   }
-  dir->dir->wd = wd;
+  vigil__node_dir(dir)->wd = wd;
   return 0;
 }
 
 static void in_unwatch(void *st, vigil__node *dir) {
   state *s = st;
-  int wd = dir->dir->wd;
+  int wd = vigil__node_dir(dir)->wd;
   if (wd < 0)
     return;
   if (map_detach(s, dir))
@@ -217,7 +217,7 @@ static void in_unwatch(void *st, vigil__node *dir) {
 static size_t chain(state *s, int wd, vigil__node **out) {
   slot *e = map_find(s, wd);
   size_t n = 0;
-  for (vigil__node *k = e ? e->head : NULL; k && n < CHAIN_MAX; k = k->dir->wd_next)
+  for (vigil__node *k = e ? e->head : NULL; k && n < CHAIN_MAX; k = vigil__node_dir(k)->wd_next)
     out[n++] = k;
   return n;
 }
@@ -225,7 +225,7 @@ static size_t chain(state *s, int wd, vigil__node **out) {
 /* A node collected from a chain may have been dropped by an earlier step. */
 static int still_watched(state *s, int wd, const vigil__node *n) {
   slot *e = map_find(s, wd);
-  for (vigil__node *k = e ? e->head : NULL; k; k = k->dir->wd_next)
+  for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next)
     if (k == n)
       return 1;
   return 0;

@@ -25,20 +25,20 @@ static int setup(void **state) {
   assert_int_equal(vigil__tree_init(&f->t), 0);
   f->root.given = strdup("base/");
   f->root.prefix_len = 4;
-  f->top = vigil__node_new("", 0, VIGIL__T_DIR, 1);
-  f->top->dir->root = &f->root;
+  f->top = vigil__node_new(&f->t, "", 0, VIGIL__T_DIR, 1);
+  vigil__node_dir(f->top)->root = &f->root;
   f->root.top = f->top;
   *state = f;
   return 0;
 }
 
 static void free_all(vigil__tree *t, vigil__node *n) {
-  while (n->dir && n->dir->child) {
-    vigil__node *c = n->dir->child;
+  while (vigil__node_dir(n) && vigil__node_first(n)) {
+    vigil__node *c = vigil__node_first(n);
     free_all(t, c);
   }
   vigil__tree_unlink(t, n);
-  vigil__node_free(n);
+  vigil__node_free(t, n);
 }
 
 static int teardown(void **state) {
@@ -52,7 +52,7 @@ static int teardown(void **state) {
 }
 
 static vigil__node *add(fixture *f, vigil__node *parent, const char *name, int type) {
-  vigil__node *n = vigil__node_new(name, strlen(name), type, 0);
+  vigil__node *n = vigil__node_new(&f->t, name, strlen(name), type, 0);
   assert_non_null(n);
   assert_int_equal(vigil__tree_link(&f->t, parent, n), 0);
   return n;
@@ -104,10 +104,10 @@ static void find_distinguishes_parents_and_names(void **state) {
   assert_int_equal(f->t.count, 4);
   assert_int_equal(f->t.dirs, 2);
   vigil__tree_unlink(&f->t, ax);
-  vigil__node_free(ax);
+  vigil__node_free(&f->t, ax);
   assert_null(vigil__tree_find(&f->t, a, "x", 1));
   assert_ptr_equal(vigil__tree_find(&f->t, b, "x", 1), bx);
-  assert_int_equal(a->dir->nchild, 0);
+  assert_int_equal(vigil__node_dir(a)->nchild, 0);
 }
 
 static void index_survives_growth(void **state) {
@@ -140,8 +140,8 @@ static void move_reparents_a_whole_subtree(void **state) {
   assert_ptr_equal(vigil__tree_find(&f->t, b, "renamed", 7), sub);
   assert_null(vigil__tree_find(&f->t, a, "sub", 3));
   assert_ptr_equal(vigil__tree_find(&f->t, sub, "deep.c", 6), deep);
-  assert_int_equal(a->dir->nchild, 0);
-  assert_int_equal(b->dir->nchild, 1);
+  assert_int_equal(vigil__node_dir(a)->nchild, 0);
+  assert_int_equal(vigil__node_dir(b)->nchild, 1);
 }
 
 static void rename_to_a_longer_name_keeps_the_node(void **state) {
@@ -176,14 +176,14 @@ static void unlink_in_any_order_keeps_siblings_linked(void **state) {
   int order[5] = {2, 0, 4, 1, 3};
   for (int i = 0; i < 5; i++) {
     vigil__tree_unlink(&f->t, n[order[i]]);
-    vigil__node_free(n[order[i]]);
+    vigil__node_free(&f->t, n[order[i]]);
     size_t seen = 0;
-    for (vigil__node *k = d->dir->child; k; k = k->sib_next)
+    for (vigil__node *k = vigil__node_first(d); k; k = vigil__node_next(k))
       seen++;
     assert_int_equal(seen, 4 - i);
-    assert_int_equal(d->dir->nchild, 4 - i);
+    assert_int_equal(vigil__node_dir(d)->nchild, 4 - i);
   }
-  assert_null(d->dir->child);
+  assert_null(vigil__node_first(d));
 }
 
 int main(void) {
