@@ -144,7 +144,8 @@ static void index_insert(vigil__tree *t, vigil__node *n) {
   size_t b = node_hash(t, n) & t->mask;
   n->hnext = t->buckets[b];
   t->buckets[b] = vigil__arena_off(&t->arena, n);
-  if (++t->count > t->mask + 1)
+  /* Two entries a bucket on average: chains stay short, buckets stay few. */
+  if (++t->count > 2 * (t->mask + 1))
     index_grow(t);
 }
 

@@ -230,9 +230,9 @@ static void drain_fd(int fd) {
     ;
 }
 
-/* Keeps qfd readable exactly while the queue holds events. */
+/* Keeps qfd readable exactly while vigil_read has something to deliver. */
 static void signal_queue(vigil_t *v) {
-  int empty = vigil__queue_empty(&v->queue);
+  int empty = vigil__queue_empty(&v->queue) && !v->need_repair;
   if (!empty && !v->q_signalled) {
     uint64_t one = 1;
     if (write(v->qfd, &one, sizeof one) == sizeof one)
