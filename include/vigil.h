@@ -173,8 +173,9 @@ int vigil_fd(const vigil_t *v);
 
 /*
  * Delivers the next event into *ev. Blocks up to timeout_ms (-1: for ever,
- * 0: not at all). Returns 1 with an event, 0 on timeout or when woken by
- * vigil_wake, or a negative error. The previous event's strings are
+ * 0: not at all). Returns 1 with an event, 0 on timeout, when woken by
+ * vigil_wake or a signal, or when a root ended without an event the mask
+ * lets through (see vigil_get_stats), or a negative error. The previous event's strings are
  * invalid from this call on.
  */
 int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms);

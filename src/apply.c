@@ -103,6 +103,8 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
       v->watches--;
     }
   }
+  if (n->flags & VIGIL__N_PARTIAL)
+    vigil__vanished_forget(v, n);
   if (emit)
     vigil__emit(v, VIGIL_REMOVED, 0, n, 0);
   vigil__tree_unlink(&v->tree, n);
@@ -117,6 +119,7 @@ void vigil__root_gone(vigil_t *v, vigil__root *r) {
   if (r->dead)
     return;
   r->dead = 1;
+  v->roots_gone++;
   vigil__node *top = r->top;
   if (r->is_file) {
     /* The holder is the parent directory, which the caller never asked about. */
@@ -260,8 +263,14 @@ int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t sl
    * A directory renamed before its watch or listing was in place (it
    * vanished from under its old name) is listed now, under the new one.
    */
-  if (src->flags & VIGIL__N_PARTIAL)
-    return vigil__reconcile(v, src, VIGIL__SCAN_NEW);
+  int was_partial = (src->flags & VIGIL__N_PARTIAL) != 0;
+  if (was_partial)
+    rc = vigil__reconcile(v, src, VIGIL__SCAN_NEW);
+  /* So is one below it that vanished when this directory was renamed. */
+  if (rc == 0 && v->vanished_len)
+    rc = vigil__vanished_retry(v);
+  if (rc < 0 || was_partial)
+    return rc;
   /*
    * Exclude patterns can depend on the path ("/build", "src/gen"), so what
    * lies below a moved directory is judged again under its new name.

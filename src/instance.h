@@ -71,6 +71,15 @@ struct vigil {
   size_t rel_len, rel_cap;
   char *dents; /* getdents64 buffer */
   size_t dents_cap;
+  /*
+   * Directories that vanished from their path before they could be
+   * watched or listed (renamed with, or under, a parent that moved on).
+   * A directory move within the tree tries them again under their new
+   * paths; a deletion drops them.
+   */
+  vigil__node **vanished;
+  size_t vanished_len, vanished_cap;
+  size_t roots_gone; /* counts roots that ended, so vigil_read can return */
   vigil__node **work; /* reconcile's list of directories to visit */
   size_t work_len, work_cap;
 };
@@ -106,6 +115,10 @@ int vigil__stop_overdue(const vigil_t *v);
 /* reconcile.c */
 int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);
 int vigil__fs_path(vigil_t *v, const vigil__node *dir);
+/* Forgets a directory that was waiting to be listed again. */
+void vigil__vanished_forget(vigil_t *v, vigil__node *dir);
+/* Lists again the directories that vanished, under their current paths. */
+int vigil__vanished_retry(vigil_t *v);
 
 /* apply.c: the observations a backend makes, applied to the tree. */
 enum vigil__how { VIGIL__BY_CREATE, VIGIL__BY_MOVE };

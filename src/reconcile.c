@@ -124,6 +124,46 @@ static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name)
  * races; the rest are reported as an error event naming the directory,
  * and everything else goes on being watched.
  */
+static void vanished_add(vigil_t *v, vigil__node *d) {
+  for (size_t i = 0; i < v->vanished_len; i++)
+    if (v->vanished[i] == d)
+      return;
+  if (v->vanished_len == v->vanished_cap) {
+    size_t ncap = v->vanished_cap ? v->vanished_cap * 2 : 16;
+    vigil__node **nv = vigil__realloc(v->vanished, ncap * sizeof *nv);
+    if (!nv) {
+      /* Without the list the directory may stay unlisted: rescan later. */
+      v->need_repair = 1;
+      return;
+    }
+    v->vanished = nv;
+    v->vanished_cap = ncap;
+  }
+  v->vanished[v->vanished_len++] = d;
+}
+
+void vigil__vanished_forget(vigil_t *v, vigil__node *d) {
+  for (size_t i = 0; i < v->vanished_len; i++) {
+    if (v->vanished[i] == d) {
+      v->vanished[i] = v->vanished[--v->vanished_len];
+      return;
+    }
+  }
+}
+
+int vigil__vanished_retry(vigil_t *v) {
+  /* A success takes the entry out of the list (swap-remove), so look again at i. */
+  for (size_t i = 0; i < v->vanished_len;) {
+    vigil__node *d = v->vanished[i];
+    int rc = vigil__reconcile(v, d, VIGIL__SCAN_NEW);
+    if (rc < 0)
+      return rc;
+    if (i < v->vanished_len && v->vanished[i] == d)
+      i++;
+  }
+  return 0;
+}
+
 static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, int err) {
   /* Its contents are unknown; a rename that brings it back lists it again. */
   d->flags |= VIGIL__N_PARTIAL;
@@ -142,6 +182,8 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
         vigil__root_gone(v, vigil__node_dir(d)->root);
       else
         vigil__drop(v, d, 1);
+    } else if (vigil__node_parent(d)) {
+      vanished_add(v, d);
     }
     return 0;
   }
@@ -322,8 +364,10 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
   size_t mark = v->work_len;
   rc = list_dir(v, d, fd, mode);
   close(fd);
-  if (rc == 0)
+  if (rc == 0 && (d->flags & VIGIL__N_PARTIAL)) {
     d->flags &= (uint8_t)~VIGIL__N_PARTIAL;
+    vigil__vanished_forget(v, d);
+  }
   if (rc < 0) {
     /* The children pushed so far must not outlive a drop of d. */
     v->work_len = mark;

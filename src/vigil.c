@@ -86,6 +86,7 @@ void vigil__free(vigil_t *v) {
   free(v->rel);
   free(v->dents);
   free(v->work);
+  free(v->vanished);
   free(v);
 }
 
@@ -333,12 +334,16 @@ int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms) {
   if (vigil__busy(v))
     return VIGIL_EBUSY;
   int64_t deadline = timeout_ms > 0 ? vigil__now_ms() + timeout_ms : 0;
+  size_t roots_gone = v->roots_gone;
   for (;;) {
     int wait_ms;
     size_t more;
     int r = vigil__step(v, ev, 0, &wait_ms, &more);
     if (r != 0)
       return r;
+    /* A root ended with no event let through (--events): the caller must hear. */
+    if (v->roots_gone != roots_gone)
+      return 0;
     int left = -1;
     if (timeout_ms == 0)
       left = 0;
