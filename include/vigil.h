@@ -28,6 +28,13 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden symbols; only these are exported. */
+#if defined(__GNUC__)
+#define VIGIL_API __attribute__((visibility("default")))
+#else
+#define VIGIL_API
+#endif
+
 #define VIGIL_VERSION_MAJOR 0
 #define VIGIL_VERSION_MINOR 1
 #define VIGIL_VERSION_PATCH 0
@@ -69,10 +76,10 @@ typedef struct {
 } vigil_event;
 
 /* Turns a vigil_kind into its lower-case name ("created", ...), or NULL. */
-const char *vigil_kind_name(vigil_kind kind);
+VIGIL_API const char *vigil_kind_name(vigil_kind kind);
 
 /* Parses a kind name; returns the kind, or 0 if the name is unknown. */
-vigil_kind vigil_kind_parse(const char *name);
+VIGIL_API vigil_kind vigil_kind_parse(const char *name);
 
 /*
  * Error codes that are not errno values. They are negative, below every
@@ -92,7 +99,7 @@ enum {
  * A message for err (a negative errno or VIGIL_E* code). For the limits it
  * names the sysctl to raise. The string is static; safe from any thread.
  */
-const char *vigil_strerror(int err);
+VIGIL_API const char *vigil_strerror(int err);
 
 /*
  * Called during vigil_add every 256 directories watched. Returning non-zero
@@ -135,7 +142,7 @@ typedef struct {
  * during the call. On success *out owns an instance that vigil_close frees.
  * Errors: -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other -errno.
  */
-int vigil_open(vigil_t **out, const vigil_options *opt);
+VIGIL_API int vigil_open(vigil_t **out, const vigil_options *opt);
 
 /* Bits for vigil_add's flags. */
 enum {
@@ -153,7 +160,7 @@ enum {
  * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT,
  * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM, -ECANCELED (see vigil_progress_cb).
  */
-int vigil_add(vigil_t *v, const char *path, unsigned flags);
+VIGIL_API int vigil_add(vigil_t *v, const char *path, unsigned flags);
 
 /*
  * Stops watching a root given to vigil_add (the same string), or forgets
@@ -161,7 +168,7 @@ int vigil_add(vigil_t *v, const char *path, unsigned flags);
  * already queued are still delivered.
  * Errors: VIGIL_ENOTROOT, VIGIL_EFORKED.
  */
-int vigil_remove(vigil_t *v, const char *path);
+VIGIL_API int vigil_remove(vigil_t *v, const char *path);
 
 /*
  * A descriptor that polls readable whenever vigil_read would return without
@@ -169,7 +176,7 @@ int vigil_remove(vigil_t *v, const char *path);
  * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
  * instance; do not read it or close it. Safe from any thread.
  */
-int vigil_fd(const vigil_t *v);
+VIGIL_API int vigil_fd(const vigil_t *v);
 
 /*
  * Delivers the next event into *ev. Blocks up to timeout_ms (-1: for ever,
@@ -178,14 +185,14 @@ int vigil_fd(const vigil_t *v);
  * lets through (see vigil_get_stats), or a negative error. The previous event's strings are
  * invalid from this call on.
  */
-int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms);
+VIGIL_API int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms);
 
 /*
  * Makes a blocked vigil_read return 0 (or the next one, if none is
  * blocked). Safe from any thread and async-signal-safe: it is a single
  * write to an eventfd, and it saves and restores errno.
  */
-int vigil_wake(vigil_t *v);
+VIGIL_API int vigil_wake(vigil_t *v);
 
 /*
  * The background thread. vigil_start makes one thread that reads events
@@ -197,7 +204,7 @@ int vigil_wake(vigil_t *v);
  * started, VIGIL_EFORKED, or -errno from pthread_create.
  */
 typedef void (*vigil_cb)(vigil_t *v, const vigil_event *ev, void *userdata);
-int vigil_start(vigil_t *v, vigil_cb cb, void *userdata);
+VIGIL_API int vigil_start(vigil_t *v, vigil_cb cb, void *userdata);
 
 /*
  * Stops the thread of vigil_start. Safe from any thread, including from
@@ -215,7 +222,7 @@ int vigil_start(vigil_t *v, vigil_cb cb, void *userdata);
  * From inside cb: returns 0 at once; the thread ends when cb returns, and
  * events not yet delivered stay queued for a later read or start.
  */
-int vigil_stop(vigil_t *v, int grace_ms);
+VIGIL_API int vigil_stop(vigil_t *v, int grace_ms);
 
 /* Counters of what an instance holds. */
 typedef struct {
@@ -227,7 +234,7 @@ typedef struct {
 } vigil_stats;
 
 /* Fills *st. Errors: VIGIL_EFORKED. */
-int vigil_get_stats(const vigil_t *v, vigil_stats *st);
+VIGIL_API int vigil_get_stats(const vigil_t *v, vigil_stats *st);
 
 /*
  * Frees the instance and closes every descriptor it holds. A started
@@ -235,7 +242,7 @@ int vigil_get_stats(const vigil_t *v, vigil_stats *st);
  * the child's copy and closes the child's descriptors, and leaves the
  * parent's watches alone. NULL is a no-op.
  */
-void vigil_close(vigil_t *v);
+VIGIL_API void vigil_close(vigil_t *v);
 
 #ifdef __cplusplus
 }

@@ -143,7 +143,7 @@ int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t le
   vigil__root *r = vigil__node_root(dir);
   if (r->is_file)
     return len == strlen(r->base) && memcmp(r->base, name, len) == 0;
-  if (!v->filter)
+  if (!v->filter && !r->ignore)
     return 1;
   /* Not v->scratch: a scan holds the directory's own path there. */
   v->rel_len = 0;
@@ -156,7 +156,14 @@ int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t le
   memcpy(v->rel + v->rel_len, name, len);
   v->rel_len += len;
   v->rel[v->rel_len] = '\0';
-  return !vigil__filter_excluded(v->filter, v->rel, v->rel_len, is_dir);
+  /*
+   * The caller's own patterns have the last word, as git's command line
+   * does over .gitignore files; the root's ignore files decide the rest.
+   */
+  int m = vigil__filter_match(v->filter, v->rel, v->rel_len, is_dir);
+  if (m < 0)
+    m = vigil__filter_match(r->ignore, v->rel, v->rel_len, is_dir);
+  return m != 1;
 }
 
 static int live(const vigil__node *dir) {
@@ -275,7 +282,7 @@ int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t sl
    * Exclude patterns can depend on the path ("/build", "src/gen"), so what
    * lies below a moved directory is judged again under its new name.
    */
-  if (v->filter)
+  if (v->filter || sroot->ignore)
     return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
   return 0;
 }

@@ -739,8 +739,12 @@ int vigil__filter_add(vigil__filter *f, const char *line, const char *base) {
 }
 
 int vigil__filter_excluded(const vigil__filter *f, const char *relpath, size_t len, int is_dir) {
+  return vigil__filter_match(f, relpath, len, is_dir) == 1;
+}
+
+int vigil__filter_match(const vigil__filter *f, const char *relpath, size_t len, int is_dir) {
   if (!f || !relpath || len == 0)
-    return 0;
+    return -1;
   size_t b = len;
   while (b > 0 && relpath[b - 1] != '/')
     b--;
@@ -753,5 +757,5 @@ int vigil__filter_excluded(const vigil__filter *f, const char *relpath, size_t l
     if (rule_match(r, relpath, len, name, nlen))
       return !r->negate;
   }
-  return 0;
+  return -1;
 }

@@ -79,6 +79,14 @@ int vigil__filter_add(vigil__filter *f, const char *line, const char *base);
  */
 int vigil__filter_excluded(const vigil__filter *f, const char *relpath, size_t len, int is_dir);
 
+/*
+ * The same decision with the "no rule matched" case told apart: returns 1
+ * if the deciding rule excludes, 0 if it re-includes ("!"), -1 if no rule
+ * matches. A caller that layers filters (the caller's own patterns over
+ * ignore files) uses this to let a higher layer decide first.
+ */
+int vigil__filter_match(const vigil__filter *f, const char *relpath, size_t len, int is_dir);
+
 /* Returns the number of rules held; blank lines and comments are not rules. */
 size_t vigil__filter_count(const vigil__filter *f);
 

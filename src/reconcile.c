@@ -221,7 +221,9 @@ static int load_ignore_file(vigil_t *v, const vigil__node *d, int dfd) {
     len += (size_t)got;
   }
   text[len] = '\0';
-  if (!v->filter && !(v->filter = vigil__filter_new())) {
+  /* Each root has its own: the patterns' bases are relative to it. */
+  vigil__root *r = vigil__node_root(d);
+  if (!r->ignore && !(r->ignore = vigil__filter_new())) {
     rc = -ENOMEM;
     goto out;
   }
@@ -237,7 +239,7 @@ static int load_ignore_file(vigil_t *v, const vigil__node *d, int dfd) {
     char *nl = memchr(line, '\n', (size_t)(text + len - line));
     if (nl)
       *nl = '\0';
-    if (vigil__filter_add(v->filter, line, v->rel) == -ENOMEM) {
+    if (vigil__filter_add(r->ignore, line, v->rel) == -ENOMEM) {
       rc = -ENOMEM;
       goto out;
     }

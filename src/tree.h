@@ -107,6 +107,7 @@ struct vigil__root {
   size_t prefix_len; /* length of given without trailing slashes (but "/" stays) */
   char *dirpath;     /* a file root's parent directory, for system calls */
   char *base;        /* a file root's name in that directory */
+  struct vigil__filter *ignore; /* patterns of its ignore files, or NULL */
   unsigned long dev; /* the device of the top, to tell an unmount */
   vigil__node *top;
   unsigned is_file : 1;

@@ -54,6 +54,7 @@ static void root_free(vigil__root *r) {
   free(r->given);
   free(r->dirpath);
   free(r->base);
+  vigil__filter_free(r->ignore);
   free(r);
 }
 
