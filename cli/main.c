@@ -2,6 +2,7 @@
  * vigil: the command-line tool. main() only picks the subcommand.
  */
 #include "cli.h"
+#include "run.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,11 +12,14 @@
 
 static const char usage[] =
     "Usage: vigil watch [options] PATH...\n"
+    "       vigil run [options] [-w PATH]... -- COMMAND [ARGS...]\n"
     "\n"
-    "Report file-system changes under each PATH, one line per event.\n"
+    "Report file-system changes under each PATH, one line per event; or run a\n"
+    "command, and run it again whenever files change.\n"
     "\n"
     "Commands:\n"
     "  watch     print events as they happen (see 'vigil watch --help')\n"
+    "  run       run a command on every change (see 'vigil run --help')\n"
     "\n"
     "Options:\n"
     "  -h, --help      show this help\n"
@@ -24,19 +28,20 @@ static const char usage[] =
     "See vigil(1) for the event contract and the exit statuses.\n";
 
 void cli_error(const char *fmt, ...) {
-  char line[8192];
+  char line[8192] = "vigil: ";
+  size_t pre = strlen(line);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line, fmt, ap);
+  int n = vsnprintf(line + pre, sizeof line - pre - 1, fmt, ap);
   va_end(ap);
   if (n < 0)
     return;
-  if ((size_t)n >= sizeof line - 1)
-    n = (int)sizeof line - 2;
-  line[n++] = '\n';
-  /* One write, so the line is never interleaved with other output. */
-  (void)!write(2, "vigil: ", 7);
-  (void)!write(2, line, (size_t)n);
+  size_t len = pre + (size_t)n;
+  if (len > sizeof line - 2)
+    len = sizeof line - 2;
+  line[len++] = '\n';
+  /* One write, so the line is never interleaved with a child's output. */
+  (void)!write(2, line, len);
 }
 
 int cli_write_all(int fd, const char *buf, size_t len) {
@@ -61,6 +66,8 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "watch") == 0)
     return cmd_watch(argc - 1, argv + 1);
+  if (strcmp(cmd, "run") == 0)
+    return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     fputs(usage, stdout);
     return 0;

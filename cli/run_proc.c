@@ -1,0 +1,198 @@
+/*
+ * vigil run: starting the command, and the small vocabularies around it
+ * (signal names, durations).
+ */
+#include "run.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t run_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A year is long enough for any grace or debounce, and keeps sums in range. */
+#define DURATION_MAX_MS (366LL * 24 * 3600 * 1000)
+
+int run_parse_duration(const char *s, int64_t *ms) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !isdigit((unsigned char)s[0]) || !(v >= 0))
+    return -1;
+  double scale;
+  if (strcmp(end, "ms") == 0)
+    scale = 1;
+  else if (strcmp(end, "s") == 0)
+    scale = 1000;
+  else if (strcmp(end, "m") == 0)
+    scale = 60 * 1000;
+  else if (strcmp(end, "h") == 0)
+    scale = 3600 * 1000;
+  else if (*end == '\0' && v == 0)
+    scale = 0; /* "0" needs no unit */
+  else
+    return -1;
+  double total = v * scale;
+  if (!(total <= (double)DURATION_MAX_MS))
+    return -1;
+  *ms = (int64_t)(total + 0.5);
+  return 0;
+}
+
+void run_format_duration(int64_t ms, char *buf, size_t size) {
+  long long v = (long long)ms;
+  if (v > 0 && v % 3600000 == 0)
+    snprintf(buf, size, "%lldh", v / 3600000);
+  else if (v > 0 && v % 60000 == 0)
+    snprintf(buf, size, "%lldm", v / 60000);
+  else if (v > 0 && v % 1000 == 0)
+    snprintf(buf, size, "%llds", v / 1000);
+  else if (v < 1000)
+    snprintf(buf, size, "%lldms", v);
+  else {
+    /* 1.5s, 1.25s, 1.125s: as many decimals as it takes, at most three. */
+    int n = snprintf(buf, size, "%lld.%03lld", v / 1000, v % 1000);
+    while (n > 0 && (size_t)n < size && buf[n - 1] == '0')
+      buf[--n] = '\0';
+    if ((size_t)n + 1 < size) {
+      buf[n] = 's';
+      buf[n + 1] = '\0';
+    }
+  }
+}
+
+void run_format_elapsed(int64_t ms, char *buf, size_t size) {
+  if (ms < 0)
+    ms = 0;
+  if (ms < 9950)
+    snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
+  else if (ms < 59500)
+    snprintf(buf, size, "%llds", (long long)((ms + 500) / 1000));
+  else {
+    long long s = (long long)((ms + 500) / 1000);
+    snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+  }
+}
+
+static const struct {
+  int sig;
+  const char *name;
+} signals[] = {
+    {SIGHUP, "HUP"},       {SIGINT, "INT"},   {SIGQUIT, "QUIT"},   {SIGILL, "ILL"},
+    {SIGTRAP, "TRAP"},     {SIGABRT, "ABRT"}, {SIGBUS, "BUS"},     {SIGFPE, "FPE"},
+    {SIGKILL, "KILL"},     {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"},   {SIGUSR2, "USR2"},
+    {SIGPIPE, "PIPE"},     {SIGALRM, "ALRM"}, {SIGTERM, "TERM"},   {SIGCHLD, "CHLD"},
+    {SIGCONT, "CONT"},     {SIGSTOP, "STOP"}, {SIGTSTP, "TSTP"},   {SIGTTIN, "TTIN"},
+    {SIGTTOU, "TTOU"},     {SIGURG, "URG"},   {SIGXCPU, "XCPU"},   {SIGXFSZ, "XFSZ"},
+    {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"}, {SIGWINCH, "WINCH"}, {SIGIO, "IO"},
+    {SIGPWR, "PWR"},       {SIGSYS, "SYS"},
+};
+
+int run_parse_signal(const char *s) {
+  if (isdigit((unsigned char)s[0])) {
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (errno || *end || n < 1 || n >= NSIG)
+      return -1;
+    return (int)n;
+  }
+  if (strncasecmp(s, "SIG", 3) == 0)
+    s += 3;
+  for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    if (strcasecmp(s, signals[i].name) == 0)
+      return signals[i].sig;
+  return -1;
+}
+
+const char *run_signal_name(int sig, char *buf, size_t size) {
+  for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    if (signals[i].sig == sig) {
+      snprintf(buf, size, "SIG%s", signals[i].name);
+      return buf;
+    }
+  snprintf(buf, size, "SIG%d", sig);
+  return buf;
+}
+
+/*
+ * The child's side, between fork and exec. It puts itself in its own
+ * group (the parent does the same, so neither order of the two matters),
+ * takes the terminal if asked (vigil ignores SIGTTOU, and the child still
+ * does here, so a background group may do it), undoes vigil's signal
+ * settings, and execs. A failed exec is reported through errfd.
+ */
+static void child_exec(const run_spawn_req *req, int errfd) {
+  int err = 0;
+  if (setpgid(0, 0) < 0)
+    err = errno;
+  if (!err && req->interactive)
+    (void)tcsetpgrp(0, getpid());
+  if (!err && !req->interactive) {
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd < 0 || (fd != 0 && dup2(fd, 0) < 0))
+      err = errno;
+    if (fd > 0)
+      close(fd);
+  }
+  if (!err) {
+    for (size_t i = 0; i < req->nreset; i++)
+      signal(req->reset_sigs[i], SIG_DFL);
+    sigprocmask(SIG_SETMASK, &req->sigmask, NULL);
+    execvpe(req->argv[0], req->argv, req->envp);
+    err = errno;
+  }
+  (void)!write(errfd, &err, sizeof err);
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+int run_spawn(const run_spawn_req *req, pid_t *pid, int *exec_err) {
+  int p[2];
+  *pid = 0;
+  *exec_err = 0;
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return -errno;
+  pid_t child = fork();
+  if (child < 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return -e;
+  }
+  if (child == 0) {
+    close(p[0]);
+    child_exec(req, p[1]);
+  }
+  close(p[1]);
+  /* Both sides set the group, so that it exists before anyone signals it. */
+  (void)setpgid(child, child);
+  /* EOF means the exec succeeded (the pipe is close-on-exec). */
+  int err = 0;
+  ssize_t got;
+  do
+    got = read(p[0], &err, sizeof err);
+  while (got < 0 && errno == EINTR);
+  close(p[0]);
+  if (got == (ssize_t)sizeof err) {
+    /* It has written and is exiting at once: this wait is short. */
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+    if (req->interactive)
+      (void)tcsetpgrp(0, getpgrp());
+    *exec_err = err ? err : EIO;
+    return 0;
+  }
+  *pid = child;
+  return 0;
+}
