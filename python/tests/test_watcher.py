@@ -1,0 +1,409 @@
+"""vigil.Watcher: events, paths, options, errors and life cycle."""
+import collections
+import errno
+import os
+import pickle
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+import vigil
+from vigilpy import TIMEOUT, created, fd_count, fds, read_until, run_python, sentinel, settle, simple, touch
+
+
+def test_scripted_scenario(root):
+    d = os.path.join(root, "d")
+    with vigil.Watcher(root) as w:
+        os.mkdir(d)
+        evs = read_until(w, created(d))
+        with open(os.path.join(d, "f"), "w") as f:
+            f.write("hello")
+        evs += read_until(w, lambda e: e.kind == "closed")
+        os.rename(os.path.join(d, "f"), os.path.join(d, "g"))
+        os.chmod(os.path.join(d, "g"), 0o600)
+        os.unlink(os.path.join(d, "g"))
+        os.rmdir(d)
+        evs += read_until(w, lambda e: e.kind == "removed" and e.path == d)
+    assert simple(evs, root) == [
+        ("created", "d", None, True),
+        ("created", "d/f", None, False),
+        ("modified", "d/f", None, False),
+        ("closed", "d/f", None, False),
+        ("moved", "d/g", "d/f", False),
+        ("attrib", "d/g", None, False),
+        ("removed", "d/g", None, False),
+        ("removed", "d", None, True),
+    ]
+    assert not any(e.synthetic for e in evs)
+
+
+def test_files_in_a_new_directory_are_not_missed(root):
+    with vigil.Watcher(root) as w:
+        for i in range(20):
+            sub = os.path.join(root, "n%d" % i, "deeper")
+            os.makedirs(sub)
+            for j in range(10):
+                touch(os.path.join(sub, "f%d" % j))
+        evs = sentinel(w, root)
+    paths = [e.path for e in evs if e.kind == "created"]
+    assert len(paths) == len(set(paths)), "duplicates"
+    for i in range(20):
+        for j in range(10):
+            assert os.path.join(root, "n%d" % i, "deeper", "f%d" % j) in paths
+
+
+def test_event_objects(root):
+    with vigil.Watcher(root) as w:
+        os.mkdir(os.path.join(root, "a"))
+        ev = read_until(w, lambda e: True)[0]
+    assert isinstance(ev, vigil.Event)
+    assert (ev.kind, ev.path, ev.from_path, ev.is_dir, ev.synthetic, ev.error) == \
+        ("created", os.path.join(root, "a"), None, True, False, None)
+    assert ev.kind is vigil.CREATED
+    with pytest.raises(AttributeError):
+        ev.path = "x"
+    with pytest.raises(AttributeError):
+        ev.anything = 1
+    assert pickle.loads(pickle.dumps(ev)) == ev
+    assert hash(pickle.loads(pickle.dumps(ev))) == hash(ev)
+    assert len({ev, vigil.Event("created", ev.path, is_dir=True)}) == 1
+    assert ev != vigil.Event("removed", ev.path, is_dir=True)
+    assert "created" in repr(ev)
+    with pytest.raises(ValueError):
+        vigil.Event("exploded", "x")
+
+
+def test_bytes_in_bytes_out_and_surrogateescape(root):
+    raw = os.fsencode(root) + b"/caf\xe9-\xff"
+    with vigil.Watcher(os.fsencode(root)) as w:
+        os.mkdir(raw)
+        ev = read_until(w, lambda e: True)[0]
+    assert ev.path == raw and isinstance(ev.path, bytes)
+    with vigil.Watcher(root) as w:
+        os.rename(raw, raw + b"2")
+        ev = read_until(w, lambda e: True)[0]
+    assert isinstance(ev.path, str) and ev.kind == "moved"
+    assert os.fsencode(ev.path) == raw + b"2"
+    assert os.fsencode(ev.from_path) == raw
+    assert ev.path == os.fsdecode(raw + b"2")
+
+
+def test_pathlike_and_several_roots(tmp):
+    a, b = tmp / "a", tmp / "b"
+    a.mkdir()
+    b.mkdir()
+    with vigil.Watcher([a, str(b)]) as w:
+        assert w.paths == (str(a), str(b))
+        touch(str(a / "x"))
+        touch(str(b / "y"))
+        evs = read_until(w, created(str(b / "y")))
+        evs += [] if any(e.path == str(a / "x") for e in evs) else read_until(w, created(str(a / "x")))
+    with pytest.raises(TypeError):
+        vigil.Watcher([str(a), bytes(b)])
+
+
+def test_add_and_remove_roots(tmp):
+    a, b = str(tmp / "a"), str(tmp / "b")
+    os.mkdir(a)
+    os.mkdir(b)
+    with vigil.Watcher([]) as w:
+        assert w.read(0) == []
+        w.add(a)
+        touch(os.path.join(a, "1"))
+        read_until(w, created(os.path.join(a, "1")))
+        w.add(b, recursive=False)
+        assert w.stats()["roots"] == 2
+        with pytest.raises(ValueError):
+            w.add(b)
+        w.remove(a)
+        touch(os.path.join(a, "2"))
+        evs = sentinel(w, b)
+        assert not any(e.path.startswith(a) for e in evs)
+        with pytest.raises(ValueError):
+            w.remove(a)
+        assert w.paths == (b,)
+
+
+def test_exclude_events_and_recursive(root):
+    os.mkdir(os.path.join(root, "sub"))
+    os.mkdir(os.path.join(root, "node_modules"))
+    with vigil.Watcher(root, exclude=["*.tmp", "node_modules"], events=["created", "removed"]) as w:
+        assert w.stats()["watches"] == 2
+        touch(os.path.join(root, "a.tmp"))
+        touch(os.path.join(root, "node_modules", "x"))
+        touch(os.path.join(root, "sub", "kept"), b"data")
+        os.unlink(os.path.join(root, "sub", "kept"))
+        evs = sentinel(w, root)
+    assert simple(evs, root) == [("created", "sub/kept", None, False), ("removed", "sub/kept", None, False),
+                                 ("created", "sentinel", None, False)]
+    with vigil.Watcher(root, recursive=False) as w:
+        touch(os.path.join(root, "sub", "deep"))
+        evs = sentinel(w, root, "sentinel2")
+    assert [e.path for e in evs if e.kind == "created"] == [os.path.join(root, "sentinel2")]
+    with pytest.raises(ValueError):
+        vigil.Watcher(root, events=["exploded"])
+    with pytest.raises(ValueError):
+        vigil.Watcher(root, exclude=["[unclosed"])
+
+
+def test_ignore_file(root):
+    touch(os.path.join(root, ".gitignore"), b"*.o\n")
+    with vigil.Watcher(root, ignore_file=".gitignore") as w:
+        touch(os.path.join(root, "x.o"))
+        evs = sentinel(w, root)
+    assert [e.path for e in evs if e.kind == "created"] == [os.path.join(root, "sentinel")]
+
+
+def test_a_file_as_root(root):
+    f = os.path.join(root, "file")
+    touch(f)
+    with vigil.Watcher(f) as w:
+        touch(os.path.join(root, "other"))
+        with open(f, "ab") as h:
+            h.write(b"x")
+        evs = read_until(w, lambda e: e.kind == "closed")
+    assert [e.path for e in evs] == [f, f]
+
+
+def test_timeouts_and_wake(root):
+    with vigil.Watcher(root) as w:
+        t = time.monotonic()
+        assert w.read(0) == []
+        assert w.read(0.2) == []
+        assert 0.19 <= time.monotonic() - t < 0.2 + TIMEOUT / 3
+        threading.Timer(0.1, w.wake).start()
+        t = time.monotonic()
+        assert w.read(TIMEOUT) == []
+        assert time.monotonic() - t < TIMEOUT / 2
+        with pytest.raises(ValueError):
+            w.read(-1)
+
+
+def test_max_events(root):
+    with vigil.Watcher(root) as w:
+        for i in range(10):
+            touch(os.path.join(root, "f%d" % i))
+        sentinel(w, root, "s")  # everything has reached the queue
+    with vigil.Watcher(root) as w:
+        for i in range(10):
+            os.unlink(os.path.join(root, "f%d" % i))
+        touch(os.path.join(root, "s2"))
+        first = w.read(TIMEOUT, max_events=3)
+        assert 1 <= len(first) <= 3
+        read_until(w, created(os.path.join(root, "s2")))
+
+
+def test_close_is_idempotent_and_releases_everything(root):
+    before = fds()
+    w = vigil.Watcher(root)
+    fd = w.fileno()
+    assert fd in fds() - before
+    w.close()
+    w.close()
+    assert fds() == before
+    assert w.closed
+    for call in (w.read, w.fileno, w.wake, w.stats, lambda: w.add(root)):
+        with pytest.raises(ValueError):
+            call()
+    with pytest.raises(ValueError):
+        with w:
+            pass
+    n = fd_count()
+    for _ in range(200):
+        with vigil.Watcher(root):
+            pass
+        vigil.Watcher(root)  # dropped without close()
+    assert fd_count() == n
+
+
+def test_close_from_another_thread_ends_a_blocked_read(root):
+    before = fd_count()
+    w = vigil.Watcher(root)
+    result = []
+    t = threading.Thread(target=lambda: result.append(w.read()))
+    t.start()
+    time.sleep(0.05)  # let it block (the outcome is the same if it has not)
+    t0 = time.monotonic()
+    w.close()
+    assert time.monotonic() - t0 < 1
+    t.join(TIMEOUT)
+    assert not t.is_alive()
+    assert result == [[]]
+    assert fd_count() == before
+
+
+def test_iteration_ends_on_close(root):
+    w = vigil.Watcher(root)
+    got = []
+
+    def consume():
+        for ev in w:
+            got.append(ev)
+            if ev.path.endswith("last"):
+                threading.Thread(target=w.close).start()
+
+    t = threading.Thread(target=consume)
+    t.start()
+    touch(os.path.join(root, "first"))
+    touch(os.path.join(root, "last"))
+    t.join(TIMEOUT)
+    assert not t.is_alive()
+    assert [os.path.basename(e.path) for e in got if e.kind == "created"] == ["first", "last"]
+
+
+def test_concurrent_readers_share_the_stream(root):
+    with vigil.Watcher(root) as w:
+        got, lock = [], threading.Lock()
+
+        def reader():
+            while not w.closed:
+                evs = w.read(0.05)
+                with lock:
+                    got.extend(evs)
+
+        ts = [threading.Thread(target=reader) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for i in range(300):
+            touch(os.path.join(root, "f%03d" % i))
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with lock:
+                if sum(e.kind == "created" for e in got) == 300:
+                    break
+            time.sleep(0.01)
+    for t in ts:
+        t.join(TIMEOUT)
+    created_paths = [e.path for e in got if e.kind == "created"]
+    assert sorted(created_paths) == sorted(os.path.join(root, "f%03d" % i) for i in range(300))
+
+
+def test_errors_map_to_python_exceptions(tmp):
+    with pytest.raises(FileNotFoundError) as ei:
+        vigil.Watcher(str(tmp / "missing"))
+    assert ei.value.filename == str(tmp / "missing")
+    assert ei.value.errno == errno.ENOENT
+    with pytest.raises(ValueError):
+        vigil.Watcher("a\0b")
+    assert issubclass(vigil.ForkedError, RuntimeError)
+    assert "max_user_watches" in vigil.strerror(-10001)
+
+
+def _unprivileged(code, tmp):
+    """Runs code in a forked child as uid/gid 65534; returns its output."""
+    r, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            out = code()
+            os.write(wfd, repr(out).encode())
+        except BaseException as e:
+            os.write(wfd, ("raised " + repr(e)).encode())
+        os._exit(0)
+    os.close(wfd)
+    data = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return data.decode()
+
+
+def test_permission_error_and_error_events(pubdir):
+    tmp = pubdir
+    locked = tmp / "locked"
+    locked.mkdir(mode=0o700)
+    pub = tmp / "pub"
+    (pub / "secret").mkdir(parents=True)
+    os.chmod(str(pub / "secret"), 0o700)
+    os.chmod(str(pub), 0o777)
+
+    def try_locked():
+        try:
+            vigil.Watcher(str(locked))
+        except PermissionError as e:
+            return "PermissionError", e.errno, e.filename
+        return "no error"
+
+    assert _unprivileged(try_locked, tmp) == repr(("PermissionError", errno.EACCES, str(locked)))
+
+    def error_event():
+        with vigil.Watcher(str(pub)) as w:
+            evs = w.read(TIMEOUT)
+            e = evs[0]
+            return e.kind, e.path, type(e.error).__name__, e.error.errno, e.error.filename
+
+    assert _unprivileged(error_event, tmp) == repr(
+        ("error", str(pub / "secret"), "PermissionError", errno.EACCES, str(pub / "secret")))
+
+
+def _userns_ok():
+    try:
+        r = subprocess.run(["unshare", "-U", "-r", "sh", "-c",
+                            "echo 5 > /proc/sys/user/max_inotify_watches"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_watch_limit_names_the_sysctl(tmp):
+    if not _userns_ok():
+        pytest.skip("cannot lower max_inotify_watches in a user namespace here")
+    for i in range(12):
+        (tmp / "w" / ("d%02d" % i)).mkdir(parents=True)
+    code = """
+import errno, sys, vigil
+try:
+    vigil.Watcher(sys.argv[1])
+except OSError as e:
+    assert type(e) is OSError and e.errno == errno.ENOSPC, repr(e)
+    print(e.strerror)
+else:
+    sys.exit("no error")
+"""
+    import sys
+    r = subprocess.run(["unshare", "-U", "-r", "sh", "-c",
+                        'echo 5 > /proc/sys/user/max_inotify_watches && exec "$0" "$@"',
+                        sys.executable, "-c", code, str(tmp / "w")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    msg = r.stdout.decode()
+    assert "inotify watch limit" in msg and "fs.inotify.max_user_watches" in msg, msg
+    assert "No space left on device" not in msg
+
+
+def test_overflow_is_reported_and_repaired(tmp):
+    """More changes than the kernel queue holds while nobody reads: an
+    overflow event, then a rescan that reports every file anyway."""
+    root = str(tmp / "w")
+    os.mkdir(root)
+    with open("/proc/sys/fs/inotify/max_queued_events") as f:
+        n = int(f.read()) + 2000
+    with vigil.Watcher(root) as w:
+        for i in range(n):
+            touch(os.path.join(root, "f%05d" % i))
+        evs = settle(w, root)
+    if not any(e.kind == "overflow" for e in evs):
+        pytest.fail("no overflow reported for %d creations" % n)
+    paths = set(e.path for e in evs if e.kind == "created")
+    missing = [i for i in range(n) if os.path.join(root, "f%05d" % i) not in paths]
+    assert not missing, (len(missing), missing[:10], collections.Counter((e.kind, e.synthetic) for e in evs))
+    assert any(e.synthetic for e in evs)
+
+
+def test_not_a_str_or_bytes(root):
+    with pytest.raises(TypeError):
+        vigil.Watcher(42)
+    with pytest.raises(TypeError):
+        vigil.Watcher(root, exclude="*.o")

@@ -1,0 +1,18 @@
+"""vigil: report file-system changes, exactly.
+
+    vigil.Watcher(paths, *, exclude=(), events=None)   blocking, pollable
+    vigil.awatch(paths, ...)                           async iterator (asyncio)
+    vigil.Observer()                                   watchdog-compatible shim
+
+See docs/python.md in the vigil repository.
+"""
+from ._vigil import (ATTRIB, CLOSED, CREATED, ERROR, LIBVIGIL_VERSION, MODIFIED, MOVED, OVERFLOW,
+                     REMOVED, Event, ForkedError, strerror)
+from ._watcher import Watcher
+from ._aio import awatch
+from ._observer import ObservedWatch, Observer
+
+__version__ = LIBVIGIL_VERSION
+
+__all__ = ["Watcher", "Event", "ForkedError", "awatch", "Observer", "ObservedWatch", "strerror",
+           "CREATED", "REMOVED", "MODIFIED", "ATTRIB", "MOVED", "CLOSED", "OVERFLOW", "ERROR"]
