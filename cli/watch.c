@@ -169,6 +169,10 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
       break;
     }
     case 'x':
+      if (vigil_pattern_check(optarg) == VIGIL_EPATTERN) {
+        cli_error("--exclude: malformed pattern '%s' (gitignore syntax)", optarg);
+        return -1;
+      }
       o->exclude[o->exclude_count++] = optarg;
       break;
     case 'e':

@@ -102,6 +102,13 @@ enum {
 VIGIL_API const char *vigil_strerror(int err);
 
 /*
+ * Checks one exclude pattern (gitignore syntax) without opening anything:
+ * 0 if it is well formed (blank lines and comments are), VIGIL_EPATTERN if
+ * not, -ENOMEM. Safe from any thread.
+ */
+VIGIL_API int vigil_pattern_check(const char *pattern);
+
+/*
  * Called during vigil_add every 256 directories watched. Returning non-zero
  * abandons the vigil_add, which then fails with -ECANCELED and leaves
  * nothing of the root behind: a long setup can be interrupted.

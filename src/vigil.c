@@ -91,6 +91,17 @@ void vigil__free(vigil_t *v) {
   free(v);
 }
 
+int vigil_pattern_check(const char *pattern) {
+  if (!pattern)
+    return VIGIL_EPATTERN;
+  vigil__filter *f = vigil__filter_new();
+  if (!f)
+    return -ENOMEM;
+  int rc = vigil__filter_add(f, pattern, "");
+  vigil__filter_free(f);
+  return rc;
+}
+
 static int compile_filter(vigil_t *v, const vigil_options *opt) {
   if (!opt || !opt->exclude_count)
     return 0;

@@ -31,6 +31,9 @@ static void every_public_function_links(void **state) {
   assert_string_equal(vigil_kind_name(VIGIL_MOVED), "moved");
   assert_int_equal(vigil_kind_parse("closed"), VIGIL_CLOSED);
   assert_non_null(vigil_strerror(VIGIL_EWATCHLIMIT));
+  assert_int_equal(vigil_pattern_check("*.o"), 0);
+  assert_int_equal(vigil_pattern_check("# a comment"), 0);
+  assert_int_equal(vigil_pattern_check("[abc"), VIGIL_EPATTERN);
   vigil_close(v);
 }
 
