@@ -1,0 +1,524 @@
+"""Helpers for the vigil system tests.
+
+Everything here is about driving a real `vigil` process: reading its stdout
+and stderr without ever blocking for ever, synchronising on its `ready` line
+and on sentinel files, and checking its event stream by replaying it against
+the tree on disk.
+"""
+
+import json
+import os
+import queue
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+# How long one wait for output may take before the test fails. Generous on
+# purpose: a sanitizer build is several times slower, and a correct vigil
+# answers in milliseconds, so this only matters when something is broken.
+EVENT_TIMEOUT = float(os.environ.get("VIGIL_TEST_EVENT_TIMEOUT", "20"))
+
+KINDS = ("created", "removed", "modified", "attrib", "moved", "closed",
+         "overflow", "error")
+
+
+def fsbytes(s):
+    """The exact bytes of a path decoded with surrogateescape."""
+    if isinstance(s, bytes):
+        return s
+    return s.encode("utf-8", "surrogateescape")
+
+
+def join_root(root, rel):
+    """The path vigil reports for `rel` below the root given as `root`."""
+    root = fsbytes(root)
+    rel = fsbytes(rel)
+    if rel == b"":
+        return root
+    if root.endswith(b"/"):
+        return root + rel
+    return root + b"/" + rel
+
+
+class Vigil:
+    """One running vigil process with non-blocking access to its output."""
+
+    def __init__(self, argv, cwd=None, env=None):
+        self.argv = [str(a) if not isinstance(a, bytes) else a for a in argv]
+        self.proc = subprocess.Popen(
+            self.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+        self.pid = self.proc.pid
+        self._chunks = queue.Queue()
+        self._buf = b""
+        self._eof = False
+        self._err_lock = threading.Condition()
+        self._err_buf = b""
+        self._err_eof = False
+        self.stderr_lines = []  # complete stderr lines, bytes
+        self.lines = []         # every complete stdout line read so far
+        self.events = []        # every parsed JSON event read so far
+        self._sentinel = 0
+        self._t_out = threading.Thread(target=self._pump_out, daemon=True)
+        self._t_err = threading.Thread(target=self._pump_err, daemon=True)
+        self._t_out.start()
+        self._t_err.start()
+
+    # -- pumps (threads) ---------------------------------------------------
+    def _pump_out(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            self._chunks.put(chunk)
+            if not chunk:
+                return
+
+    def _pump_err(self):
+        fd = self.proc.stderr.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            with self._err_lock:
+                if not chunk:
+                    if self._err_buf:
+                        self.stderr_lines.append(self._err_buf)
+                        self._err_buf = b""
+                    self._err_eof = True
+                else:
+                    self._err_buf += chunk
+                    while b"\n" in self._err_buf:
+                        line, self._err_buf = self._err_buf.split(b"\n", 1)
+                        self.stderr_lines.append(line)
+                self._err_lock.notify_all()
+            if not chunk:
+                return
+
+    # -- diagnostics -------------------------------------------------------
+    def describe(self):
+        tail = self.lines[-15:]
+        return ("vigil %r (pid %d, status %r)\n  last stdout lines: %r\n"
+                "  stderr: %r" % (self.argv, self.pid, self.proc.poll(),
+                                  tail, self.stderr_lines[-10:]))
+
+    def fail(self, msg):
+        raise AssertionError("%s\n%s" % (msg, self.describe()))
+
+    # -- stdout ------------------------------------------------------------
+    def _fill(self, deadline):
+        """Waits for one more chunk; False on timeout."""
+        if self._eof:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            chunk = self._chunks.get(timeout=left)
+        except queue.Empty:
+            return False
+        if chunk:
+            self._buf += chunk
+        else:
+            self._eof = True
+        return True
+
+    def read_line(self, timeout=None):
+        """The next stdout line (bytes, without the newline), None at EOF.
+
+        Fails the test if nothing arrives within `timeout` seconds."""
+        deadline = time.monotonic() + (EVENT_TIMEOUT if timeout is None
+                                       else timeout)
+        while b"\n" not in self._buf:
+            if self._eof:
+                if self._buf:
+                    line, self._buf = self._buf, b""
+                    self.lines.append(line)
+                    return line
+                return None
+            if not self._fill(deadline):
+                self.fail("no line from vigil within %.1f s" %
+                          (EVENT_TIMEOUT if timeout is None else timeout))
+        line, self._buf = self._buf.split(b"\n", 1)
+        self.lines.append(line)
+        return line
+
+    def try_read_line(self, timeout):
+        """Like read_line, but returns False on timeout instead of failing."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf and not self._eof:
+            if not self._fill(deadline):
+                return False
+        return self.read_line(0)
+
+    def read_all(self, timeout=None):
+        """Everything up to EOF of stdout (plus what was buffered)."""
+        deadline = time.monotonic() + (EVENT_TIMEOUT if timeout is None
+                                       else timeout)
+        while not self._eof:
+            if not self._fill(deadline):
+                self.fail("vigil's stdout did not close in time")
+        data, self._buf = self._buf, b""
+        return data
+
+    def event(self, timeout=None):
+        """The next JSON event as a dict, or None at EOF."""
+        line = self.read_line(timeout)
+        if line is None:
+            return None
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            self.fail("stdout line is not JSON: %r" % (line,))
+        if not isinstance(ev, dict) or ev.get("type") not in KINDS:
+            self.fail("bad event object: %r" % (line,))
+        self.events.append(ev)
+        return ev
+
+    def events_until(self, pred, timeout=None, what="the awaited event"):
+        """Reads events up to and including the first one matching pred."""
+        got = []
+        deadline = time.monotonic() + (EVENT_TIMEOUT if timeout is None
+                                       else timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.fail("%s did not arrive in time; got %d events, last %r"
+                          % (what, len(got), got[-5:]))
+            ev = self.event(left)
+            if ev is None:
+                self.fail("vigil closed stdout before %s; last %r"
+                          % (what, got[-5:]))
+            got.append(ev)
+            if pred(ev):
+                return got
+
+    def sync(self, root_dir, root_given, kind="created", timeout=None):
+        """Creates a sentinel file at the root and reads events until its
+        event arrives. Returns the events read (the sentinel's included).
+
+        root_dir is where to create it (any usable path), root_given the
+        root as vigil was given it. With kind="removed" the sentinel is also
+        deleted and the wait is for its removed event (for --events filters
+        that drop created)."""
+        self._sentinel += 1
+        name = ".sentinel-%d" % self._sentinel
+        path = os.path.join(fsbytes(root_dir), name.encode())
+        # mknod, not open: a sentinel makes a single created event (no
+        # closed), so it never leaks into what the next wait reads.
+        os.mknod(path, 0o644 | stat.S_IFREG)
+        if kind == "removed":
+            os.unlink(path)
+        want = join_root(root_given, name)
+        return self.events_until(
+            lambda e: e["type"] == kind and e.get("path") is not None
+            and fsbytes(e["path"]) == want,
+            timeout=timeout, what="sentinel %s (%s)" % (name, kind))
+
+    # -- stderr ------------------------------------------------------------
+    def wait_stderr(self, pred, timeout=None, what="a stderr line"):
+        deadline = time.monotonic() + (EVENT_TIMEOUT if timeout is None
+                                       else timeout)
+        with self._err_lock:
+            while True:
+                for line in self.stderr_lines:
+                    if pred(line):
+                        return line
+                if self._err_eof:
+                    self.fail("stderr closed before %s" % what)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.fail("%s did not arrive in time" % what)
+                self._err_lock.wait(left)
+
+    def wait_ready(self, timeout=None):
+        """Waits for the `ready` line on stderr; returns it (str)."""
+        line = self.wait_stderr(lambda l: b"ready" in l, timeout,
+                                "the ready line")
+        return line.decode("utf-8", "replace")
+
+    def stderr_text(self, timeout=None):
+        """All of stderr, after it closed."""
+        deadline = time.monotonic() + (EVENT_TIMEOUT if timeout is None
+                                       else timeout)
+        with self._err_lock:
+            while not self._err_eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.fail("stderr did not close in time")
+                self._err_lock.wait(left)
+            return b"\n".join(self.stderr_lines).decode("utf-8", "replace")
+
+    # -- process -----------------------------------------------------------
+    def running(self):
+        return self.proc.poll() is None
+
+    def send(self, sig):
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
+
+    def wait_exit(self, timeout=None):
+        try:
+            return self.proc.wait(EVENT_TIMEOUT if timeout is None
+                                  else timeout)
+        except subprocess.TimeoutExpired:
+            self.fail("vigil did not exit in time")
+
+    def close(self):
+        """Kills (if needed) and reaps the process; joins the pumps."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        self._t_out.join(5)
+        self._t_err.join(5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+# -- trees and replay ------------------------------------------------------
+
+def scan(root, exclude=None):
+    """The tree below root on disk: {relative path bytes: is_dir}.
+
+    Symbolic links are entries (is_dir False) and never followed. exclude
+    is an optional predicate exclude(rel, is_dir); an excluded directory is
+    not descended into."""
+    root = fsbytes(root)
+    out = {}
+
+    def walk(dirpath, rel):
+        try:
+            it = list(os.scandir(dirpath))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for e in it:
+            r = rel + b"/" + e.name if rel else e.name
+            try:
+                d = e.is_dir(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if exclude is not None and exclude(r, d):
+                continue
+            out[r] = d
+            if d:
+                walk(e.path, r)
+
+    walk(root, b"")
+    return out
+
+
+def _parent(rel):
+    i = rel.rfind(b"/")
+    return b"" if i < 0 else rel[:i]
+
+
+class ReplayError(AssertionError):
+    pass
+
+
+class Replay:
+    """Applies a stream of vigil events to the tree vigil started from.
+
+    Every event is checked as it is applied: no created for a present path,
+    no removed for an absent one, parents before children on create,
+    children before parents on remove, moves from a present path."""
+
+    def __init__(self, root_given, tree):
+        self.root = fsbytes(root_given)
+        if self.root.endswith(b"/") and self.root != b"/":
+            self.prefix = self.root
+            self.root_norm = self.root.rstrip(b"/")
+        else:
+            self.prefix = self.root + b"/"
+            self.root_norm = self.root
+        self.isdir = {}
+        self.kids = {b"": set()}
+        self.root_gone = False
+        self.applied = 0
+        self.recent = []
+        for rel in sorted(tree, key=lambda r: r.count(b"/")):
+            self._add(rel, tree[rel])
+
+    # internal tree operations
+    def _add(self, rel, d):
+        self.isdir[rel] = d
+        self.kids.setdefault(_parent(rel), set()).add(rel)
+        if d:
+            self.kids.setdefault(rel, set())
+
+    def _subtree(self, rel):
+        out = [rel]
+        i = 0
+        while i < len(out):
+            out.extend(self.kids.get(out[i], ()))
+            i += 1
+        return out
+
+    def _del_subtree(self, rel):
+        for r in self._subtree(rel):
+            self.isdir.pop(r, None)
+            self.kids.pop(r, None)
+        self.kids[_parent(rel)].discard(rel)
+
+    def rel(self, path):
+        p = fsbytes(path)
+        if p == self.root or p == self.root_norm:
+            return b""
+        if not p.startswith(self.prefix):
+            self.err("path %r is not below the root %r" % (p, self.root))
+        r = p[len(self.prefix):]
+        if r == b"" or r.startswith(b"/") or r.endswith(b"/") or b"//" in r:
+            self.err("malformed path %r" % (p,))
+        return r
+
+    def err(self, msg):
+        raise ReplayError("%s\n  after %d events; recent events: %r"
+                          % (msg, self.applied, self.recent[-8:]))
+
+    def apply(self, ev):
+        self.recent.append(ev)
+        if len(self.recent) > 40:
+            del self.recent[:20]
+        t = ev["type"]
+        if self.root_gone and t != "error":
+            self.err("event after the root was removed: %r" % (ev,))
+        if t in ("overflow",):
+            if ev.get("path") is not None:
+                self.err("overflow with a path: %r" % (ev,))
+        elif t == "error":
+            pass
+        elif t == "created":
+            r = self.rel(ev["path"])
+            if r == b"":
+                self.err("created for the root: %r" % (ev,))
+            if r in self.isdir:
+                self.err("duplicate created for %r (already present)" % (r,))
+            p = _parent(r)
+            if p != b"" and not self.isdir.get(p, False):
+                self.err("created %r before its parent directory" % (r,))
+            self._add(r, bool(ev["dir"]))
+        elif t == "removed":
+            r = self.rel(ev["path"])
+            if r == b"":
+                left = len(self.isdir)
+                if left:
+                    self.err("root removed while %d entries were not "
+                             "(e.g. %r)" % (left, sorted(self.isdir)[:5]))
+                self.root_gone = True
+            else:
+                if r not in self.isdir:
+                    self.err("removed for absent path %r" % (r,))
+                if bool(ev["dir"]) != self.isdir[r]:
+                    self.err("removed %r with dir=%r but it was created "
+                             "with dir=%r" % (r, ev["dir"], self.isdir[r]))
+                if self.kids.get(r):
+                    self.err("removed directory %r before its children %r"
+                             % (r, sorted(self.kids[r])[:5]))
+                self._del_subtree(r)
+        elif t == "moved":
+            if "from" not in ev or ev["from"] is None:
+                self.err("moved without from: %r" % (ev,))
+            fr = self.rel(ev["from"])
+            to = self.rel(ev["path"])
+            if fr == b"" or to == b"":
+                self.err("moved involving the root: %r" % (ev,))
+            if fr not in self.isdir:
+                self.err("moved from absent path %r" % (fr,))
+            if bool(ev["dir"]) != self.isdir[fr]:
+                self.err("moved %r with dir=%r but it is dir=%r"
+                         % (fr, ev["dir"], self.isdir[fr]))
+            if to == fr:
+                self.err("moved onto itself: %r" % (ev,))
+            if to.startswith(fr + b"/"):
+                self.err("moved into its own subtree: %r" % (ev,))
+            p = _parent(to)
+            if p != b"" and not self.isdir.get(p, False):
+                self.err("moved to %r whose parent is absent" % (to,))
+            if to in self.isdir:
+                self._del_subtree(to)
+            moving = self._subtree(fr)
+            flags = {r: self.isdir[r] for r in moving}
+            self._del_subtree(fr)
+            for r in sorted(moving, key=lambda x: x.count(b"/")):
+                self._add(to + r[len(fr):], flags[r])
+        else:  # modified, attrib, closed
+            r = self.rel(ev["path"])
+            if r != b"" and r not in self.isdir:
+                self.err("%s for absent path %r" % (t, r))
+        self.applied += 1
+
+    def apply_all(self, events):
+        for ev in events:
+            self.apply(ev)
+
+    def tree(self):
+        return dict(self.isdir)
+
+    def check(self, disk):
+        """Asserts that the replayed tree equals `disk` ({rel: is_dir})."""
+        mine = self.tree()
+        if mine == disk:
+            return
+        missing = sorted(r for r in disk if r not in mine)
+        extra = sorted(r for r in mine if r not in disk)
+        kind = sorted(r for r in disk if r in mine and disk[r] != mine[r])
+        self.err("replayed tree differs from disk: %d missing (on disk, not "
+                 "replayed) e.g. %r; %d extra (replayed, not on disk) e.g. "
+                 "%r; %d with wrong dir flag e.g. %r"
+                 % (len(missing), missing[:8], len(extra), extra[:8],
+                    len(kind), kind[:8]))
+
+
+def count_watches(pid):
+    """Kernel inotify watches held by a process, from /proc/PID/fdinfo."""
+    n = 0
+    base = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(base):
+        try:
+            with open(os.path.join(base, fd)) as f:
+                n += sum(1 for l in f if l.startswith("inotify wd:"))
+        except OSError:
+            pass
+    return n
+
+
+def max_queued_events():
+    with open("/proc/sys/fs/inotify/max_queued_events") as f:
+        return int(f.read())
+
+
+def flood(dirpath, count=None):
+    """Queues more inotify records than the kernel keeps, cheaply: chmod on
+    two files in turn (records that differ from the one before are never
+    folded together by the kernel). The two files, .flood-a and .flood-b,
+    are left in dirpath."""
+    if count is None:
+        count = max_queued_events() + 100
+    a = os.path.join(dirpath, ".flood-a")
+    b = os.path.join(dirpath, ".flood-b")
+    for p in (a, b):
+        if not os.path.exists(p):
+            os.mknod(p, 0o644 | stat.S_IFREG)
+    for i in range(count // 2 + 1):
+        m = 0o644 if i % 2 else 0o600
+        os.chmod(a, m)
+        os.chmod(b, m)
