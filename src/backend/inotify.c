@@ -319,14 +319,13 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
       vigil__obs_unmounted(v, d);
     else if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
       vigil__obs_self_gone(v, d);
-    else if (!name && !(e->mask & (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE)))
-      continue;
-    else if (e->mask & IN_CREATE)
+    else if (name && (e->mask & IN_CREATE))
       vigil__obs_appeared(v, d, name, len, is_dir, VIGIL__BY_CREATE);
-    else if (e->mask & IN_MOVED_TO)
+    else if (name && (e->mask & IN_MOVED_TO))
       vigil__obs_appeared(v, d, name, len, is_dir, VIGIL__BY_MOVE);
-    else if (e->mask & IN_DELETE)
+    else if (name && (e->mask & IN_DELETE))
       vigil__obs_gone(v, d, name, len);
+    /* The rest may be about the directory itself (no name). */
     else if (e->mask & IN_MODIFY)
       vigil__obs_changed(v, d, name, len, VIGIL_MODIFIED);
     else if (e->mask & IN_ATTRIB)
