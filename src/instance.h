@@ -37,6 +37,7 @@ struct vigil {
   unsigned timer_armed : 1;
   unsigned need_repair : 1; /* something was lost without an overflow record */
 
+  pid_t pid;
   unsigned long fork_gen;
 
   /* Every change before this moment has been read from the kernel. */

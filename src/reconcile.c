@@ -25,13 +25,6 @@
 
 #define DENTS_SIZE (64 * 1024)
 
-/*
- * Timestamps come from a coarse clock that may lag the real-time clock by
- * a few milliseconds; a change is compared against the last synchronised
- * moment minus this much, so none slips through.
- */
-#define TIMESTAMP_SLACK_NS (50 * 1000000L)
-
 int vigil__fs_path(vigil_t *v, const vigil__node *dir) {
   const vigil__node *top = dir;
   while (vigil__node_parent(top))
@@ -103,19 +96,16 @@ static int ts_after(const struct timespec *a, const struct timespec *b) {
  * After lost events a file may have changed without a word from the
  * kernel. Its change time tells: nothing can set it into the past, so a
  * file whose ctime and mtime predate the last moment the stream was known
- * complete is certainly unchanged.
+ * complete is certainly unchanged. That moment (v->synced) is read from
+ * CLOCK_REALTIME_COARSE, the clock the kernel stamps files with, so a
+ * change made after it cannot carry an earlier time; only changes made in
+ * the same clock tick before it are reported once more.
  */
 static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name) {
   struct stat st;
   if (VIGIL__SYS(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
     return;
-  struct timespec since = v->synced;
-  since.tv_nsec -= TIMESTAMP_SLACK_NS;
-  if (since.tv_nsec < 0) {
-    since.tv_nsec += 1000000000L;
-    since.tv_sec--;
-  }
-  if (ts_after(&st.st_mtim, &since) || ts_after(&st.st_ctim, &since))
+  if (ts_after(&st.st_mtim, &v->synced) || ts_after(&st.st_ctim, &v->synced))
     vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
 }
 

@@ -145,8 +145,22 @@ static void index_insert(vigil__tree *t, vigil__node *n) {
   n->hnext = t->buckets[b];
   t->buckets[b] = vigil__arena_off(&t->arena, n);
   /* Two entries a bucket on average: chains stay short, buckets stay few. */
-  if (++t->count > 2 * (t->mask + 1))
+  if (++t->indexed > 2 * (t->mask + 1))
     index_grow(t);
+}
+
+/*
+ * A directory's children enter the index only when something first looks
+ * one of them up. Setting up a large tree then costs no index writes at
+ * all (each is a cache miss in a large table), and the many directories
+ * nobody touches afterwards never cost index memory. The first lookup in a
+ * directory pays for all its children once.
+ */
+static void index_dir(vigil__tree *t, const vigil__node *dir) {
+  vigil__dir *d = vigil__node_dir(dir);
+  for (vigil__node *k = vigil__node_first(dir); k; k = vigil__node_next(k))
+    index_insert(t, k);
+  d->indexed = 1;
 }
 
 static void index_remove(vigil__tree *t, vigil__node *n) {
@@ -156,7 +170,7 @@ static void index_remove(vigil__tree *t, vigil__node *n) {
     pp = &((vigil__node *)vigil__arena_ptr(&t->arena, *pp))->hnext;
   if (*pp) {
     *pp = n->hnext;
-    t->count--;
+    t->indexed--;
   }
   n->hnext = 0;
 }
@@ -171,9 +185,11 @@ int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n) {
     first->sib_prev_ = vigil__node_relof(first, n);
   pd->child_ = vigil__node_relof(parent, n);
   pd->nchild++;
+  t->count++;
   if (n->type == VIGIL__T_DIR)
     t->dirs++;
-  index_insert(t, n);
+  if (pd->indexed)
+    index_insert(t, n);
   return 0;
 }
 
@@ -181,10 +197,11 @@ void vigil__tree_unlink(vigil__tree *t, vigil__node *n) {
   vigil__node *parent = vigil__node_parent(n);
   if (!parent)
     return;
-  index_remove(t, n);
+  vigil__dir *pd = vigil__node_dir(parent);
+  if (pd->indexed)
+    index_remove(t, n);
   vigil__node *prev = vigil__node_rel(n, n->sib_prev_);
   vigil__node *next = vigil__node_rel(n, n->sib_next_);
-  vigil__dir *pd = vigil__node_dir(parent);
   if (prev)
     prev->sib_next_ = vigil__node_relof(prev, next);
   else
@@ -193,15 +210,18 @@ void vigil__tree_unlink(vigil__tree *t, vigil__node *n) {
     next->sib_prev_ = vigil__node_relof(next, prev);
   n->sib_next_ = n->sib_prev_ = 0;
   pd->nchild--;
+  t->count--;
   if (n->type == VIGIL__T_DIR)
     t->dirs--;
   n->parent_ = 0;
 }
 
-vigil__node *vigil__tree_find(const vigil__tree *t, const vigil__node *dir, const char *name,
+vigil__node *vigil__tree_find(vigil__tree *t, const vigil__node *dir, const char *name,
                               size_t len) {
   if (len > UINT8_MAX)
     return NULL;
+  if (!vigil__node_dir(dir)->indexed)
+    index_dir(t, dir);
   uint32_t h = hash_name(vigil__arena_off(&t->arena, dir), name, len);
   for (uint32_t off = t->buckets[h & t->mask]; off;) {
     vigil__node *n = vigil__arena_ptr(&t->arena, off);

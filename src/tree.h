@@ -46,7 +46,7 @@ struct vigil__dir {
   int32_t child_;       /* first child, relative to the node (see below) */
   int wd;               /* kernel watch descriptor, -1 when not watched */
   uint32_t nchild;
-  uint32_t unused_;
+  uint32_t indexed; /* its children are in the child index (see tree.c) */
 };
 
 /*
@@ -121,7 +121,8 @@ typedef struct {
   vigil__arena arena;
   uint32_t *buckets; /* arena offsets of chain heads */
   size_t mask;       /* bucket count - 1 */
-  size_t count;
+  size_t indexed;    /* nodes in the index */
+  size_t count;      /* nodes linked anywhere */
   size_t dirs;
 } vigil__tree;
 
@@ -150,7 +151,7 @@ int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n);
 /* Unlinks n from its parent; n keeps its own children. */
 void vigil__tree_unlink(vigil__tree *t, vigil__node *n);
 /* Finds a child of dir by name, or NULL. */
-vigil__node *vigil__tree_find(const vigil__tree *t, const vigil__node *dir, const char *name,
+vigil__node *vigil__tree_find(vigil__tree *t, const vigil__node *dir, const char *name,
                               size_t len);
 /* Moves n under new_parent with a new name; 0 or -ENOMEM (then n is unchanged). */
 int vigil__tree_move(vigil__tree *t, vigil__node *n, vigil__node *new_parent, const char *name,

@@ -40,6 +40,16 @@ static void register_atfork(void) {
 }
 
 int vigil__forked(const vigil_t *v) {
+  return v->fork_gen != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED) ||
+         getpid() != v->pid;
+}
+
+/*
+ * The hot path (vigil_read with events queued) compares the counter only;
+ * a child made without fork's handlers (_Fork, a raw clone) is caught by
+ * the process id before any call touches the kernel.
+ */
+static int forked_fast(const vigil_t *v) {
   return v->fork_gen != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
 }
 
@@ -153,6 +163,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
     return -ENOMEM;
   v->epfd = v->wakefd = v->qfd = v->timerfd = -1;
   v->be = &vigil__backend_inotify;
+  v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
   v->events = opt && opt->events ? opt->events : ~0u;
   v->move_wait_ms = opt && opt->move_wait_ms > 0 ? opt->move_wait_ms : 10;
@@ -167,7 +178,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
     v->progress = opt->progress;
     v->progress_userdata = opt->progress_userdata;
   }
-  clock_gettime(CLOCK_REALTIME, &v->synced);
+  clock_gettime(CLOCK_REALTIME_COARSE, &v->synced);
 
   int rc = init_sync(v);
   if (rc < 0)
@@ -229,6 +240,11 @@ int vigil_wake(vigil_t *v) {
   if (!v)
     return -EINVAL;
   int saved = errno;
+  /* getpid and an atomic load are async-signal-safe; a child must not wake the parent. */
+  if (vigil__forked(v)) {
+    errno = saved;
+    return VIGIL_EFORKED;
+  }
   uint64_t one = 1;
   ssize_t w = write(v->wakefd, &one, sizeof one);
   /* EAGAIN means the counter is already huge, so a wakeup is pending anyway. */
@@ -341,7 +357,7 @@ int vigil__wait(vigil_t *v, int block) {
 int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms) {
   if (!v || !ev)
     return -EINVAL;
-  if (vigil__forked(v))
+  if (forked_fast(v) || (vigil__queue_empty(&v->queue) && getpid() != v->pid))
     return VIGIL_EFORKED;
   if (vigil__busy(v))
     return VIGIL_EBUSY;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,7 +168,7 @@ static int in_open(void **out, int *fd) {
      * instance limit.
      */
     if (err == EMFILE) {
-      int probe = dup(0);
+      int probe = eventfd(0, EFD_CLOEXEC);
       if (probe >= 0 || errno != EMFILE) {
         if (probe >= 0)
           close(probe);
@@ -368,7 +369,7 @@ static int ms_until(const struct timespec *deadline) {
 static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
   state *s = st;
   struct timespec before;
-  clock_gettime(CLOCK_REALTIME, &before);
+  clock_gettime(CLOCK_REALTIME_COARSE, &before);
   size_t want = max_bytes && max_bytes < READ_SIZE ? max_bytes : READ_SIZE;
   ssize_t got = VIGIL__SYS(read(s->fd, s->buf, want));
   if (got < 0) {

@@ -118,13 +118,24 @@ static void index_survives_growth(void **state) {
     snprintf(name, sizeof name, "f%d", i);
     add(f, d, name, VIGIL__T_FILE);
   }
-  assert_true(2 * (f->t.mask + 1) >= 5000);
+  /* Nothing looked into the top or d yet: no child is indexed. */
+  assert_int_equal(f->t.indexed, 0);
+  assert_int_equal(f->t.count, 5001);
   for (int i = 0; i < 5000; i += 7) {
     snprintf(name, sizeof name, "f%d", i);
     vigil__node *n = vigil__tree_find(&f->t, d, name, strlen(name));
     assert_non_null(n);
     assert_string_equal(vigil__node_name(n), name);
   }
+  assert_int_equal(f->t.indexed, 5000);
+  assert_true(2 * (f->t.mask + 1) >= 5000);
+  /* Once indexed, later children go straight in, and leave again. */
+  vigil__node *late = add(f, d, "late", VIGIL__T_FILE);
+  assert_ptr_equal(vigil__tree_find(&f->t, d, "late", 4), late);
+  vigil__tree_unlink(&f->t, late);
+  vigil__node_free(&f->t, late);
+  assert_null(vigil__tree_find(&f->t, d, "late", 4));
+  assert_int_equal(f->t.indexed, 5000);
   assert_int_equal(vigil__tree_count(d), 5001);
 }
 
