@@ -212,6 +212,33 @@ static const char *const kind_color[VIGIL_KIND_MAX + 1] = {
     [VIGIL_OVERFLOW] = "\033[1;31m", [VIGIL_ERROR] = "\033[1;31m",
 };
 
+/* The strings of an event that a line shows, with their lengths. */
+typedef struct {
+  const char *name, *path, *from, *msg;
+  size_t name_len, path_len, from_len, msg_len;
+} event_parts;
+
+static int split_event(const vigil_event *ev, event_parts *p) {
+  if (!kind_valid(ev->kind))
+    return -EINVAL;
+  p->name = vigil_kind_name(ev->kind);
+  if (!p->name)
+    return -EINVAL;
+  p->path = ev->kind == VIGIL_OVERFLOW ? NULL : ev->path;
+  p->from = ev->kind == VIGIL_MOVED ? ev->from : NULL;
+  p->msg = NULL;
+  if (ev->kind == VIGIL_ERROR) {
+    p->msg = vigil_strerror(ev->error);
+    if (!p->msg)
+      p->msg = "unknown error";
+  }
+  p->name_len = strlen(p->name);
+  p->path_len = p->path ? strlen(p->path) : 0;
+  p->from_len = p->from ? strlen(p->from) : 0;
+  p->msg_len = p->msg ? strlen(p->msg) : 0;
+  return 0;
+}
+
 static const char color_reset[] = "\033[0m";
 static const char overflow_text[] = "(events were lost; rescanning)";
 
@@ -220,23 +247,12 @@ static const char overflow_text[] = "(events were lost; rescanning)";
 #define TEXT_FIXED 64
 
 int out_text(vg_buf *b, const vigil_event *ev, int color) {
-  if (!kind_valid(ev->kind))
+  event_parts parts;
+  if (split_event(ev, &parts) < 0)
     return -EINVAL;
-  const char *name = vigil_kind_name(ev->kind);
-  if (!name)
-    return -EINVAL;
-  size_t name_len = strlen(name);
-  const char *path = ev->kind == VIGIL_OVERFLOW ? NULL : ev->path;
-  const char *from = ev->kind == VIGIL_MOVED ? ev->from : NULL;
-  const char *msg = NULL;
-  if (ev->kind == VIGIL_ERROR) {
-    msg = vigil_strerror(ev->error);
-    if (!msg)
-      msg = "unknown error";
-  }
-  size_t path_len = path ? strlen(path) : 0;
-  size_t from_len = from ? strlen(from) : 0;
-  size_t msg_len = msg ? strlen(msg) : 0;
+  const char *name = parts.name, *path = parts.path, *from = parts.from, *msg = parts.msg;
+  size_t name_len = parts.name_len, path_len = parts.path_len, from_len = parts.from_len,
+         msg_len = parts.msg_len;
 
   size_t need = TEXT_FIXED + sizeof overflow_text;
   if (add_size(&need, name_len, 1) || add_size(&need, msg_len, 1) ||
@@ -356,23 +372,12 @@ static char *json_str(char *o, const char *str, size_t n) {
 #define JSON_FIXED 128
 
 int out_json(vg_buf *b, const vigil_event *ev) {
-  if (!kind_valid(ev->kind))
+  event_parts parts;
+  if (split_event(ev, &parts) < 0)
     return -EINVAL;
-  const char *name = vigil_kind_name(ev->kind);
-  if (!name)
-    return -EINVAL;
-  size_t name_len = strlen(name);
-  const char *path = ev->kind == VIGIL_OVERFLOW ? NULL : ev->path;
-  const char *from = ev->kind == VIGIL_MOVED ? ev->from : NULL;
-  const char *msg = NULL;
-  if (ev->kind == VIGIL_ERROR) {
-    msg = vigil_strerror(ev->error);
-    if (!msg)
-      msg = "unknown error";
-  }
-  size_t path_len = path ? strlen(path) : 0;
-  size_t from_len = from ? strlen(from) : 0;
-  size_t msg_len = msg ? strlen(msg) : 0;
+  const char *name = parts.name, *path = parts.path, *from = parts.from, *msg = parts.msg;
+  size_t name_len = parts.name_len, path_len = parts.path_len, from_len = parts.from_len,
+         msg_len = parts.msg_len;
 
   size_t need = JSON_FIXED;
   if (add_size(&need, name_len, JSON_EXPANSION) || add_size(&need, path_len, JSON_EXPANSION) ||
