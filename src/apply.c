@@ -16,6 +16,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/*
+ * Out of memory while queuing: the tree has changed but the event is gone.
+ * Rather than lose it silently, ask for a repair, which reports an
+ * overflow and rescans once memory allows.
+ */
+static int event_lost(vigil_t *v, size_t mark) {
+  vigil__queue_abort(&v->queue, mark);
+  v->need_repair = 1;
+  return -ENOMEM;
+}
+
 int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error) {
   if (!(v->events & (1u << kind)))
     return 0;
@@ -34,9 +45,7 @@ int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *pa
     goto lost;
   return 0;
 lost:
-  vigil__queue_abort(q, mark);
-  v->need_repair = 1;
-  return -ENOMEM;
+  return event_lost(v, mark);
 }
 
 static unsigned node_flags(const vigil__node *n) {
@@ -55,14 +64,7 @@ int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *
     goto lost;
   return 0;
 lost:
-  /*
-   * Out of memory: the tree has changed but the event is gone. Rather than
-   * lose it silently, ask for a repair, which reports an overflow and
-   * rescans once memory allows.
-   */
-  vigil__queue_abort(q, mark);
-  v->need_repair = 1;
-  return -ENOMEM;
+  return event_lost(v, mark);
 }
 
 static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *tname,
@@ -83,10 +85,8 @@ static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *
     q->len++;
     rc = vigil__queue_commit(q, VIGIL_MOVED, node_flags(n), 0, to, mark);
   }
-  if (rc < 0) {
-    vigil__queue_abort(q, mark);
-    v->need_repair = 1;
-  }
+  if (rc < 0)
+    event_lost(v, mark);
   return rc;
 }
 
