@@ -81,8 +81,17 @@ struct vigil {
   vigil__node **vanished;
   size_t vanished_len, vanished_cap;
   size_t roots_gone; /* counts roots that ended, so vigil_read can return */
-  vigil__node **work; /* reconcile's list of directories to visit */
+  /*
+   * Reconcile's stack of directories to visit, each with a descriptor
+   * opened relative to its parent while that was open (or -1): opening
+   * by name under an open parent costs one lookup, not a whole path's.
+   */
+  struct vigil__work {
+    vigil__node *dir;
+    int fd;
+  } *work;
   size_t work_len, work_cap;
+  size_t work_fds; /* descriptors held on the stack */
 };
 
 /* How a reconcile pass reports what it finds. */

@@ -43,17 +43,50 @@ int vigil__fs_path(vigil_t *v, const vigil__node *dir) {
   return vigil__node_path(dir, &v->scratch, &v->scratch_len, &v->scratch_cap);
 }
 
-static int work_push(vigil_t *v, vigil__node *n) {
+/* At most this many directories wait on the stack with a descriptor. */
+#define WORK_FDS_MAX 64
+
+/* Pushes a directory to visit; fd (or -1) becomes the stack's to close. */
+static int work_push(vigil_t *v, vigil__node *n, int fd) {
   if (v->work_len == v->work_cap) {
     size_t ncap = v->work_cap ? v->work_cap * 2 : 64;
-    vigil__node **nw = vigil__realloc(v->work, ncap * sizeof *nw);
-    if (!nw)
+    struct vigil__work *nw = vigil__realloc(v->work, ncap * sizeof *nw);
+    if (!nw) {
+      if (fd >= 0)
+        close(fd);
       return -ENOMEM;
+    }
     v->work = nw;
     v->work_cap = ncap;
   }
-  v->work[v->work_len++] = n;
+  v->work[v->work_len].dir = n;
+  v->work[v->work_len].fd = fd;
+  v->work_len++;
+  if (fd >= 0)
+    v->work_fds++;
   return 0;
+}
+
+/* Drops the stack's entries from len on, closing what they hold. */
+static void work_truncate(vigil_t *v, size_t len) {
+  while (v->work_len > len) {
+    int fd = v->work[--v->work_len].fd;
+    if (fd >= 0) {
+      close(fd);
+      v->work_fds--;
+    }
+  }
+}
+
+/*
+ * Opens a subdirectory by name under its open parent, for its visit. A
+ * failure is no error: the visit then opens it by path and reports there.
+ */
+static int open_child(vigil_t *v, int dfd, const char *name) {
+  if (v->work_fds >= WORK_FDS_MAX)
+    return -1;
+  int fd = VIGIL__SYS(openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  return fd < 0 ? -1 : fd;
 }
 
 static int type_of(unsigned char d_type) {
@@ -288,7 +321,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
             child->type = (uint8_t)type;
           if (mode == VIGIL__SCAN_REPAIR && type != VIGIL__T_DIR)
             check_changed(v, fd, child, name);
-          if (type == VIGIL__T_DIR && descend && work_push(v, child) < 0)
+          if (type == VIGIL__T_DIR && descend && work_push(v, child, open_child(v, fd, name)) < 0)
             return -ENOMEM;
           continue;
         }
@@ -302,7 +335,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
         child->flags |= VIGIL__N_SEEN;
       if (mode != VIGIL__SCAN_SETUP)
         vigil__emit(v, VIGIL_CREATED, VIGIL_SYNTHETIC, child, 0);
-      if (type == VIGIL__T_DIR && descend && work_push(v, child) < 0)
+      if (type == VIGIL__T_DIR && descend && work_push(v, child, open_child(v, fd, name)) < 0)
         return -ENOMEM;
     }
   }
@@ -319,7 +352,17 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   return 0;
 }
 
-static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
+static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode);
+
+/* Visits d; fd is d opened by its parent, or -1. fd is closed on return. */
+static int visit(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
+  int rc = visit_fd(v, d, fd, mode);
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
   int rc = vigil__fs_path(v, d);
   if (rc < 0)
     return rc;
@@ -348,21 +391,25 @@ static int visit(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode) {
       }
     }
   }
-  /* The top may be a symbolic link the caller named; nothing below is followed. */
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (vigil__node_parent(d) ? O_NOFOLLOW : 0);
-  int fd = VIGIL__SYS(open(v->scratch, flags));
-  if (fd < 0)
-    return visit_failed(v, d, mode, -errno);
+  int own = -1;
+  if (fd < 0) {
+    /* The top may be a symbolic link the caller named; nothing below is followed. */
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (vigil__node_parent(d) ? O_NOFOLLOW : 0);
+    fd = own = VIGIL__SYS(open(v->scratch, flags));
+    if (fd < 0)
+      return visit_failed(v, d, mode, -errno);
+  }
   size_t mark = v->work_len;
   rc = list_dir(v, d, fd, mode);
-  close(fd);
+  if (own >= 0)
+    close(own);
   if (rc == 0 && (d->flags & VIGIL__N_PARTIAL)) {
     d->flags &= (uint8_t)~VIGIL__N_PARTIAL;
     vigil__vanished_forget(v, d);
   }
   if (rc < 0) {
     /* The children pushed so far must not outlive a drop of d. */
-    v->work_len = mark;
+    work_truncate(v, mark);
     return visit_failed(v, d, mode, rc);
   }
   return 0;
@@ -376,16 +423,18 @@ int vigil__reconcile(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode)
     v->dents_cap = DENTS_SIZE;
   }
   size_t base = v->work_len;
-  int rc = work_push(v, start);
+  int rc = work_push(v, start, -1);
   /*
    * Depth first, from an explicit stack: a node on the stack is never
    * freed before it is visited, because a visit only drops children of the
    * directory being visited, and those are pushed only if they stay.
    */
   while (rc == 0 && v->work_len > base) {
-    vigil__node *d = v->work[--v->work_len];
-    rc = visit(v, d, mode);
+    struct vigil__work w = v->work[--v->work_len];
+    if (w.fd >= 0)
+      v->work_fds--;
+    rc = visit(v, w.dir, w.fd, mode);
   }
-  v->work_len = base;
+  work_truncate(v, base);
   return rc;
 }
