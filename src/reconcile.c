@@ -430,6 +430,14 @@ int vigil__reconcile(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode)
    * directory being visited, and those are pushed only if they stay.
    */
   while (rc == 0 && v->work_len > base) {
+    /*
+     * vigil_stop's grace ran out during a long scan (a large tree moved
+     * in): leave the rest to a repair, which the next reader is told of.
+     */
+    if (vigil__stop_overdue(v)) {
+      v->need_repair = 1;
+      break;
+    }
     struct vigil__work w = v->work[--v->work_len];
     if (w.fd >= 0)
       v->work_fds--;

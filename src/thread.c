@@ -37,7 +37,9 @@ void vigil__unlock(const vigil_t *v) {
 }
 
 int vigil__stop_overdue(const vigil_t *v) {
-  return v->stop != VIGIL__RUN && vigil__now_ms() >= v->stop_deadline;
+  /* Only the thread itself, scanning while a stop waits, is ever cut short. */
+  return vigil__started(v) && v->stop == VIGIL__STOP_DRAIN && !v->thread_done &&
+         pthread_equal(pthread_self(), v->thread) && vigil__now_ms() >= v->stop_deadline;
 }
 
 static void deliver(vigil_t *v, const vigil_event *ev) {
@@ -126,6 +128,7 @@ static void reap(vigil_t *v) {
   pthread_join(v->thread, NULL);
   vigil__lock(v);
   v->joining = 0;
+  v->stop = VIGIL__RUN;
   __atomic_store_n(&v->started_flag, 0, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&v->cond);
 }
