@@ -40,11 +40,21 @@ int vigil__arena_init(vigil__arena *a) {
   memset(a, 0, sizeof *a);
   if (VIGIL__ALLOC_FAULT())
     return -ENOMEM;
-  void *p = mmap(NULL, RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  /*
+   * Under an address-space limit (ulimit -v) a smaller reservation still
+   * serves a tree of millions of entries.
+   */
+  size_t size = RESERVE;
+  void *p = MAP_FAILED;
+  while (p == MAP_FAILED && size >= ((size_t)64 << 20)) {
+    p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+      size /= 4;
+  }
   if (p == MAP_FAILED)
-    return -errno;
+    return -ENOMEM;
   a->base = p;
-  a->reserved = RESERVE;
+  a->reserved = size;
   a->used = 8; /* offset 0 stands for "none" */
   return 0;
 }

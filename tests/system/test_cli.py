@@ -453,3 +453,20 @@ def test_rename_between_two_roots(vigil, tmp):
         rp[e["path"].split("/")[0]].apply(e)
     rp["r1"].check(vigiltest.scan(str(r1)))
     rp["r2"].check(vigiltest.scan(str(r2)))
+
+
+def test_works_under_an_address_space_limit(vigil_bin, tmp):
+    """The tree's arena reserves address space up front; under ulimit -v it
+    must settle for less rather than fail to start."""
+    with open(vigil_bin, "rb") as f:
+        image = f.read()
+    if b"__asan_init" in image or b"__tsan_init" in image:
+        pytest.skip("a sanitizer's shadow memory needs more address space than the limit")
+    root = tmp / "w"
+    (root / "d").mkdir(parents=True)
+    script = 'ulimit -v 1000000 && exec "$0" watch --json -t 0.3 "$1"'
+    p = subprocess.run(["sh", "-c", script, vigil_bin, str(root)],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=vigiltest.EVENT_TIMEOUT)
+    assert b"ready, watching 2 directories" in p.stderr, p.stderr
+    assert p.returncode == 2, (p.returncode, p.stderr)
