@@ -3,9 +3,10 @@
  *
  * One instance (vigil_t) watches any number of roots. Everything it holds
  * lives inside the instance: two instances in one process are independent,
- * and the library keeps no global state. It never prints, never exits and
- * never aborts on bad input; every function returns 0 (or a count) on
- * success and a negative errno or VIGIL_E* code on failure.
+ * and the library's only process-wide state is a counter of fork()s, which
+ * is how an instance inherited by a child is told apart. It never prints,
+ * never exits and never aborts on bad input; every function returns 0 (or
+ * a count) on success and a negative errno or VIGIL_E* code on failure.
  *
  * The core has no hidden threads. The caller drives it through vigil_fd()
  * (a pollable descriptor) and vigil_read(). See docs/events.md for the event
