@@ -137,24 +137,36 @@ int vigil__should_descend(const vigil__node *dir) {
   return !r->is_file && !r->norecurse;
 }
 
-int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir) {
-  if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-    return 0;
-  vigil__root *r = vigil__node_root(dir);
-  if (r->is_file)
-    return len == strlen(r->base) && memcmp(r->base, name, len) == 0;
-  if (!v->filter && !r->ignore)
-    return 1;
+void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
+  a->root = vigil__node_root(dir);
+  a->filtered = !a->root->is_file && (v->filter || a->root->ignore);
+  if (!a->filtered)
+    return;
   /* Not v->scratch: a scan holds the directory's own path there. */
   v->rel_len = 0;
-  if (vigil__node_relpath(dir, &v->rel, &v->rel_len, &v->rel_cap) < 0)
-    return 1;
-  if (vigil__buf_grow(&v->rel, &v->rel_cap, v->rel_len + len + 2) < 0)
-    return 1;
+  if (vigil__node_relpath(dir, &v->rel, &v->rel_len, &v->rel_cap) < 0 ||
+      vigil__buf_grow(&v->rel, &v->rel_cap, v->rel_len + 2) < 0) {
+    a->filtered = 0; /* out of memory: admit rather than lose entries */
+    return;
+  }
   if (v->rel_len)
     v->rel[v->rel_len++] = '/';
-  memcpy(v->rel + v->rel_len, name, len);
-  v->rel_len += len;
+  a->prefix = v->rel_len;
+}
+
+int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, size_t len,
+                       int is_dir) {
+  if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+    return 0;
+  const vigil__root *r = a->root;
+  if (r->is_file)
+    return len == strlen(r->base) && memcmp(r->base, name, len) == 0;
+  if (!a->filtered)
+    return 1;
+  if (vigil__buf_grow(&v->rel, &v->rel_cap, a->prefix + len + 1) < 0)
+    return 1;
+  memcpy(v->rel + a->prefix, name, len);
+  v->rel_len = a->prefix + len;
   v->rel[v->rel_len] = '\0';
   /*
    * The caller's own patterns have the last word, as git's command line
@@ -164,6 +176,12 @@ int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t le
   if (m < 0)
     m = vigil__filter_match(r->ignore, v->rel, v->rel_len, is_dir);
   return m != 1;
+}
+
+int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir) {
+  vigil__admission a;
+  vigil__admit_begin(v, dir, &a);
+  return vigil__admit_entry(v, &a, name, len, is_dir);
 }
 
 static int live(const vigil__node *dir) {

@@ -150,6 +150,19 @@ int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *pa
 void vigil__drop(vigil_t *v, vigil__node *n, int emit);
 void vigil__root_gone(vigil_t *v, vigil__root *r);
 int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir);
+/*
+ * The same in two steps, for a listing: what depends only on the directory
+ * (its root, its relative path) is worked out once, not for every entry.
+ * v->rel belongs to the admission until the listing ends.
+ */
+typedef struct {
+  vigil__root *root;
+  int filtered;  /* exclude patterns or ignore files apply */
+  size_t prefix; /* length of the directory's relative path in v->rel, with '/' */
+} vigil__admission;
+void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a);
+int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, size_t len,
+                       int is_dir);
 /* Are dir's subdirectories watched (not for a file root or VIGIL_NORECURSE)? */
 int vigil__should_descend(const vigil__node *dir);
 /* Is the root still the directory (or file's directory) it was when added? */

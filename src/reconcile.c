@@ -284,6 +284,9 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   }
   int had_children = vigil__node_first(d) != NULL;
   int descend = vigil__should_descend(d);
+  /* After the ignore file: its patterns already prune this listing. */
+  vigil__admission adm;
+  vigil__admit_begin(v, d, &adm);
   for (;;) {
     ssize_t got = VIGIL__SYS(getdents64(fd, v->dents, v->dents_cap));
     if (got < 0)
@@ -309,7 +312,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
       } else {
         type = type_of(e->d_type);
       }
-      if (!vigil__admit(v, d, name, len, type == VIGIL__T_DIR))
+      if (!vigil__admit_entry(v, &adm, name, len, type == VIGIL__T_DIR))
         continue;
       vigil__node *child = had_children ? vigil__tree_find(&v->tree, d, name, len) : NULL;
       if (child) {
