@@ -317,6 +317,13 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
       /* Nothing more at once: this is when output goes out. */
       if (flush_out(&p) < 0)
         break;
+      /*
+       * The read just made may have taken the wakeup of a signal that
+       * came after the check at the top: look at the flag again before
+       * blocking, or the wait below would never end.
+       */
+      if (stop_requested)
+        continue;
       if (roots_left(v) == 0) {
         status = EXIT_GONE;
         break;

@@ -470,3 +470,75 @@ def test_works_under_an_address_space_limit(vigil_bin, tmp):
                        timeout=vigiltest.EVENT_TIMEOUT)
     assert b"ready, watching 2 directories" in p.stderr, p.stderr
     assert p.returncode == 2, (p.returncode, p.stderr)
+
+
+
+def _traced_child(tracer_pid):
+    """The pid of the one process that strace (tracer_pid) runs."""
+    with open("/proc/%d/task/%d/children" % (tracer_pid, tracer_pid)) as f:
+        kids = f.read().split()
+    return int(kids[0]) if kids else None
+
+
+def _blocked_for_ever(pid):
+    """True when pid sleeps in epoll_wait with no timeout: vigil's idle wait."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            words = f.read().split()
+    except OSError:
+        return False
+    # x86_64: epoll_wait is 232, epoll_pwait 281, epoll_pwait2 441; the
+    # fourth argument is the timeout, an int: -1 for a wait without one.
+    return (len(words) > 4 and words[0] in ("232", "281", "441")
+            and int(words[4], 16) & 0xFFFFFFFF == 0xFFFFFFFF)
+
+
+@pytest.mark.parametrize("nth", range(1, 8))
+def test_signal_at_every_read_of_the_queue(vigil, tmp, nth):
+    """SIGTERM raised at the nth read of the inotify descriptor.
+
+    strace delivers the signal at exactly that system call, so the cases
+    between them put it at each point of the loop: the non-blocking read
+    before anything happened, the check inside the blocking wait, the read
+    that returns a record, and the non-blocking read that finds the queue
+    empty right after an event. Wherever it lands, vigil exits 0 at once.
+    (A wakeup taken by the non-blocking read used to leave vigil blocked
+    for ever in the next wait.)
+
+    Each round makes one directory (one kernel record) only once vigil is
+    idle again and the signal has not been raised yet, so a change never
+    wakes a vigil that missed its signal.
+    """
+    root = tmp / "w"
+    root.mkdir()
+    log = tmp / "trace"
+    trace = ["strace", "-f", "-o", str(log), "-P", "anon_inode:inotify",
+             "-e", "trace=read",
+             "-e", "inject=read:signal=SIGTERM:when=%d" % nth]
+    # LeakSanitizer cannot run under ptrace; the rest of ASan can.
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    v = vigil("watch", "--json", str(root), wrapper=trace, env=env)
+    v.wait_ready()
+    pid = _traced_child(v.pid)
+    assert pid is not None, v.describe()
+    made = 0
+    deadline = time.monotonic() + vigiltest.EVENT_TIMEOUT
+    while v.proc.poll() is None:
+        assert time.monotonic() < deadline, v.describe()
+        if not _blocked_for_ever(pid):
+            time.sleep(0.005)
+            continue
+        if b"--- SIGTERM" in log.read_bytes():
+            # The signal was raised and vigil went back to sleep: the bug.
+            v.fail("vigil is blocked after SIGTERM at read %d" % nth)
+        assert made < nth, "%d rounds and no signal yet" % made
+        made += 1
+        (root / ("d%d" % made)).mkdir()
+        # Until vigil has read the record, it may still look idle.
+        while v.proc.poll() is None and len(v.lines) < made:
+            v.try_read_line(0.05)
+    assert v.wait_exit(5) == 0, v.describe()
+    assert b"--- SIGTERM" in log.read_bytes()
+    rest = v.read_all()
+    assert rest == b"" or rest.endswith(b"\n"), "partial line at exit"
