@@ -133,6 +133,17 @@ typedef struct {
   /* How long an unpaired rename source waits for its pair; 0 means 10 ms. */
   int move_wait_ms;
   /*
+   * Batching in a storm, in microseconds; 0 means 250, negative turns it
+   * off. When a blocking vigil_read (or the thread of vigil_start) is woken
+   * within a millisecond by new records, it waits this much longer before
+   * reading them, so that a storm is read in large batches with far fewer
+   * wakeups, which is most of a watcher's CPU in a storm. A change after a
+   * quiet spell is read at once; records that arrive back to back are
+   * delivered up to this much later. vigil_wake and signals still end the
+   * wait at once.
+   */
+  int batch_us;
+  /*
    * The name of per-directory ignore files in gitignore syntax, such as
    * ".gitignore", or NULL. When a directory is listed, its file of that
    * name is read, and its patterns apply below that directory, as git

@@ -25,10 +25,12 @@ struct vigil {
   void *be_state;
   unsigned events; /* mask of (1u << kind) to deliver */
   int move_wait_ms;
+  int batch_us; /* a storm's gathering time (see vigil__wait); 0: none */
   vigil_progress_cb progress;
   void *progress_userdata;
 
   int epfd;    /* vigil_fd: the backend fd and the three below */
+  int befd;    /* the backend's descriptor, owned by the backend */
   int wakefd;  /* eventfd written by vigil_wake */
   int qfd;     /* eventfd kept readable while the queue holds events */
   int timerfd; /* fires when a held-back rename must be resolved */
@@ -101,6 +103,9 @@ enum vigil__scan_mode {
   VIGIL__SCAN_REPAIR,  /* after lost events: report every difference */
   VIGIL__SCAN_REFILTER /* a directory moved: apply the exclude patterns anew */
 };
+
+/* The default of vigil_options.batch_us. */
+#define VIGIL__BATCH_US 250
 
 enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
 

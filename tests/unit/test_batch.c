@@ -1,0 +1,195 @@
+/*
+ * Batching in a storm (vigil_options.batch_us, vigil__wait): records that
+ * arrive back to back are gathered before they are read, a change after a
+ * quiet spell is not, vigil_wake ends a gathering wait at once, and
+ * nothing gathered is lost. The gathering time is set far above the
+ * bounds checked here, so that each check fails clearly if the behaviour
+ * is missing rather than by a hair on a slow machine.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vigil.h"
+
+#define LONG_BATCH_US 10000000 /* 10 s */
+#define FILES 200
+
+typedef struct {
+  char dir[64];
+  vigil_t *v;
+  atomic_int created;    /* files the writer has made */
+  atomic_int seen;       /* created events the reader has had */
+  atomic_int woken;      /* the reader had a 0 from vigil_read */
+  atomic_llong woken_at; /* when, in microseconds */
+  atomic_int failed;     /* the reader's error, or 0 */
+} fixture;
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void make_file(const char *dir, int i) {
+  char p[128];
+  snprintf(p, sizeof p, "%s/f%d", dir, i);
+  int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  assert_true(fd >= 0);
+  close(fd);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  strcpy(f->dir, "/tmp/vigil-batch-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  vigil_options o = {.batch_us = LONG_BATCH_US, .events = 1u << VIGIL_CREATED};
+  assert_int_equal(vigil_open(&f->v, &o), 0);
+  assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  vigil_close(f->v);
+  char p[128];
+  for (int i = 0; i < FILES; i++) {
+    snprintf(p, sizeof p, "%s/f%d", f->dir, i);
+    unlink(p);
+  }
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* Makes one file after 50 ms of quiet, well over the storm threshold. */
+static void *late_writer(void *arg) {
+  fixture *f = arg;
+  struct timespec quiet = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+  nanosleep(&quiet, NULL);
+  make_file(f->dir, 0);
+  atomic_store(&f->woken_at, now_us());
+  return NULL;
+}
+
+/* A lone change after a quiet spell is read at once, not gathered. */
+static void test_lone_change_not_delayed(void **state) {
+  fixture *f = *state;
+  vigil_event ev;
+  assert_int_equal(vigil_read(f->v, &ev, 0), 0);
+  pthread_t t;
+  int64_t t0 = now_us();
+  assert_int_equal(pthread_create(&t, NULL, late_writer, f), 0);
+  /* Blocked here before the file exists. */
+  assert_int_equal(vigil_read(f->v, &ev, 5000), 1);
+  int64_t got = now_us();
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(ev.kind, VIGIL_CREATED);
+  assert_true(got - t0 >= 50000);
+  /* Gathered, it would have taken LONG_BATCH_US (or the 5 s timeout). */
+  assert_true(got - atomic_load(&f->woken_at) < 2000000);
+}
+
+/* The reader: blocking reads until one returns 0 (woken). */
+static void *reader(void *arg) {
+  fixture *f = arg;
+  vigil_event ev;
+  for (;;) {
+    int r = vigil_read(f->v, &ev, -1);
+    if (r == 1) {
+      if (ev.kind == VIGIL_CREATED)
+        atomic_fetch_add(&f->seen, 1);
+      continue;
+    }
+    if (r < 0)
+      atomic_store(&f->failed, r); /* cmocka asserts only on its own thread */
+    atomic_store(&f->woken_at, now_us());
+    atomic_store(&f->woken, 1);
+    return NULL;
+  }
+}
+
+/*
+ * A paced storm (one file every 100 us, so even a slow reader catches up
+ * and blocks between files): the reader is soon woken within the storm
+ * threshold and gathers. While it gathers, created files wait in the
+ * kernel unread; vigil_wake ends the gathering wait at once; every file
+ * is then delivered.
+ */
+static void test_storm_gathered_wake_ends_it(void **state) {
+  fixture *f = *state;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, reader, f), 0);
+  for (int i = 0; i < FILES; i++) {
+    make_file(f->dir, i);
+    atomic_fetch_add(&f->created, 1);
+    usleep(100);
+  }
+  /* Give a reader that does not gather every chance to catch up. */
+  usleep(200000);
+  int seen = atomic_load(&f->seen);
+  assert_false(atomic_load(&f->woken));
+  assert_true(seen < FILES); /* the rest waits, gathered */
+
+  int64_t woke = now_us();
+  assert_int_equal(vigil_wake(f->v), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_true(atomic_load(&f->woken));
+  assert_int_equal(atomic_load(&f->failed), 0);
+  assert_true(atomic_load(&f->woken_at) - woke < 2000000);
+
+  /* Nothing gathered was lost: the rest comes without blocking long. */
+  vigil_event ev;
+  int64_t until = now_us() + 5000000;
+  while (atomic_load(&f->seen) < FILES && now_us() < until) {
+    int r = vigil_read(f->v, &ev, 0);
+    assert_true(r >= 0);
+    if (r == 1 && ev.kind == VIGIL_CREATED)
+      atomic_fetch_add(&f->seen, 1);
+  }
+  assert_int_equal(atomic_load(&f->seen), FILES);
+}
+
+/* batch_us < 0: no gathering; the same paced storm is read as it comes. */
+static void test_negative_turns_it_off(void **state) {
+  fixture *f = *state;
+  vigil_close(f->v);
+  vigil_options o = {.batch_us = -1, .events = 1u << VIGIL_CREATED};
+  assert_int_equal(vigil_open(&f->v, &o), 0);
+  assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, reader, f), 0);
+  for (int i = 0; i < FILES; i++) {
+    make_file(f->dir, i);
+    usleep(100);
+  }
+  int64_t until = now_us() + 5000000;
+  while (atomic_load(&f->seen) < FILES && now_us() < until)
+    usleep(1000);
+  assert_int_equal(atomic_load(&f->seen), FILES);
+  assert_int_equal(vigil_wake(f->v), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(atomic_load(&f->failed), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_lone_change_not_delayed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_storm_gathered_wake_ends_it, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_negative_turns_it_off, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
