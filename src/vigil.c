@@ -41,8 +41,7 @@ static void register_atfork(void) {
 }
 
 int vigil__forked(const vigil_t *v) {
-  return v->fork_gen != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED) ||
-         getpid() != v->pid;
+  return v->fork_gen != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED) || getpid() != v->pid;
 }
 
 /*
@@ -365,7 +364,8 @@ static int64_t now_us(void) {
 
 static int gather(vigil_t *v) {
   struct pollfd p = {.fd = v->wakefd, .events = POLLIN};
-  struct timespec ts = {.tv_sec = v->batch_us / 1000000, .tv_nsec = (long)(v->batch_us % 1000000) * 1000};
+  struct timespec ts = {.tv_sec = v->batch_us / 1000000,
+                        .tv_nsec = (long)(v->batch_us % 1000000) * 1000};
   int n = VIGIL__SYS_ONCE(ppoll(&p, 1, &ts, NULL));
   if (n < 0)
     return errno == EINTR ? 1 : -errno;
