@@ -512,7 +512,7 @@ static const char *exactly_once(char paths[][256], int n) {
   pthread_mutex_lock(&elog.lock);
   for (int i = 0; i < n && !bad; i++) {
     if (log_count(paths[i]) != 1) {
-      snprintf(why, sizeof why, "the parent saw 'created %s' %d times, not once", paths[i],
+      snprintf(why, sizeof why, "the parent saw 'created %.255s' %d times, not once", paths[i],
                log_count(paths[i]));
       bad = why;
     }
