@@ -292,12 +292,18 @@ static int roots_left(vigil_t *v) {
   return vigil_get_stats(v, &st) == 0 ? (int)st.roots : 0;
 }
 
-/* SIGINT or SIGTERM: write what was already read, briefly, then stop. */
+static void print_cb(vigil_t *v, const vigil_event *ev, void *userdata) {
+  (void)v;
+  print_event(userdata, ev);
+}
+
+/*
+ * SIGINT or SIGTERM: write what was already read, or already queued in the
+ * kernel, when the signal came (not what a storm adds meanwhile), briefly,
+ * then stop.
+ */
 static void drain(vigil_t *v, printer *p) {
-  int64_t until = mono_ms() + DRAIN_MS;
-  vigil_event ev;
-  while (mono_ms() < until && vigil_read(v, &ev, 0) == 1)
-    print_event(p, &ev);
+  vigil_drain(v, print_cb, p, DRAIN_MS);
   flush_out(p);
 }
 

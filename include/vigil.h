@@ -226,6 +226,21 @@ typedef void (*vigil_cb)(vigil_t *v, const vigil_event *ev, void *userdata);
 VIGIL_API int vigil_start(vigil_t *v, vigil_cb cb, void *userdata);
 
 /*
+ * The drain for a program that reads with vigil_read and is about to stop
+ * (on SIGINT, say): delivers to cb every event already read and every
+ * record already queued in the kernel when it is called, and nothing that
+ * arrives later, so it ends even while a storm goes on. A rename still
+ * waiting for its pair is settled first. It never blocks; timeout_ms
+ * bounds the time it spends (-1: no bound), and what it has not delivered
+ * by then stays queued for a later vigil_read. ev and its strings are
+ * valid until cb returns; cb must not call vigil_read or vigil_drain.
+ * Returns the number of events delivered, or a negative error:
+ * VIGIL_EBUSY while the thread of vigil_start runs (vigil_stop drains
+ * there), VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_drain(vigil_t *v, vigil_cb cb, void *userdata, int timeout_ms);
+
+/*
  * Stops the thread of vigil_start. Safe from any thread, including from
  * inside cb.
  *

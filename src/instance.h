@@ -112,6 +112,14 @@ enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
 /* vigil.c: the read loop in two halves, so thread.c can lock around them. */
 int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got);
 int vigil__wait(vigil_t *v, int block);
+/*
+ * Delivers what is queued and up to *left bytes of kernel records (what
+ * was pending when the drain began), until deadline (CLOCK_MONOTONIC ms).
+ * *left is what is still unread. Returns the number delivered.
+ */
+typedef void (*vigil__deliver_fn)(vigil_t *v, const vigil_event *ev, void *ctx);
+size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil__deliver_fn deliver,
+                    void *ctx);
 int64_t vigil__now_ms(void);
 int vigil__forked(const vigil_t *v);
 void vigil__free(vigil_t *v);

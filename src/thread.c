@@ -48,6 +48,11 @@ static void deliver(vigil_t *v, const vigil_event *ev) {
   vigil__lock(v);
 }
 
+static void deliver_unlocked(vigil_t *v, const vigil_event *ev, void *ctx) {
+  (void)ctx;
+  deliver(v, ev);
+}
+
 /*
  * The stop protocol's drain: what had been read, or was queued in the
  * kernel, when vigil_stop was called goes to the callback until the grace
@@ -56,21 +61,8 @@ static void deliver(vigil_t *v, const vigil_event *ev) {
  * and a rescan.
  */
 static void drain(vigil_t *v) {
-  v->be->flush(v->be_state, v);
   size_t left = v->stop_bytes;
-  while (vigil__now_ms() < v->stop_deadline) {
-    if (vigil__queue_empty(&v->queue) && left == 0)
-      return;
-    vigil_event ev;
-    int wait_ms;
-    size_t got;
-    int r = vigil__step(v, &ev, left ? left : 1, &wait_ms, &got);
-    left -= got < left ? got : left;
-    if (r == 1)
-      deliver(v, &ev);
-    else if (r < 0 || got == 0)
-      left = 0; /* the kernel has nothing more for us */
-  }
+  vigil__drain(v, v->stop_deadline, &left, deliver_unlocked, NULL);
   size_t dropped = vigil__queue_size(&v->queue);
   vigil__queue_clear(&v->queue);
   if (left)

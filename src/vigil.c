@@ -395,6 +395,54 @@ int vigil__wait(vigil_t *v, int block) {
   return 0;
 }
 
+size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil__deliver_fn deliver,
+                    void *ctx) {
+  v->be->flush(v->be_state, v);
+  size_t n = 0;
+  while (vigil__now_ms() < deadline) {
+    if (vigil__queue_empty(&v->queue) && *left == 0)
+      break;
+    vigil_event ev;
+    int wait_ms;
+    size_t got;
+    int r = vigil__step(v, &ev, *left ? *left : 1, &wait_ms, &got);
+    *left -= got < *left ? got : *left;
+    if (r == 1) {
+      deliver(v, &ev, ctx);
+      n++;
+    } else if (r < 0 || got == 0) {
+      *left = 0; /* the kernel has nothing more for us */
+    }
+  }
+  return n;
+}
+
+typedef struct {
+  vigil_cb cb;
+  void *userdata;
+} drain_ctx;
+
+static void deliver_cb(vigil_t *v, const vigil_event *ev, void *ctx) {
+  drain_ctx *c = ctx;
+  c->cb(v, ev, c->userdata);
+}
+
+int vigil_drain(vigil_t *v, vigil_cb cb, void *userdata, int timeout_ms) {
+  if (!v || !cb)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  if (vigil__busy(v))
+    return VIGIL_EBUSY;
+  int64_t deadline = timeout_ms >= 0 ? vigil__now_ms() + timeout_ms : INT64_MAX;
+  size_t left = v->be->pending(v->be_state);
+  drain_ctx c = {cb, userdata};
+  size_t n = vigil__drain(v, deadline, &left, deliver_cb, &c);
+  /* The queue is left as it is: what was not delivered comes with the next read. */
+  signal_queue(v);
+  return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms) {
   if (!v || !ev)
     return -EINVAL;
