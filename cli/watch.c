@@ -318,6 +318,7 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
       break;
     }
     vigil_event ev;
+    int woke = 0;
     int r = vigil_read(v, &ev, 0);
     if (r == 0) {
       /* Nothing more at once: this is when output goes out. */
@@ -346,6 +347,7 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
       r = vigil_read(v, &ev, wait);
       if (r == 0)
         continue;
+      woke = 1;
     }
     if (r < 0) {
       flush_out(&p);
@@ -355,6 +357,13 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
     }
     print_event(&p, &ev);
     seen++;
+    /*
+     * The first event after a wait goes out at once, before anything else
+     * is read: a lone change is printed as soon as it is known, and a storm
+     * (read in batches) pays one more write per batch.
+     */
+    if (woke && flush_out(&p) < 0)
+      break;
     if (o->once) {
       flush_out(&p);
       break;
