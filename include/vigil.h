@@ -134,11 +134,12 @@ typedef struct {
   int move_wait_ms;
   /*
    * Batching in a storm, in microseconds; 0 means 250, negative turns it
-   * off. When a blocking vigil_read (or the thread of vigil_start) is woken
-   * within a millisecond by new records, it waits this much longer before
-   * reading them, so that a storm is read in large batches with far fewer
-   * wakeups, which is most of a watcher's CPU in a storm. A change after a
-   * quiet spell is read at once; records that arrive back to back are
+   * off. When a blocking vigil_read (or the thread of vigil_start) follows
+   * a busy spell and is woken within a millisecond by new records, it
+   * waits this much longer before reading them, so that a storm is read
+   * in large batches with far fewer wakeups, which is most of a watcher's
+   * CPU in a storm. A change after a quiet spell, or a trickle of single
+   * changes, is read at once; records that arrive back to back are
    * delivered up to this much later. vigil_wake and signals still end the
    * wait at once.
    */

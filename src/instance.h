@@ -26,6 +26,7 @@ struct vigil {
   unsigned events; /* mask of (1u << kind) to deliver */
   int move_wait_ms;
   int batch_us; /* a storm's gathering time (see vigil__wait); 0: none */
+  size_t read_since_wait; /* bytes of kernel records read since the last wait */
   vigil_progress_cb progress;
   void *progress_userdata;
 

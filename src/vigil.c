@@ -338,6 +338,7 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
     if (n < 0)
       return n;
     *got += (size_t)n;
+    v->read_since_wait += (size_t)n;
     set_timer(v, *wait_ms);
     if (vigil__queue_empty(&v->queue))
       return 0;
@@ -352,15 +353,19 @@ static int64_t now_us(void) {
 
 /*
  * A storm's records are gathered before they are read. When a blocking
- * wait ends within a millisecond because the kernel has records, more are
- * almost certainly on their way: waiting batch_us longer (for vigil_wake
- * or a signal only) lets them pile up, so that one wakeup and one read
- * take many records instead of a few. Each wakeup costs a context switch,
- * which in a storm is most of the CPU a watcher uses. A lone change, which
- * comes after a longer wait, is read at once, so only records that arrive
- * back to back wait, and never more than batch_us.
+ * wait follows a busy spell (at least STORM_BYTES of records read since
+ * the last blocking wait) and the kernel ends it within STORM_WAIT_US,
+ * records are arriving back to back: waiting batch_us longer (for
+ * vigil_wake or a signal only) lets them pile up, so that one wakeup and
+ * one read take many records instead of a few. Each wakeup costs a context
+ * switch, which in a storm is most of the CPU a watcher uses. A change
+ * after a quiet spell ends a longer wait, and a trickle (one change at a
+ * time, each a few records) is not busy enough: both are read at once,
+ * where gathering would only add a wakeup. Records that do arrive back to
+ * back wait, never more than batch_us.
  */
 #define STORM_WAIT_US 1000
+#define STORM_BYTES 192
 
 static int gather(vigil_t *v) {
   struct pollfd p = {.fd = v->wakefd, .events = POLLIN};
@@ -378,7 +383,13 @@ static int gather(vigil_t *v) {
 
 int vigil__wait(vigil_t *v, int block) {
   struct epoll_event evs[4];
-  int64_t t0 = block != 0 && v->batch_us ? now_us() : 0;
+  int64_t t0 = 0;
+  if (block != 0) {
+    /* A storm: enough came since the last blocking wait, and more comes at once. */
+    if (v->batch_us && v->read_since_wait >= STORM_BYTES)
+      t0 = now_us();
+    v->read_since_wait = 0;
+  }
   int n = VIGIL__SYS_ONCE(epoll_wait(v->epfd, evs, 4, block));
   if (n < 0)
     return errno == EINTR ? 1 : -errno;

@@ -25,6 +25,7 @@
 
 #define LONG_BATCH_US 10000000 /* 10 s */
 #define FILES 200
+#define BURST 10 /* files made back to back, then 100 us of rest */
 
 typedef struct {
   char dir[64];
@@ -123,9 +124,10 @@ static void *reader(void *arg) {
 }
 
 /*
- * A paced storm (one file every 100 us, so even a slow reader catches up
- * and blocks between files): the reader is soon woken within the storm
- * threshold and gathers. While it gathers, created files wait in the
+ * A paced storm (bursts of BURST files, 100 us apart, so even a slow
+ * reader catches up and blocks between bursts): a burst is enough records
+ * for a storm, the next one wakes the reader within the storm threshold,
+ * and it gathers. While it gathers, created files wait in the
  * kernel unread; vigil_wake ends the gathering wait at once; every file
  * is then delivered.
  */
@@ -136,7 +138,8 @@ static void test_storm_gathered_wake_ends_it(void **state) {
   for (int i = 0; i < FILES; i++) {
     make_file(f->dir, i);
     atomic_fetch_add(&f->created, 1);
-    usleep(100);
+    if (i % BURST == BURST - 1)
+      usleep(100);
   }
   /* Give a reader that does not gather every chance to catch up. */
   usleep(200000);
@@ -174,7 +177,8 @@ static void test_negative_turns_it_off(void **state) {
   assert_int_equal(pthread_create(&t, NULL, reader, f), 0);
   for (int i = 0; i < FILES; i++) {
     make_file(f->dir, i);
-    usleep(100);
+    if (i % BURST == BURST - 1)
+      usleep(100);
   }
   int64_t until = now_us() + 5000000;
   while (atomic_load(&f->seen) < FILES && now_us() < until)
