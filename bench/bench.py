@@ -61,7 +61,7 @@ def config(args):
         "latency_dirs": 1000,
         "latency_writes": args.latency_writes,
         "latency_interval_ms": 20,
-        "stop_reps": 3,
+        "stop_reps": 7,
         "stop_storm_files": 20000,
         "throughput_files": 200000 if large else 50000,
         "lib_rounds": 40 if large else 20,
