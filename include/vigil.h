@@ -192,7 +192,10 @@ VIGIL_API int vigil_remove(vigil_t *v, const char *path);
 
 /*
  * A descriptor that polls readable whenever vigil_read would return without
- * blocking: an event is ready, or vigil_wake was called. Use it with
+ * blocking: an event is ready, or vigil_wake was called. It is also
+ * readable, with vigil_read then returning 0, when a rename waits for its
+ * pair past its deadline, and once 10 ms after a spell of changes (one more
+ * look at the kernel's queue, see docs/events.md on overflow). Use it with
  * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
  * instance; do not read it or close it. Safe from any thread.
  */

@@ -26,7 +26,7 @@ struct vigil {
   unsigned events; /* mask of (1u << kind) to deliver */
   int move_wait_ms;
   int batch_us; /* a storm's gathering time (see vigil__wait); 0: none */
-  size_t read_since_wait; /* bytes of kernel records read since the last wait */
+  size_t records_since_wait; /* kernel records read since the last blocking wait */
   vigil_progress_cb progress;
   void *progress_userdata;
 
@@ -36,6 +36,8 @@ struct vigil {
   int qfd;     /* eventfd kept readable while the queue holds events */
   int timerfd; /* fires when a held-back rename must be resolved */
   int64_t timer_due; /* CLOCK_MONOTONIC ms the timer is set for */
+  int64_t resync_due; /* when to look at an empty kernel queue again (see vigil__step), or 0 */
+  int64_t records_ms; /* when records were last read */
   unsigned q_signalled : 1;
   unsigned timer_armed : 1;
   unsigned need_repair : 1; /* something was lost without an overflow record */

@@ -319,6 +319,30 @@ static int repair(vigil_t *v) {
   return vigil__obs_overflow(v);
 }
 
+/*
+ * The moment the stream was last known complete (v->synced, see
+ * check_changed in reconcile.c) is taken when a read finds the kernel's
+ * queue empty, from the coarse clock files are stamped with. Right after a
+ * change that read comes within the change's clock tick, so after an
+ * overflow the change would be reported once more although it was already
+ * delivered. One more look at the queue, RESYNC_MS after records were last
+ * read (once the tick is over), moves that moment past it: an idle
+ * instance wakes once after each spell of changes, and a change older than
+ * a tick is never reported twice. The look is due RESYNC_MS after the first
+ * records of a spell and put off from there, so a storm re-arms the timer
+ * at most once every RESYNC_MS.
+ */
+#define RESYNC_MS 10
+
+static void resync_wait(vigil_t *v, int *wait_ms) {
+  if (!v->resync_due)
+    return;
+  int64_t left = v->resync_due - vigil__now_ms();
+  int w = left > 0 ? (int)left : 0;
+  if (*wait_ms < 0 || w < *wait_ms)
+    *wait_ms = w;
+}
+
 int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got) {
   *wait_ms = -1;
   *got = 0;
@@ -338,7 +362,18 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
     if (n < 0)
       return n;
     *got += (size_t)n;
-    v->read_since_wait += (size_t)n;
+    if (n > 0 || v->resync_due) {
+      int64_t now = vigil__now_ms();
+      if (n > 0) {
+        v->records_ms = now;
+        if (!v->resync_due)
+          v->resync_due = now + RESYNC_MS;
+      } else if (now >= v->resync_due) {
+        /* The queue was empty a tick after the last records, or look again. */
+        v->resync_due = now - v->records_ms >= RESYNC_MS ? 0 : v->records_ms + RESYNC_MS;
+      }
+    }
+    resync_wait(v, wait_ms);
     set_timer(v, *wait_ms);
     if (vigil__queue_empty(&v->queue))
       return 0;
@@ -353,7 +388,7 @@ static int64_t now_us(void) {
 
 /*
  * A storm's records are gathered before they are read. When a blocking
- * wait follows a busy spell (at least STORM_BYTES of records read since
+ * wait follows a busy spell (at least STORM_RECORDS records read since
  * the last blocking wait) and the kernel ends it within STORM_WAIT_US,
  * records are arriving back to back: waiting batch_us longer (for
  * vigil_wake or a signal only) lets them pile up, so that one wakeup and
@@ -365,7 +400,7 @@ static int64_t now_us(void) {
  * back wait, never more than batch_us.
  */
 #define STORM_WAIT_US 1000
-#define STORM_BYTES 192
+#define STORM_RECORDS 6
 
 static int gather(vigil_t *v) {
   struct pollfd p = {.fd = v->wakefd, .events = POLLIN};
@@ -386,9 +421,9 @@ int vigil__wait(vigil_t *v, int block) {
   int64_t t0 = 0;
   if (block != 0) {
     /* A storm: enough came since the last blocking wait, and more comes at once. */
-    if (v->batch_us && v->read_since_wait >= STORM_BYTES)
+    if (v->batch_us && v->records_since_wait >= STORM_RECORDS)
       t0 = now_us();
-    v->read_since_wait = 0;
+    v->records_since_wait = 0;
   }
   int n = VIGIL__SYS_ONCE(epoll_wait(v->epfd, evs, 4, block));
   if (n < 0)

@@ -354,6 +354,7 @@ void vigil__inotify_decode(void *st, vigil_t *v, const char *buf, size_t len) {
       }
     }
     dispatch(s, v, &e, e.len ? buf + off + sizeof e : NULL);
+    v->records_since_wait++;
     off += size;
   }
 }
