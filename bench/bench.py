@@ -67,6 +67,8 @@ def config(args):
         "lib_rounds": 40 if large else 20,
         "lib_batch": 5000,
         "lib_stop_iters": 101,
+        "batch_files": 20000,
+        "batch_paced_files": 3000,
         "quiet_s": 1.0,
     }
     if args.quick:
@@ -74,6 +76,7 @@ def config(args):
                  storm_subdirs=30, storm_disk_files=2000, storm_disk_subdirs=20, overflow_dirs=1000,
                  overflow_files=30000, latency_dirs=300, latency_writes=50, stop_reps=1,
                  stop_storm_files=5000, throughput_files=10000, lib_rounds=4, lib_stop_iters=21,
+                 batch_files=3000, batch_paced_files=300,
                  quiet_s=0.5)
     if args.sizes:
         c["setup_sizes"] = [int(s) for s in args.sizes.split(",")]
@@ -671,6 +674,25 @@ def w_throughput(cfg, vigil_tools, space):
                 f"raw inotify {o['raw_events'] / o['raw_s']:,.0f} events/s")
         else:
             log(f"libthroughput rate failed: {p.stderr.strip()}")
+        # Batching in a storm: the reader's CPU with batch_us at its default and off,
+        # for a storm (no pause between files) and two trickles.
+        for pace, files in ((0, cfg["batch_files"]), (50, cfg["batch_paced_files"]),
+                            (300, cfg["batch_paced_files"])):
+            for batch in (0, -1):
+                d = os.path.join(space.tmpfs, "libbatch")
+                os.makedirs(d, exist_ok=True)
+                p = subprocess.run([os.path.join(T.BIN, "libthroughput"), "batch", d, str(files), str(pace),
+                                    str(batch)], capture_output=True, text=True)
+                shutil.rmtree(d, ignore_errors=True)
+                m = re.search(r"cpu_us (\d+) events (\d+) created (\d+)", p.stdout)
+                if not m:
+                    log(f"libthroughput batch failed: {p.stderr.strip()}")
+                    continue
+                o = {"pace_us": pace, "batch_us": batch, "files": files, "cpu_us": int(m.group(1)),
+                     "events": int(m.group(2)), "created": int(m.group(3)), "run": run}
+                res.setdefault("batch", []).append(o)
+                log(f"throughput run {run + 1} batching {'on ' if batch == 0 else 'off'} pace {pace:3d} us: "
+                    f"{o['cpu_us'] / files:.2f} us CPU per file, {o['created']}/{files} created reported")
     remove_tree(root)
     return res
 

@@ -17,6 +17,16 @@
  *       files as fast as it can, and after 20 ms of that storm,
  *       vigil_stop(v, 0) timed. Prints every time in microseconds and the
  *       number of events dropped.
+ *
+ *   libthroughput batch DIR FILES PACE_US BATCH_US
+ *       What batching in a storm (vigil_options.batch_us) does to the CPU
+ *       of a reader. A thread blocks in vigil_read(v, &ev, -1) on DIR/bt,
+ *       opened with batch_us = BATCH_US (0: the default, -1: off), while
+ *       the main thread creates FILES files (create, write 6 bytes,
+ *       close), sleeping PACE_US between files (0: as fast as it can).
+ *       When every file has been reported created, the reader is woken and
+ *       its CPU time (CLOCK_THREAD_CPUTIME_ID: user and kernel) is read.
+ *       Prints "cpu_us N events N created N".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -239,12 +249,92 @@ static int cmd_stop(const char *dir, long iters) {
   return 0;
 }
 
+typedef struct {
+  vigil_t *v;
+  atomic_long created;
+  atomic_long events;
+  atomic_int done;
+  double cpu_us;
+} batch_reader;
+
+static double thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void *batch_read(void *arg) {
+  batch_reader *b = arg;
+  double c0 = thread_cpu_us();
+  vigil_event ev;
+  while (!atomic_load(&b->done)) {
+    int r = vigil_read(b->v, &ev, -1);
+    if (r < 0)
+      die("vigil_read", r);
+    if (r == 1) {
+      atomic_fetch_add_explicit(&b->events, 1, memory_order_relaxed);
+      if (ev.kind == VIGIL_CREATED)
+        atomic_fetch_add_explicit(&b->created, 1, memory_order_relaxed);
+    }
+  }
+  b->cpu_us = thread_cpu_us() - c0;
+  return NULL;
+}
+
+static int cmd_batch(const char *dir, long files, long pace_us, int batch_us) {
+  char top[2048], p[4096];
+  snprintf(top, sizeof top, "%s/bt", dir);
+  if (mkdir(top, 0755) < 0 && errno != EEXIST)
+    die("mkdir", errno);
+  vigil_options o = {.batch_us = batch_us};
+  batch_reader b = {0};
+  int r = vigil_open(&b.v, &o);
+  if (r < 0)
+    die("vigil_open", r);
+  if ((r = vigil_add(b.v, top, 0)) < 0)
+    die("vigil_add", r);
+  pthread_t th;
+  if (pthread_create(&th, NULL, batch_read, &b) != 0)
+    die("pthread_create", 0);
+  struct timespec pace = {pace_us / 1000000, (pace_us % 1000000) * 1000};
+  for (long i = 0; i < files; i++) {
+    snprintf(p, sizeof p, "%s/b%ld", top, i);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+      die("open", errno);
+    (void)!write(fd, "abcdef", 6);
+    close(fd);
+    if (pace_us)
+      nanosleep(&pace, NULL);
+  }
+  double until = now_s() + 30;
+  while (atomic_load(&b.created) < files && now_s() < until) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  atomic_store(&b.done, 1);
+  vigil_wake(b.v);
+  pthread_join(th, NULL);
+  vigil_close(b.v);
+  for (long i = 0; i < files; i++) {
+    snprintf(p, sizeof p, "%s/b%ld", top, i);
+    unlink(p);
+  }
+  rmdir(top);
+  printf("cpu_us %.0f events %ld created %ld\n", b.cpu_us, atomic_load(&b.events),
+         atomic_load(&b.created));
+  return atomic_load(&b.created) == files ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "rate") == 0)
     return cmd_rate(argv[2], atol(argv[3]), atol(argv[4]));
   if (argc == 4 && strcmp(argv[1], "stop") == 0)
     return cmd_stop(argv[2], atol(argv[3]));
+  if (argc == 6 && strcmp(argv[1], "batch") == 0)
+    return cmd_batch(argv[2], atol(argv[3]), atol(argv[4]), atoi(argv[5]));
   fprintf(stderr, "usage: libthroughput rate DIR ROUNDS BATCH\n"
-                  "       libthroughput stop DIR ITERS\n");
+                  "       libthroughput stop DIR ITERS\n"
+                  "       libthroughput batch DIR FILES PACE_US BATCH_US\n");
   return 2;
 }

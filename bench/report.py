@@ -502,6 +502,27 @@ class Report:
             s.append(table(["", "events per second", "× raw inotify"],
                            [["vigil_read", f_int(med(vr)), f_x(ratio(vr, rr))],
                             ["raw inotify read", f_int(med(rr)), "1.00×"]]))
+        bt = v.get("batch", [])
+        if bt:
+            s.append("Batching in a storm (`vigil_options.batch_us`, see docs/architecture.md), in-process "
+                     "(`libthroughput batch`): a thread blocks in `vigil_read`, while the main thread creates "
+                     "files (create, write 6 bytes, close) in one directory, as fast as it can or with a pause "
+                     "after each; *CPU* is the reading thread's, user and kernel, per file. Batching at its "
+                     "default (250 µs) against batching off, in the same run.\n")
+            rows = []
+            for pace in sorted({o["pace_us"] for o in bt}):
+                on = [o for o in bt if o["pace_us"] == pace and o["batch_us"] == 0]
+                off = [o for o in bt if o["pace_us"] == pace and o["batch_us"] == -1]
+                runs = sorted({o["run"] for o in on} & {o["run"] for o in off})
+                pon = [next(o["cpu_us"] / o["files"] for o in on if o["run"] == r) for r in runs]
+                poff = [next(o["cpu_us"] / o["files"] for o in off if o["run"] == r) for r in runs]
+                files = on[0]["files"] if on else "?"
+                lost = sum(o["files"] - o["created"] for o in on + off)
+                rows.append([("as fast as it can" if pace == 0 else f"{pace} µs after each file"),
+                             f_int(files), f"{med(pon):.2f}", f"{med(poff):.2f}", f_x(ratio(pon, poff)),
+                             f_int(lost)])
+            s.append(table(["writer", "files", "CPU µs per file, batching on", "batching off", "on × off",
+                            "created files not reported"], rows))
         return "\n".join(s)
 
     # ------------------------------------------------------------ all
