@@ -27,6 +27,9 @@ struct vigil {
   int move_wait_ms;
   int batch_us; /* a storm's gathering time (see vigil__wait); 0: none */
   size_t records_since_wait; /* kernel records read since the last blocking wait */
+  /* What makes a storm (see vigil__wait); the defaults below, which the tests change. */
+  size_t storm_records;
+  int64_t storm_wait_us;
   vigil_progress_cb progress;
   void *progress_userdata;
 
@@ -109,6 +112,9 @@ enum vigil__scan_mode {
 
 /* The default of vigil_options.batch_us. */
 #define VIGIL__BATCH_US 250
+/* A storm: this many records since the last blocking wait, and a wait that ends this soon. */
+#define VIGIL__STORM_RECORDS 6
+#define VIGIL__STORM_WAIT_US 1000
 
 enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
 

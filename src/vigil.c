@@ -168,6 +168,8 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   v->events = opt && opt->events ? opt->events : ~0u;
   v->move_wait_ms = opt && opt->move_wait_ms > 0 ? opt->move_wait_ms : 10;
   v->batch_us = VIGIL__BATCH_US;
+  v->storm_records = VIGIL__STORM_RECORDS;
+  v->storm_wait_us = VIGIL__STORM_WAIT_US;
   if (opt && opt->batch_us)
     v->batch_us = opt->batch_us > 0 ? opt->batch_us : 0;
   if (opt && opt->ignore_file && opt->ignore_file[0]) {
@@ -388,8 +390,8 @@ static int64_t now_us(void) {
 
 /*
  * A storm's records are gathered before they are read. When a blocking
- * wait follows a busy spell (at least STORM_RECORDS records read since
- * the last blocking wait) and the kernel ends it within STORM_WAIT_US,
+ * wait follows a busy spell (at least storm_records records read since
+ * the last blocking wait) and the kernel ends it within storm_wait_us,
  * records are arriving back to back: waiting batch_us longer (for
  * vigil_wake or a signal only) lets them pile up, so that one wakeup and
  * one read take many records instead of a few. Each wakeup costs a context
@@ -399,8 +401,6 @@ static int64_t now_us(void) {
  * where gathering would only add a wakeup. Records that do arrive back to
  * back wait, never more than batch_us.
  */
-#define STORM_WAIT_US 1000
-#define STORM_RECORDS 6
 
 static int gather(vigil_t *v) {
   struct pollfd p = {.fd = v->wakefd, .events = POLLIN};
@@ -421,7 +421,7 @@ int vigil__wait(vigil_t *v, int block) {
   int64_t t0 = 0;
   if (block != 0) {
     /* A storm: enough came since the last blocking wait, and more comes at once. */
-    if (v->batch_us && v->records_since_wait >= STORM_RECORDS)
+    if (v->batch_us && v->records_since_wait >= v->storm_records)
       t0 = now_us();
     v->records_since_wait = 0;
   }
@@ -436,7 +436,7 @@ int vigil__wait(vigil_t *v, int block) {
     }
     backend |= evs[i].data.fd == v->befd;
   }
-  if (backend && t0 && now_us() - t0 < STORM_WAIT_US)
+  if (backend && t0 && now_us() - t0 < v->storm_wait_us)
     return gather(v);
   return 0;
 }

