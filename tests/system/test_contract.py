@@ -254,12 +254,23 @@ def test_unpaired_move_out_does_not_delay_later_events(watched, what):
 
 # -- 4. overflow --------------------------------------------------------------
 
-@pytest.mark.time_limit(240)
-def test_overflow_then_rescan(watched):
+def queue_size_or_skip():
+    """fs.inotify.max_queued_events, or a skip when it is too big to fill."""
     with open("/proc/sys/fs/inotify/max_queued_events") as f:
         qmax = int(f.read())
     if qmax > 200000:
         pytest.skip("max_queued_events is %d: too big to overflow" % qmax)
+    return qmax
+
+
+def overfill(flood, qmax):
+    """More records than the kernel's queue holds: files made in `flood`."""
+    for i in range(qmax + 4000):
+        os.mknod(os.path.join(flood, "x%06d" % i), 0o644 | stat.S_IFREG)
+
+@pytest.mark.time_limit(240)
+def test_overflow_then_rescan(watched):
+    qmax = queue_size_or_skip()
 
     def populate(r):
         os.mkdir(os.path.join(r, "pre"))
@@ -270,8 +281,7 @@ def test_overflow_then_rescan(watched):
     s.v.send(signal.SIGSTOP)
     try:
         flood = s.p("flood")
-        for i in range(qmax + 4000):
-            os.mknod(os.path.join(flood, "x%06d" % i), 0o644 | stat.S_IFREG)
+        overfill(flood, qmax)
         # The queue is full now: these changes can only be found by a rescan.
         for i in range(0, 20):
             with open(s.p("pre/f%02d" % i), "wb") as f:
@@ -310,10 +320,7 @@ def test_overflow_does_not_report_again_what_was_delivered(watched):
     `modified` again by the rescan after it: vigil looks at the kernel's
     queue once more a clock tick after a spell of changes, so the moment it
     knows the stream complete is past their change time."""
-    with open("/proc/sys/fs/inotify/max_queued_events") as f:
-        qmax = int(f.read())
-    if qmax > 200000:
-        pytest.skip("max_queued_events is %d: too big to overflow" % qmax)
+    qmax = queue_size_or_skip()
 
     def populate(r):
         os.mkdir(os.path.join(r, "pre"))
@@ -332,9 +339,7 @@ def test_overflow_does_not_report_again_what_was_delivered(watched):
     time.sleep(0.2)
     s.v.send(signal.SIGSTOP)
     try:
-        flood = s.p("flood")
-        for i in range(qmax + 4000):
-            os.mknod(os.path.join(flood, "x%06d" % i), 0o644 | stat.S_IFREG)
+        overfill(s.p("flood"), qmax)
         # Changed while events are lost: these must be reported.
         for i in range(10, 20):
             with open(s.p("pre/f%02d" % i), "ab") as f:
