@@ -39,7 +39,7 @@ struct vigil {
   int qfd;     /* eventfd kept readable while the queue holds events */
   int timerfd; /* fires when a held-back rename must be resolved */
   int64_t timer_due; /* CLOCK_MONOTONIC ms the timer is set for */
-  int64_t resync_due; /* when to look at an empty kernel queue again (see vigil__step), or 0 */
+  int64_t resync_due; /* when to look at an empty kernel queue again (see resync), or 0 */
   int64_t records_ms; /* when records were last read */
   unsigned q_signalled : 1;
   unsigned timer_armed : 1;
@@ -126,9 +126,7 @@ int vigil__wait(vigil_t *v, int block);
  * was pending when the drain began), until deadline (CLOCK_MONOTONIC ms).
  * *left is what is still unread. Returns the number delivered.
  */
-typedef void (*vigil__deliver_fn)(vigil_t *v, const vigil_event *ev, void *ctx);
-size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil__deliver_fn deliver,
-                    void *ctx);
+size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver, void *ctx);
 int64_t vigil__now_ms(void);
 int vigil__forked(const vigil_t *v);
 void vigil__free(vigil_t *v);

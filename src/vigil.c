@@ -306,10 +306,14 @@ static void set_timer(vigil_t *v, int wait_ms) {
   }
 }
 
-int64_t vigil__now_ms(void) {
+static int64_t now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t vigil__now_ms(void) {
+  return now_us() / 1000;
 }
 
 /*
@@ -336,11 +340,22 @@ static int repair(vigil_t *v) {
  */
 #define RESYNC_MS 10
 
-static void resync_wait(vigil_t *v, int *wait_ms) {
+/* Records were read (n > 0) or not: when the look is due, and how long until then. */
+static void resync(vigil_t *v, int n, int *wait_ms) {
+  if (n <= 0 && !v->resync_due)
+    return;
+  int64_t now = vigil__now_ms();
+  if (n > 0) {
+    v->records_ms = now;
+    if (!v->resync_due)
+      v->resync_due = now + RESYNC_MS;
+  } else if (now >= v->resync_due) {
+    /* The queue was empty a tick after the last records, or look again. */
+    v->resync_due = now - v->records_ms >= RESYNC_MS ? 0 : v->records_ms + RESYNC_MS;
+  }
   if (!v->resync_due)
     return;
-  int64_t left = v->resync_due - vigil__now_ms();
-  int w = left > 0 ? (int)left : 0;
+  int w = v->resync_due > now ? (int)(v->resync_due - now) : 0;
   if (*wait_ms < 0 || w < *wait_ms)
     *wait_ms = w;
 }
@@ -364,28 +379,11 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
     if (n < 0)
       return n;
     *got += (size_t)n;
-    if (n > 0 || v->resync_due) {
-      int64_t now = vigil__now_ms();
-      if (n > 0) {
-        v->records_ms = now;
-        if (!v->resync_due)
-          v->resync_due = now + RESYNC_MS;
-      } else if (now >= v->resync_due) {
-        /* The queue was empty a tick after the last records, or look again. */
-        v->resync_due = now - v->records_ms >= RESYNC_MS ? 0 : v->records_ms + RESYNC_MS;
-      }
-    }
-    resync_wait(v, wait_ms);
+    resync(v, n, wait_ms);
     set_timer(v, *wait_ms);
     if (vigil__queue_empty(&v->queue))
       return 0;
   }
-}
-
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /*
@@ -441,8 +439,7 @@ int vigil__wait(vigil_t *v, int block) {
   return 0;
 }
 
-size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil__deliver_fn deliver,
-                    void *ctx) {
+size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver, void *ctx) {
   v->be->flush(v->be_state, v);
   size_t n = 0;
   while (vigil__now_ms() < deadline) {
@@ -463,16 +460,6 @@ size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil__deliver_f
   return n;
 }
 
-typedef struct {
-  vigil_cb cb;
-  void *userdata;
-} drain_ctx;
-
-static void deliver_cb(vigil_t *v, const vigil_event *ev, void *ctx) {
-  drain_ctx *c = ctx;
-  c->cb(v, ev, c->userdata);
-}
-
 int vigil_drain(vigil_t *v, vigil_cb cb, void *userdata, int timeout_ms) {
   if (!v || !cb)
     return -EINVAL;
@@ -482,8 +469,7 @@ int vigil_drain(vigil_t *v, vigil_cb cb, void *userdata, int timeout_ms) {
     return VIGIL_EBUSY;
   int64_t deadline = timeout_ms >= 0 ? vigil__now_ms() + timeout_ms : INT64_MAX;
   size_t left = v->be->pending(v->be_state);
-  drain_ctx c = {cb, userdata};
-  size_t n = vigil__drain(v, deadline, &left, deliver_cb, &c);
+  size_t n = vigil__drain(v, deadline, &left, cb, userdata);
   /* The queue is left as it is: what was not delivered comes with the next read. */
   signal_queue(v);
   return n > INT32_MAX ? INT32_MAX : (int)n;
