@@ -207,9 +207,10 @@ static char *dir_slash(char *o, const vigil_event *ev, const char *s, size_t n) 
 
 /* ANSI SGR sequences per kind; "dim" is SGR 2. */
 static const char *const kind_color[VIGIL_KIND_MAX + 1] = {
-    [VIGIL_CREATED] = "\033[32m",    [VIGIL_REMOVED] = "\033[31m", [VIGIL_MODIFIED] = "\033[33m",
-    [VIGIL_ATTRIB] = "\033[2m",      [VIGIL_MOVED] = "\033[36m",   [VIGIL_CLOSED] = "\033[2m",
-    [VIGIL_OVERFLOW] = "\033[1;31m", [VIGIL_ERROR] = "\033[1;31m",
+    [VIGIL_CREATED] = "\033[32m",       [VIGIL_REMOVED] = "\033[31m", [VIGIL_MODIFIED] = "\033[33m",
+    [VIGIL_ATTRIB] = "\033[2m",         [VIGIL_MOVED] = "\033[36m",   [VIGIL_CLOSED] = "\033[2m",
+    [VIGIL_OVERFLOW] = "\033[1;31m",    [VIGIL_ERROR] = "\033[1;31m", [VIGIL_OPENED] = "\033[2m",
+    [VIGIL_CLOSED_NOWRITE] = "\033[2m",
 };
 
 /* The strings of an event that a line shows, with their lengths. */

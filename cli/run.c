@@ -251,7 +251,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
   o->stop_signal = SIGTERM;
   o->grace_ms = 5000;
   o->debounce_ms = 50;
-  o->events = ((1u << (VIGIL_KIND_MAX + 1)) - 2) & ~(1u << VIGIL_ERROR);
+  o->events = VIGIL_KINDS_DEFAULT & ~(1u << VIGIL_ERROR);
   o->watch = calloc((size_t)argc + 1, sizeof *o->watch);
   o->exclude = calloc((size_t)argc + 1, sizeof *o->exclude);
   if (!o->watch || !o->exclude) {
@@ -315,7 +315,11 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
       break;
     case OPT_EVENTS:
       o->events = cli_parse_events(optarg);
-      if (!o->events || (o->events & (1u << VIGIL_ERROR))) {
+      /*
+       * Opens and closes without writing are refused: COMMAND reading its
+       * own files would make the next run, for ever.
+       */
+      if (!o->events || (o->events & ~(VIGIL_KINDS_DEFAULT & ~(1u << VIGIL_ERROR)))) {
         say("--events: unknown kind in '%s' (kinds: created, removed, modified, attrib, "
             "moved, closed, overflow)",
             optarg);

@@ -36,7 +36,8 @@ static const char watch_usage[] =
     "      --exclude PATTERN   skip paths matching a gitignore pattern (repeatable);\n"
     "                          excluded directories are not watched at all\n"
     "      --events LIST       report only these kinds, comma-separated: created,\n"
-    "                          removed, modified, attrib, moved, closed, overflow, error\n"
+    "                          removed, modified, attrib, moved, closed, overflow, error,\n"
+    "                          opened, closed_nowrite (these two only when listed)\n"
     "  -1, --once              exit after the first event\n"
     "  -t, --timeout SECONDS   exit after SECONDS (status 2 if nothing happened)\n"
     "  -q, --quiet             no ready line or progress on stderr\n"
@@ -179,7 +180,7 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
       o->events = cli_parse_events(optarg);
       if (!o->events) {
         cli_error("--events: unknown kind in '%s' (kinds: created, removed, modified, attrib, "
-                  "moved, closed, overflow, error)",
+                  "moved, closed, overflow, error, opened, closed_nowrite)",
                   optarg);
         return -1;
       }

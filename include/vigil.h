@@ -52,10 +52,21 @@ typedef enum {
   VIGIL_MOVED,       /* from was renamed to path, within the watched tree */
   VIGIL_CLOSED,      /* path was closed after being opened for writing */
   VIGIL_OVERFLOW,    /* events were lost; a rescan follows (see docs/events.md) */
-  VIGIL_ERROR        /* path could not be watched or read; error says why */
+  VIGIL_ERROR,       /* path could not be watched or read; error says why */
+  /*
+   * The next two are reported only when vigil_options.events asks for them
+   * by name: every read of every file in the tree makes them, so the
+   * kernel is asked for them only then. They are about files only (vigil
+   * lists directories itself, and would hear its own listing).
+   */
+  VIGIL_OPENED,        /* the file path was opened */
+  VIGIL_CLOSED_NOWRITE /* path was closed after being opened without writing */
 } vigil_kind;
 
-#define VIGIL_KIND_MAX VIGIL_ERROR
+#define VIGIL_KIND_MAX VIGIL_CLOSED_NOWRITE
+
+/* The kinds delivered when vigil_options.events is 0: all but the costly two. */
+#define VIGIL_KINDS_DEFAULT (((1u << (VIGIL_ERROR + 1)) - 1) & ~1u)
 
 /* Bits of vigil_event.flags. */
 enum {
@@ -126,8 +137,10 @@ typedef struct {
   const char *const *exclude;
   size_t exclude_count;
   /*
-   * Which kinds to deliver: a mask of (1u << kind), 0 for all. The tree is
-   * kept whatever the mask, so replay of the delivered kinds still holds.
+   * Which kinds to deliver: a mask of (1u << kind), 0 for VIGIL_KINDS_DEFAULT
+   * (every kind but VIGIL_OPENED and VIGIL_CLOSED_NOWRITE, which must be
+   * named). The tree is kept whatever the mask, so replay of the delivered
+   * kinds still holds.
    */
   unsigned events;
   /* How long an unpaired rename source waits for its pair; 0 means 10 ms. */
@@ -264,10 +277,10 @@ VIGIL_API int vigil_stop(vigil_t *v, int grace_ms);
 
 /* Counters of what an instance holds. */
 typedef struct {
-  size_t roots;   /* roots still being watched */
-  size_t dirs;    /* directories in the tree */
-  size_t entries; /* all entries in the tree, directories included */
-  size_t watches; /* kernel watches held */
+  size_t roots;       /* roots still being watched */
+  size_t dirs;        /* directories in the tree */
+  size_t entries;     /* all entries in the tree, directories included */
+  size_t watches;     /* kernel watches held */
   size_t add_watches; /* watches placed by the last vigil_add, even one that failed */
 } vigil_stats;
 

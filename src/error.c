@@ -4,9 +4,11 @@
 #include <string.h>
 
 static const char *const kind_names[] = {
-    [VIGIL_CREATED] = "created", [VIGIL_REMOVED] = "removed",   [VIGIL_MODIFIED] = "modified",
-    [VIGIL_ATTRIB] = "attrib",   [VIGIL_MOVED] = "moved",       [VIGIL_CLOSED] = "closed",
-    [VIGIL_OVERFLOW] = "overflow", [VIGIL_ERROR] = "error"};
+    [VIGIL_CREATED] = "created",   [VIGIL_REMOVED] = "removed",
+    [VIGIL_MODIFIED] = "modified", [VIGIL_ATTRIB] = "attrib",
+    [VIGIL_MOVED] = "moved",       [VIGIL_CLOSED] = "closed",
+    [VIGIL_OVERFLOW] = "overflow", [VIGIL_ERROR] = "error",
+    [VIGIL_OPENED] = "opened",     [VIGIL_CLOSED_NOWRITE] = "closed_nowrite"};
 
 const char *vigil_kind_name(vigil_kind kind) {
   if (kind < VIGIL_CREATED || kind > VIGIL_KIND_MAX)

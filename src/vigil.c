@@ -165,7 +165,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   v->be = &vigil__backend_inotify;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
-  v->events = opt && opt->events ? opt->events : ~0u;
+  v->events = opt && opt->events ? opt->events : VIGIL_KINDS_DEFAULT;
   v->move_wait_ms = opt && opt->move_wait_ms > 0 ? opt->move_wait_ms : 10;
   v->batch_us = VIGIL__BATCH_US;
   v->storm_records = VIGIL__STORM_RECORDS;
@@ -195,7 +195,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   if (rc < 0)
     goto err;
   int befd;
-  rc = v->be->open(&v->be_state, &befd);
+  rc = v->be->open(&v->be_state, &befd, v->events);
   if (rc < 0)
     goto err;
   v->befd = befd;

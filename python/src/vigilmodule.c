@@ -365,7 +365,7 @@ static PyObject *Event_get_error(EventObject *self, void *Py_UNUSED(closure)) {
 
 static PyMemberDef Event_members[] = {
     {"kind", T_OBJECT, offsetof(EventObject, kind), READONLY,
-     "what happened: 'created', 'removed', 'modified', 'attrib', 'moved', 'closed', 'overflow' or 'error'"},
+     "what happened: 'created', 'removed', 'modified', 'attrib', 'moved', 'closed', 'overflow', 'error', 'opened' or 'closed_nowrite'"},
     {"path", T_OBJECT, offsetof(EventObject, path), READONLY,
      "the path (str or bytes, like the root it is under); None for 'overflow'"},
     {"from_path", T_OBJECT, offsetof(EventObject, from), READONLY, "the old path of a 'moved' event, else None"},

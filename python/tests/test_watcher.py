@@ -40,6 +40,28 @@ def test_scripted_scenario(root):
     assert not any(e.synthetic for e in evs)
 
 
+def test_opened_and_closed_nowrite_only_when_named(root):
+    f = os.path.join(root, "f")
+    touch(f)
+    kinds = ["opened", "closed_nowrite", "created", "closed"]
+    with vigil.Watcher(root) as every, vigil.Watcher(root, events=kinds) as asked:
+        with open(f, "rb") as fh:
+            fh.read()
+        os.listdir(root)
+        s = os.path.join(root, "s")
+        touch(s, b"x")
+        done = lambda e: e.kind == "closed" and e.path == s
+        assert simple(read_until(asked, done), root) == [
+            ("opened", "f", None, False),
+            ("closed_nowrite", "f", None, False),
+            ("created", "s", None, False),
+            ("opened", "s", None, False),
+            ("closed", "s", None, False),
+        ]
+        assert [e.kind for e in read_until(every, done)] == ["created", "modified", "closed"]
+    assert (vigil.OPENED, vigil.CLOSED_NOWRITE) == ("opened", "closed_nowrite")
+
+
 def test_files_in_a_new_directory_are_not_missed(root):
     with vigil.Watcher(root) as w:
         for i in range(20):

@@ -6,8 +6,8 @@
 
 See docs/python.md in the vigil repository.
 """
-from ._vigil import (ATTRIB, CLOSED, CREATED, ERROR, LIBVIGIL_VERSION, MODIFIED, MOVED, OVERFLOW,
-                     REMOVED, Event, ForkedError, strerror)
+from ._vigil import (ATTRIB, CLOSED, CLOSED_NOWRITE, CREATED, ERROR, LIBVIGIL_VERSION, MODIFIED, MOVED,
+                     OPENED, OVERFLOW, REMOVED, Event, ForkedError, strerror)
 from ._watcher import Watcher
 from ._aio import awatch
 from ._observer import ObservedWatch, Observer
@@ -15,4 +15,5 @@ from ._observer import ObservedWatch, Observer
 __version__ = LIBVIGIL_VERSION
 
 __all__ = ["Watcher", "Event", "ForkedError", "awatch", "Observer", "ObservedWatch", "strerror",
-           "CREATED", "REMOVED", "MODIFIED", "ATTRIB", "MOVED", "CLOSED", "OVERFLOW", "ERROR"]
+           "CREATED", "REMOVED", "MODIFIED", "ATTRIB", "MOVED", "CLOSED", "OVERFLOW", "ERROR",
+           "OPENED", "CLOSED_NOWRITE"]

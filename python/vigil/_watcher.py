@@ -12,8 +12,9 @@ class Watcher(_vigil.Watcher):
 
     exclude: gitignore-style patterns (an excluded directory is never
     watched). events: kind names to deliver ("created", "removed",
-    "modified", "attrib", "moved", "closed", "overflow", "error"), None for
-    all. ignore_file: a per-directory ignore file such as ".gitignore".
+    "modified", "attrib", "moved", "closed", "overflow", "error", "opened",
+    "closed_nowrite"), None for all but the last two, which are delivered
+    (and asked of the kernel) only when named. ignore_file: a per-directory ignore file such as ".gitignore".
 
     Use it as a context manager, or call close() (idempotent).
     """

@@ -16,8 +16,12 @@ typedef struct vigil vigil_t;
 
 typedef struct vigil__backend {
   const char *name;
-  /* Creates the backend's state; *fd is the descriptor to poll. */
-  int (*open)(void **state, int *fd);
+  /*
+   * Creates the backend's state; *fd is the descriptor to poll. kinds is
+   * the instance's mask of kinds to deliver: a backend asks the kernel for
+   * costly records (opens, closes without writing) only when it is asked.
+   */
+  int (*open)(void **state, int *fd, unsigned kinds);
   /*
    * Places (or refreshes) the watch on a directory node, whose path is
    * given. Returns 0, -errno, or VIGIL_EWATCHLIMIT. Calling it on a node

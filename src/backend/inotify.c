@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
   int fd;
+  uint32_t extra; /* IN_OPEN, IN_CLOSE_NOWRITE: added to WATCH_MASK when asked for */
   slot *map;
   size_t mask, count;
   char *buf;
@@ -143,7 +144,7 @@ static int map_detach(state *s, vigil__node *n) {
   return 1;
 }
 
-static int in_open(void **out, int *fd) {
+static int in_open(void **out, int *fd, unsigned kinds) {
   state *s = vigil__calloc(1, sizeof *s);
   if (!s)
     return -ENOMEM;
@@ -156,6 +157,10 @@ static int in_open(void **out, int *fd) {
     return -ENOMEM;
   }
   s->mask = 63;
+  if (kinds & (1u << VIGIL_OPENED))
+    s->extra |= IN_OPEN;
+  if (kinds & (1u << VIGIL_CLOSED_NOWRITE))
+    s->extra |= IN_CLOSE_NOWRITE;
   s->fd = VIGIL__SYS(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (s->fd < 0) {
     int err = errno;
@@ -184,7 +189,7 @@ static int in_open(void **out, int *fd) {
 
 static int in_watch(void *st, vigil__node *dir, const char *path) {
   state *s = st;
-  uint32_t mask = WATCH_MASK | (vigil__node_parent(dir) ? IN_DONT_FOLLOW : 0);
+  uint32_t mask = WATCH_MASK | s->extra | (vigil__node_parent(dir) ? IN_DONT_FOLLOW : 0);
   int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, mask));
   if (wd < 0)
     return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
@@ -333,6 +338,16 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
       vigil__obs_changed(v, d, name, len, VIGIL_ATTRIB);
     else if (e->mask & IN_CLOSE_WRITE)
       vigil__obs_changed(v, d, name, len, VIGIL_CLOSED);
+    /*
+     * Opens and closes of directories are left out: vigil's own listings
+     * make them, and the caller would hear vigil's echo.
+     */
+    else if (is_dir)
+      continue;
+    else if (e->mask & IN_OPEN)
+      vigil__obs_changed(v, d, name, len, VIGIL_OPENED);
+    else if (e->mask & IN_CLOSE_NOWRITE)
+      vigil__obs_changed(v, d, name, len, VIGIL_CLOSED_NOWRITE);
   }
 }
 

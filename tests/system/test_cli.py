@@ -342,6 +342,32 @@ def test_root_gone_exit_3_even_when_removed_is_filtered(vigil, tmp):
     assert v.read_all() == b""
 
 
+def test_opened_and_closed_nowrite_only_when_listed(vigil, tmp):
+    root = tmp / "w"
+    (root / "d").mkdir(parents=True)
+    touch(str(root / "d" / "f"), b"x")
+    every = vigil("watch", "--json", str(root))
+    asked = vigil("watch", "--json", "--events",
+                  "opened,closed_nowrite,created,closed", str(root))
+    every.wait_ready()
+    asked.wait_ready()
+    with open(str(root / "d" / "f"), "rb") as f:
+        f.read()
+    os.listdir(str(root / "d"))          # directories: never reported
+    touch(str(root / "s"), b"x")
+    done = lambda e: e["type"] == "closed" and e["path"].endswith("/s")
+    f_ = str(root / "d" / "f")
+    s_ = str(root / "s")
+    assert asked.events_until(done, what="closed s") == [
+        {"type": "opened", "path": f_, "dir": False},
+        {"type": "closed_nowrite", "path": f_, "dir": False},
+        {"type": "created", "path": s_, "dir": False},
+        {"type": "opened", "path": s_, "dir": False},
+        {"type": "closed", "path": s_, "dir": False}]
+    assert [e["type"] for e in every.events_until(done, what="closed s")] == [
+        "created", "modified", "closed"]
+
+
 def test_closed_stdout_ends_vigil(vigil_bin, tmp):
     """A reader that goes away (| head -1) must not leave vigil running."""
     root = tmp / "w"

@@ -431,6 +431,8 @@ def test_sigterm_while_idle(rt):
     ["run", "--signal", "0", "--", "true"],
     ["run", "--events", "created,bogus", "--", "true"],
     ["run", "--events", "error", "--", "true"],
+    ["run", "--events", "created,opened", "--", "true"],
+    ["run", "--events", "closed_nowrite", "--", "true"],
     ["run", "-e", "", "--", "true"],
     ["run", "--ext", "c,,h", "--", "true"],
     ["run", "--exclude", "[abc", "--", "true"],

@@ -21,7 +21,7 @@ import time
 EVENT_TIMEOUT = float(os.environ.get("VIGIL_TEST_EVENT_TIMEOUT", "20"))
 
 KINDS = ("created", "removed", "modified", "attrib", "moved", "closed",
-         "overflow", "error")
+         "overflow", "error", "opened", "closed_nowrite")
 
 
 def fsbytes(s):
@@ -460,7 +460,7 @@ class Replay:
             self._del_subtree(fr)
             for r in sorted(moving, key=lambda x: x.count(b"/")):
                 self._add(to + r[len(fr):], flags[r])
-        else:  # modified, attrib, closed
+        else:  # modified, attrib, closed, opened, closed_nowrite
             r = self.rel(ev["path"])
             if r != b"" and r not in self.isdir:
                 self.err("%s for absent path %r" % (t, r))
