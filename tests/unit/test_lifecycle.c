@@ -854,11 +854,11 @@ static void fork_without_atfork_handlers_is_detected(void **state) {
  * Returns the number of events read, or -1 with *why set. (No cmocka here:
  * it runs on many threads at once.)
  */
-static int one_cycle(const char *dir, const char *file, int *why) {
+static int one_cycle(const char *dir, const char *file, int *why, int *err) {
   vigil_t *v;
-  if (vigil_open(&v, NULL) < 0)
+  if ((*err = vigil_open(&v, NULL)) < 0)
     return *why = 1, -1;
-  if (vigil_add(v, dir, 0) < 0) {
+  if ((*err = vigil_add(v, dir, 0)) < 0) {
     vigil_close(v);
     return *why = 2, -1;
   }
@@ -883,6 +883,7 @@ typedef struct {
   long warm, rest; /* cycles before and after the first measurement */
   long events;
   int why; /* why a cycle failed: 0 if none did */
+  int err; /* the error of the call that failed */
   long failed_at;
   pthread_barrier_t *bar;
 } cycler;
@@ -894,7 +895,7 @@ static void *cycler_main(void *arg) {
       pthread_barrier_wait(c->bar); /* warm-up done: the main thread measures */
       pthread_barrier_wait(c->bar);
     }
-    int n = one_cycle(c->dir, c->file, &c->why);
+    int n = one_cycle(c->dir, c->file, &c->why, &c->err);
     if (n < 0)
       c->failed_at = i;
     else
@@ -987,10 +988,11 @@ static void open_close_cycles_leak_nothing(void **state) {
                 after.rss_kib - before.rss_kib, after.heap - before.heap);
   for (long i = 0; i < nthreads; i++) {
     if (c[i].why)
-      fail_msg("thread %ld, cycle %ld: %s", i, c[i].failed_at,
+      fail_msg("thread %ld, cycle %ld: %s (%s)", i, c[i].failed_at,
                c[i].why == 1   ? "vigil_open failed"
                : c[i].why == 2 ? "vigil_add failed"
-                               : "no event was read");
+                               : "no event was read",
+               c[i].why == 3 ? "-" : vigil_strerror(c[i].err));
     rm_tree(c[i].dir);
   }
   free(c);
