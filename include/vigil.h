@@ -70,8 +70,16 @@ typedef enum {
 
 /* Bits of vigil_event.flags. */
 enum {
-  VIGIL_ISDIR = 1u << 0,    /* the entry is a directory */
-  VIGIL_SYNTHETIC = 1u << 1 /* found by a scan, not reported by the kernel */
+  VIGIL_ISDIR = 1u << 0,     /* the entry is a directory */
+  VIGIL_SYNTHETIC = 1u << 1, /* found by a scan, not reported by the kernel */
+  /*
+   * On VIGIL_CREATED: the entry was renamed into the root from outside it
+   * (or from a place the root leaves out). On VIGIL_REMOVED: it was renamed
+   * out. Only the top of a moved tree carries it: what is below a tree
+   * moved in comes with VIGIL_SYNTHETIC, and what is below a tree moved
+   * out is removed, children first, without it.
+   */
+  VIGIL_BY_MOVE = 1u << 2
 };
 
 /*

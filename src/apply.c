@@ -236,13 +236,14 @@ int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t l
     return -ENOMEM;
   }
   vigil__tree_link(&v->tree, dir, n);
-  vigil__emit(v, VIGIL_CREATED, 0, n, 0);
+  vigil__emit(v, VIGIL_CREATED, how == VIGIL__BY_MOVE ? VIGIL_BY_MOVE : 0, n, 0);
   if (is_dir && vigil__should_descend(dir))
     return vigil__reconcile(v, n, VIGIL__SCAN_NEW);
   return 0;
 }
 
-int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len) {
+int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                    enum vigil__how how) {
   if (!live(dir))
     return 0;
   vigil__node *n = vigil__tree_find(&v->tree, dir, name, len);
@@ -251,6 +252,14 @@ int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len) 
   vigil__root *r = vigil__node_root(dir);
   if (r->is_file) {
     vigil__root_gone(v, r);
+    return 0;
+  }
+  if (how == VIGIL__BY_MOVE) {
+    /* Children first, as always; only the top says it was moved out. */
+    while (vigil__node_dir(n) && vigil__node_first(n))
+      vigil__drop(v, vigil__node_first(n), 1);
+    vigil__emit(v, VIGIL_REMOVED, VIGIL_BY_MOVE, n, 0);
+    vigil__drop(v, n, 0);
     return 0;
   }
   vigil__drop(v, n, 1);
@@ -270,7 +279,7 @@ int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t sl
    */
   if (!src || !admitted || sroot != troot || sroot->is_file) {
     if (src)
-      vigil__obs_gone(v, sdir, sname, slen);
+      vigil__obs_gone(v, sdir, sname, slen, VIGIL__BY_MOVE);
     if (admitted)
       return vigil__obs_appeared(v, tdir, tname, tlen, is_dir, VIGIL__BY_MOVE);
     return 0;

@@ -154,7 +154,9 @@ int vigil__vanished_retry(vigil_t *v);
 enum vigil__how { VIGIL__BY_CREATE, VIGIL__BY_MOVE };
 int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
                         enum vigil__how how);
-int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len);
+/* how: VIGIL__BY_MOVE when the entry was renamed out of the root. */
+int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                    enum vigil__how how);
 int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
                      vigil__node *tdir, const char *tname, size_t tlen, int is_dir);
 int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,

@@ -254,6 +254,7 @@ typedef struct {
   PyObject *from;
   char is_dir;
   char synthetic;
+  char by_move;
   int code;
 } EventObject;
 
@@ -274,11 +275,11 @@ static PyObject *kind_object(PyObject *name) {
 }
 
 static PyObject *Event_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"kind", "path", "from_path", "is_dir", "synthetic", "error_code", NULL};
+  static char *kwlist[] = {"kind", "path", "from_path", "is_dir", "synthetic", "error_code", "by_move", NULL};
   PyObject *kind, *path, *from = Py_None;
-  int is_dir = 0, synthetic = 0, code = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO|Oppi:Event", kwlist, &kind, &path, &from, &is_dir, &synthetic,
-                                   &code))
+  int is_dir = 0, synthetic = 0, code = 0, by_move = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO|Oppip:Event", kwlist, &kind, &path, &from, &is_dir, &synthetic,
+                                   &code, &by_move))
     return NULL;
   PyObject *k = kind_object(kind);
   if (!k)
@@ -295,6 +296,7 @@ static PyObject *Event_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
   self->from = from;
   self->is_dir = (char)is_dir;
   self->synthetic = (char)synthetic;
+  self->by_move = (char)by_move;
   self->code = code;
   return (PyObject *)self;
 }
@@ -318,8 +320,8 @@ static PyObject *Event_repr(EventObject *self) {
 }
 
 static PyObject *Event_tuple(EventObject *self) {
-  return Py_BuildValue("(OOOOOi)", self->kind, self->path, self->from, self->is_dir ? Py_True : Py_False,
-                       self->synthetic ? Py_True : Py_False, self->code);
+  return Py_BuildValue("(OOOOOiO)", self->kind, self->path, self->from, self->is_dir ? Py_True : Py_False,
+                       self->synthetic ? Py_True : Py_False, self->code, self->by_move ? Py_True : Py_False);
 }
 
 static Py_hash_t Event_hash(EventObject *self) {
@@ -372,6 +374,8 @@ static PyMemberDef Event_members[] = {
     {"is_dir", T_BOOL, offsetof(EventObject, is_dir), READONLY, "the entry is a directory"},
     {"synthetic", T_BOOL, offsetof(EventObject, synthetic), READONLY,
      "found by a scan (a new directory's listing, a rescan), not reported by the kernel"},
+    {"by_move", T_BOOL, offsetof(EventObject, by_move), READONLY,
+     "a 'created' entry was renamed in from outside the root, a 'removed' one renamed out of it"},
     {"error_code", T_INT, offsetof(EventObject, code), READONLY,
      "for 'error' events, libvigil's negative error code; 0 otherwise"},
     {NULL, 0, 0, 0, NULL}};
@@ -390,7 +394,7 @@ static PyTypeObject EventType = {
     .tp_repr = (reprfunc)Event_repr,
     .tp_hash = (hashfunc)Event_hash,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Event(kind, path, from_path=None, is_dir=False, synthetic=False, error_code=0)\n--\n\n"
+    .tp_doc = "Event(kind, path, from_path=None, is_dir=False, synthetic=False, error_code=0, by_move=False)\n--\n\n"
               "One change, as reported by a Watcher. Immutable and hashable.",
     .tp_richcompare = Event_richcompare,
     .tp_methods = Event_methods,
@@ -512,6 +516,7 @@ static PyObject *batch_list(const batch *b, int bytes_mode) {
       e->from = r->from == NO_STRING ? (Py_INCREF(Py_None), Py_None) : make_path(b->buf + r->from, r->from_len, bytes_mode);
     e->is_dir = (r->flags & VIGIL_ISDIR) != 0;
     e->synthetic = (r->flags & VIGIL_SYNTHETIC) != 0;
+    e->by_move = (r->flags & VIGIL_BY_MOVE) != 0;
     e->code = r->kind == VIGIL_ERROR ? r->error : 0;
     PyList_SET_ITEM(list, (Py_ssize_t)i, (PyObject *)e);
     if (!e->path || !e->from)

@@ -245,7 +245,7 @@ static void resolve_pending(state *s, vigil_t *v) {
   size_t nf = chain(s, s->pwd, from);
   for (size_t i = 0; i < nf; i++)
     if (still_watched(s, s->pwd, from[i]))
-      vigil__obs_gone(v, from[i], s->pname, s->plen);
+      vigil__obs_gone(v, from[i], s->pname, s->plen, VIGIL__BY_MOVE);
 }
 
 static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
@@ -264,7 +264,7 @@ static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
       used[j] = 1;
       vigil__obs_moved(v, from[i], s->pname, s->plen, to[j], name, len, s->pisdir);
     } else {
-      vigil__obs_gone(v, from[i], s->pname, s->plen);
+      vigil__obs_gone(v, from[i], s->pname, s->plen, VIGIL__BY_MOVE);
     }
   }
   for (size_t j = 0; j < nt; j++)
@@ -330,7 +330,7 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
     else if (name && (e->mask & IN_MOVED_TO))
       vigil__obs_appeared(v, d, name, len, is_dir, VIGIL__BY_MOVE);
     else if (name && (e->mask & IN_DELETE))
-      vigil__obs_gone(v, d, name, len);
+      vigil__obs_gone(v, d, name, len, VIGIL__BY_CREATE);
     /* The rest may be about the directory itself (no name). */
     else if (e->mask & IN_MODIFY)
       vigil__obs_changed(v, d, name, len, VIGIL_MODIFIED);

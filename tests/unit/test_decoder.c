@@ -159,6 +159,52 @@ static void mismatched_cookie_is_out_then_in(void **state) {
   expect(f, VIGIL_CREATED, "z", NULL);
 }
 
+/* The next event is kind for rel, with exactly these flags. */
+static void expect_flags(fixture *f, vigil_kind kind, const char *rel, unsigned flags) {
+  vigil_event ev = next(f, 200);
+  assert_int_equal(ev.kind, kind);
+  char want[256];
+  snprintf(want, sizeof want, "%s/%s", f->dir, rel);
+  assert_string_equal(ev.path, want);
+  assert_int_equal(ev.flags, flags);
+}
+
+static void moves_in_and_out_say_so_on_the_top_only(void **state) {
+  fixture *f = *state;
+  touch(f->dir, "sub/inner");
+  expect_flags(f, VIGIL_CREATED, "sub/inner", 0);
+  expect_flags(f, VIGIL_CLOSED, "sub/inner", 0);
+  /* sub (with inner) renamed away; z arrives from outside. */
+  rec(f, f->wd_top, IN_MOVED_FROM | IN_ISDIR, 3, "sub");
+  rec(f, f->wd_top, IN_MOVED_TO, 4, "z");
+  feed(f);
+  expect_flags(f, VIGIL_REMOVED, "sub/inner", 0);
+  expect_flags(f, VIGIL_REMOVED, "sub", VIGIL_ISDIR | VIGIL_BY_MOVE);
+  expect_flags(f, VIGIL_CREATED, "z", VIGIL_BY_MOVE);
+  /* Plain deletes and creates do not carry it. */
+  rec(f, f->wd_top, IN_DELETE, 0, "z");
+  rec(f, f->wd_top, IN_CREATE, 0, "z");
+  feed(f);
+  expect_flags(f, VIGIL_REMOVED, "z", 0);
+  expect_flags(f, VIGIL_CREATED, "z", 0);
+  /* An unpaired source settled after the wait says so too. */
+  rec(f, f->wd_top, IN_MOVED_FROM, 5, "a");
+  feed(f);
+  expect_flags(f, VIGIL_REMOVED, "a", VIGIL_BY_MOVE);
+  expect_nothing(f);
+}
+
+static void a_paired_rename_is_one_moved_without_the_flag(void **state) {
+  fixture *f = *state;
+  rec(f, f->wd_top, IN_MOVED_FROM, 7, "a");
+  rec(f, f->wd_sub, IN_MOVED_TO, 7, "b");
+  feed(f);
+  vigil_event ev = next(f, 200);
+  assert_int_equal(ev.kind, VIGIL_MOVED);
+  assert_int_equal(ev.flags, 0);
+  expect_nothing(f);
+}
+
 static void create_of_a_known_entry_is_not_repeated(void **state) {
   fixture *f = *state;
   rec(f, f->wd_top, IN_CREATE, 0, "a");
@@ -278,6 +324,8 @@ int main(void) {
       T(unpaired_source_is_a_move_out_after_the_wait),
       T(unpaired_source_does_not_hold_back_the_next_record),
       T(mismatched_cookie_is_out_then_in),
+      T(moves_in_and_out_say_so_on_the_top_only),
+      T(a_paired_rename_is_one_moved_without_the_flag),
       T(create_of_a_known_entry_is_not_repeated),
       T(delete_of_an_unknown_entry_is_ignored),
       T(modify_attrib_close_map_to_kinds),
