@@ -121,8 +121,39 @@ static int same_entry(const vigil__node *n, int type, uint64_t ino) {
   return !n->ino || !ino || n->ino == (uint32_t)ino;
 }
 
-static int ts_after(const struct timespec *a, const struct timespec *b) {
-  return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+/*
+ * The granularity of a file system's timestamps is not published, but a
+ * change time is never set by a user, so it shows the file system's tick:
+ * a time with nanoseconds that are a multiple of 10^k comes from a file
+ * system whose tick is at most 10^k ns, since every tick in use is a power
+ * of ten (1 ns for most, 100 ns for NTFS and SMB, 10 ms for exFAT, 1 s for
+ * ext2, ext3 and ext4 with 128-byte inodes). A whole second says nothing
+ * finer, and FAT's tick is 2 s, so whole seconds count as the worst case.
+ */
+#define COARSE_TICK_NS 2000000000LL
+
+static long long tick_of(const struct timespec *ctime) {
+  long long tick = 1;
+  long ns = ctime->tv_nsec;
+  if (ns == 0)
+    return COARSE_TICK_NS;
+  while (ns % 10 == 0) {
+    ns /= 10;
+    tick *= 10;
+  }
+  return tick;
+}
+
+/* Could a change stamped t (truncated to tick) have happened at or after since? */
+static int may_be_after(const struct timespec *t, long long tick, const struct timespec *since) {
+  long long end_s = (long long)t->tv_sec + tick / 1000000000LL;
+  long long end_ns = t->tv_nsec + tick % 1000000000LL;
+  if (end_ns >= 1000000000LL) {
+    end_s++;
+    end_ns -= 1000000000LL;
+  }
+  /* The change happened in [t, t + tick); tick 1 ns makes this t >= since. */
+  return end_s > since->tv_sec || (end_s == since->tv_sec && end_ns > since->tv_nsec);
 }
 
 /*
@@ -131,14 +162,18 @@ static int ts_after(const struct timespec *a, const struct timespec *b) {
  * file whose ctime and mtime predate the last moment the stream was known
  * complete is certainly unchanged. That moment (v->synced) is read from
  * CLOCK_REALTIME_COARSE, the clock the kernel stamps files with, so a
- * change made after it cannot carry an earlier time; only changes made in
- * the same clock tick before it are reported once more.
+ * change made after it cannot carry an earlier time than the start of its
+ * file system's tick; a time in the tick of that moment is taken as "may
+ * have changed". Only changes made in that tick before it are reported
+ * once more: a few milliseconds' worth on most file systems, up to two
+ * seconds' worth on the coarse ones.
  */
 static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name) {
   struct stat st;
   if (VIGIL__SYS(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
     return;
-  if (ts_after(&st.st_mtim, &v->synced) || ts_after(&st.st_ctim, &v->synced))
+  long long tick = tick_of(&st.st_ctim);
+  if (may_be_after(&st.st_mtim, tick, &v->synced) || may_be_after(&st.st_ctim, tick, &v->synced))
     vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
 }
 
@@ -376,7 +411,8 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
    */
   int had_watch = vigil__node_dir(d)->wd >= 0;
   if (!had_watch || mode == VIGIL__SCAN_REPAIR) {
-    if (mode == VIGIL__SCAN_REPAIR && !vigil__node_parent(d) && !vigil__root_intact(vigil__node_dir(d)->root)) {
+    if (mode == VIGIL__SCAN_REPAIR && !vigil__node_parent(d) &&
+        !vigil__root_intact(vigil__node_dir(d)->root)) {
       /* The root's path now leads somewhere else (an unmount, a rename). */
       vigil__root_gone(v, vigil__node_dir(d)->root);
       return 0;
