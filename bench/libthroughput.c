@@ -286,7 +286,9 @@ static int cmd_batch(const char *dir, long files, long pace_us, int batch_us) {
   snprintf(top, sizeof top, "%s/bt", dir);
   if (mkdir(top, 0755) < 0 && errno != EEXIST)
     die("mkdir", errno);
-  vigil_options o = {.batch_us = batch_us};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.batch_us = batch_us;
   batch_reader b = {0};
   int r = vigil_open(&b.v, &o);
   if (r < 0)

@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-    printf("vigil %s\n", VIGIL_VERSION_STRING);
+    printf("vigil %s\n", vigil_version_string());
     return 0;
   }
   if (cmd[0] == '-')

@@ -251,7 +251,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
   o->stop_signal = SIGTERM;
   o->grace_ms = 5000;
   o->debounce_ms = 50;
-  o->events = VIGIL_KINDS_DEFAULT & ~(1u << VIGIL_ERROR);
+  o->events = VIGIL_KINDS_DEFAULT & ~VIGIL_MASK(VIGIL_ERROR);
   o->watch = calloc((size_t)argc + 1, sizeof *o->watch);
   o->exclude = calloc((size_t)argc + 1, sizeof *o->exclude);
   if (!o->watch || !o->exclude) {
@@ -319,7 +319,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
        * Opens and closes without writing are refused: COMMAND reading its
        * own files would make the next run, for ever.
        */
-      if (!o->events || (o->events & ~(VIGIL_KINDS_DEFAULT & ~(1u << VIGIL_ERROR)))) {
+      if (!o->events || (o->events & ~(VIGIL_KINDS_DEFAULT & ~VIGIL_MASK(VIGIL_ERROR)))) {
         say("--events: unknown kind in '%s' (kinds: created, removed, modified, attrib, "
             "moved, closed, overflow)",
             optarg);
@@ -680,7 +680,7 @@ static void on_event(runner *r, const run_root *root, const vigil_event *ev) {
       say("reading events: %s", vigil_strerror(ev->error));
     return;
   }
-  if (!(o->events & (1u << ev->kind)))
+  if (!(o->events & VIGIL_MASK(ev->kind)))
     return;
   const char *rel = relative(root, ev->path);
   const char *from = relative(root, ev->from);
@@ -716,7 +716,7 @@ static void read_events(runner *r, run_root *root) {
     on_event(r, root, &ev);
   }
   vigil_stats st;
-  if (!root->gone && vigil_get_stats(root->v, &st) == 0 && st.roots == 0) {
+  if (!root->gone && vigil_get_stats(root->v, &st, sizeof st) == 0 && st.roots == 0) {
     /* Deleted, or renamed away as some editors save a file: it may be back soon. */
     root->gone = 1;
     (void)vigil_remove(root->v, root->given);
@@ -750,7 +750,7 @@ static void retry_gone_roots(runner *r) {
     root->is_file = stat(root->given, &st) == 0 && !S_ISDIR(st.st_mode);
     root->gone = 0;
     say("%s: back; watching it again", root->given);
-    if (r->o->events & (1u << VIGIL_CREATED))
+    if (r->o->events & VIGIL_MASK(VIGIL_CREATED))
       note_change(r, VIGIL_CREATED, root->is_file ? root->given : ".", NULL);
   }
   r->retry_at = still_gone ? run_now_ms() + ROOT_RETRY_MS : 0;
@@ -963,11 +963,13 @@ static int open_root(const run_opts *o, run_root *root, const char *path) {
     say("out of memory");
     return EXIT_ERROR;
   }
-  vigil_options vo = {.exclude = (const char *const *)pat.v,
-                      .exclude_count = pat.n,
-                      .events = o->events | (1u << VIGIL_ERROR),
-                      .ignore_file = o->no_ignore_files ? NULL : ".gitignore",
-                      .progress = cancel_on_signal};
+  vigil_options vo;
+  vigil_options_init(&vo);
+  vo.exclude = (const char *const *)pat.v;
+  vo.exclude_count = pat.n;
+  vo.events = o->events | VIGIL_MASK(VIGIL_ERROR);
+  vo.ignore_file = o->no_ignore_files ? NULL : ".gitignore";
+  vo.progress = cancel_on_signal;
   rc = vigil_open(&root->v, &vo);
   run_strv_free(&pat);
   if (rc < 0) {
@@ -1074,7 +1076,7 @@ int cmd_run(int argc, char **argv) {
     size_t watches = 0;
     for (size_t i = 0; i < r.nroots; i++) {
       vigil_stats st;
-      if (vigil_get_stats(r.roots[i].v, &st) == 0)
+      if (vigil_get_stats(r.roots[i].v, &st, sizeof st) == 0)
         watches += st.watches;
     }
     say("ready, watching %zu directories", watches);

@@ -83,7 +83,7 @@ typedef struct {
   size_t *slots; /* open addressing over items: index + 1, 0 for empty */
   size_t nslots;
   size_t bytes;   /* length of the listed paths, one newline each */
-  unsigned kinds; /* mask of (1u << kind) seen */
+  unsigned kinds; /* mask of VIGIL_MASK(kind) seen */
   size_t events;  /* how many events were counted */
   int truncated;  /* some paths were not kept, to respect RUN_CHANGED_MAX */
 } run_changes;

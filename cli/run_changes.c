@@ -118,7 +118,7 @@ static int vanish(run_changes *c, const char *path) {
 
 int run_changes_note(run_changes *c, vigil_kind kind, const char *rel, const char *from_rel) {
   c->events++;
-  c->kinds |= 1u << kind;
+  c->kinds |= VIGIL_MASK(kind);
   int rc = 0;
   switch (kind) {
   case VIGIL_CREATED:
@@ -202,7 +202,7 @@ int run_changes_env(const run_changes *c, char **changed, char **events) {
 
   size_t room = 0;
   for (unsigned k = 1; k <= VIGIL_KIND_MAX; k++)
-    if (c->kinds & (1u << k))
+    if (c->kinds & VIGIL_MASK(k))
       room += strlen(vigil_kind_name((vigil_kind)k)) + 1;
   char *ev = env_string("VIGIL_EVENTS", room, &p);
   if (!ev) {
@@ -211,7 +211,7 @@ int run_changes_env(const run_changes *c, char **changed, char **events) {
   }
   start = p;
   for (unsigned k = 1; k <= VIGIL_KIND_MAX; k++) {
-    if (!(c->kinds & (1u << k)))
+    if (!(c->kinds & VIGIL_MASK(k)))
       continue;
     if (p != start)
       *p++ = ',';

@@ -82,7 +82,7 @@ unsigned cli_parse_events(const char *list) {
     vigil_kind k = vigil_kind_parse(name);
     if (!k)
       return 0;
-    mask |= 1u << k;
+    mask |= VIGIL_MASK(k);
     p += n;
     if (*p == ',')
       p++;
@@ -104,7 +104,7 @@ static long read_sysctl(const char *file) {
 void cli_add_error(const char *path, int err, const vigil_t *v) {
   vigil_stats st = {0};
   if (v)
-    vigil_get_stats(v, &st);
+    vigil_get_stats(v, &st, sizeof st);
   if (err == VIGIL_EWATCHLIMIT) {
     long cur = read_sysctl("/proc/sys/fs/inotify/max_user_watches");
     char now[128] = "";
@@ -141,13 +141,17 @@ static int parse_color(const char *when) {
 }
 
 static int parse_opts(int argc, char **argv, watch_opts *o) {
-  static const struct option longopts[] = {
-      {"json", no_argument, NULL, 'j'},      {"format", required_argument, NULL, 'f'},
-      {"exclude", required_argument, NULL, 'x'}, {"events", required_argument, NULL, 'e'},
-      {"once", no_argument, NULL, '1'},      {"timeout", required_argument, NULL, 't'},
-      {"quiet", no_argument, NULL, 'q'},     {"color", required_argument, NULL, 'c'},
-      {"colour", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                           {"format", required_argument, NULL, 'f'},
+                                           {"exclude", required_argument, NULL, 'x'},
+                                           {"events", required_argument, NULL, 'e'},
+                                           {"once", no_argument, NULL, '1'},
+                                           {"timeout", required_argument, NULL, 't'},
+                                           {"quiet", no_argument, NULL, 'q'},
+                                           {"color", required_argument, NULL, 'c'},
+                                           {"colour", required_argument, NULL, 'c'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->color = want_color();
   o->exclude = calloc((size_t)argc, sizeof *o->exclude);
@@ -290,7 +294,7 @@ static int flush_out(printer *p) {
 
 static int roots_left(vigil_t *v) {
   vigil_stats st;
-  return vigil_get_stats(v, &st) == 0 ? (int)st.roots : 0;
+  return vigil_get_stats(v, &st, sizeof st) == 0 ? (int)st.roots : 0;
 }
 
 static void print_cb(vigil_t *v, const vigil_event *ev, void *userdata) {
@@ -394,11 +398,13 @@ int cmd_watch(int argc, char **argv) {
   }
   tzset();
   int show_progress = !o.quiet && isatty(2);
-  vigil_options vo = {.exclude = o.exclude,
-                      .exclude_count = o.exclude_count,
-                      .events = o.events,
-                      .progress = on_progress,
-                      .progress_userdata = &show_progress};
+  vigil_options vo;
+  vigil_options_init(&vo);
+  vo.exclude = o.exclude;
+  vo.exclude_count = o.exclude_count;
+  vo.events = o.events;
+  vo.progress = on_progress;
+  vo.progress_userdata = &show_progress;
   vigil_t *v;
   int rc = vigil_open(&v, &vo);
   if (rc < 0) {
@@ -433,7 +439,7 @@ int cmd_watch(int argc, char **argv) {
   }
   if (!o.quiet) {
     vigil_stats st;
-    vigil_get_stats(v, &st);
+    vigil_get_stats(v, &st, sizeof st);
     char line[128];
     int n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n",
                      show_progress ? "\r\033[K" : "", st.watches);

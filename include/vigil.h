@@ -36,10 +36,48 @@ extern "C" {
 #define VIGIL_API
 #endif
 
+/*
+ * The version of the header. vigil_version() says which library a program
+ * actually runs with, which may be newer than the header it was built
+ * with. VIGIL_VERSION orders versions: (major << 16) | (minor << 8) | patch.
+ */
 #define VIGIL_VERSION_MAJOR 0
-#define VIGIL_VERSION_MINOR 1
+#define VIGIL_VERSION_MINOR 2
 #define VIGIL_VERSION_PATCH 0
-#define VIGIL_VERSION_STRING "0.1.0"
+#define VIGIL_VERSION_STRING "0.2.0"
+#define VIGIL_VERSION                                                                              \
+  ((VIGIL_VERSION_MAJOR << 16) | (VIGIL_VERSION_MINOR << 8) | VIGIL_VERSION_PATCH)
+
+/*
+ * The version of the library in use, as VIGIL_VERSION and as
+ * VIGIL_VERSION_STRING were when it was built. Safe from any thread.
+ */
+VIGIL_API unsigned vigil_version(void);
+VIGIL_API const char *vigil_version_string(void);
+
+/*
+ * Growing the API. Until 1.0 any release may change the API; from 1.0 on,
+ * a program built against an older vigil.h keeps working with a newer
+ * library. Structs the caller allocates and the library reads or fills
+ * (vigil_options, vigil_stats) carry their size for that: the library
+ * reads or writes only the bytes the caller's struct has. Fields are only
+ * ever appended, never removed or reordered, a field's zero means what
+ * the field's absence meant before it existed, and a version of a struct
+ * never ends in padding (so its size is a prefix of every later version).
+ *
+ * The descriptor type. vigil_fd returns a vigil_os_fd_t: on POSIX systems
+ * an int, a descriptor to poll for readability (negative: an error). On
+ * Windows it will be a HANDLE (void *) of an event object, signalled
+ * while vigil_read has something to do, for WaitForMultipleObjects or
+ * RegisterWaitForSingleObject (NULL: an error); libuv's uv_os_fd_t makes
+ * the same split. Code that only stores it and hands it to the platform's
+ * wait call works on both.
+ */
+#ifdef _WIN32
+typedef void *vigil_os_fd_t;
+#else
+typedef int vigil_os_fd_t;
+#endif
 
 typedef struct vigil vigil_t;
 
@@ -67,6 +105,9 @@ typedef enum {
 
 /* The kinds delivered when vigil_options.events is 0: all but the costly two. */
 #define VIGIL_KINDS_DEFAULT (((1u << (VIGIL_ERROR + 1)) - 1) & ~1u)
+
+/* The bit of a kind in vigil_options.events: VIGIL_MASK(VIGIL_CREATED) | ... */
+#define VIGIL_MASK(kind) (1u << (kind))
 
 /* Bits of vigil_event.flags. */
 enum {
@@ -112,7 +153,8 @@ enum {
   VIGIL_EBUSY = -10004,       /* the instance is started; use vigil_stop first */
   VIGIL_EPATTERN = -10005,    /* an exclude pattern is malformed */
   VIGIL_ENOTROOT = -10006,    /* vigil_remove: the path is not a root */
-  VIGIL_EEXIST = -10007       /* vigil_add: the path is already a root */
+  VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root */
+  VIGIL_EOPTIONS = -10008     /* vigil_options.size is not one this library knows */
 };
 
 /*
@@ -135,7 +177,24 @@ VIGIL_API int vigil_pattern_check(const char *pattern);
  */
 typedef int (*vigil_progress_cb)(void *userdata, size_t dirs_watched);
 
+/*
+ * Options for vigil_open. Set them up with vigil_options_init, then set
+ * the fields wanted: every field left at zero (or NULL) has its default.
+ *
+ *   vigil_options o;
+ *   vigil_options_init(&o);
+ *   o.events = VIGIL_MASK(VIGIL_CREATED) | VIGIL_MASK(VIGIL_REMOVED);
+ *   vigil_open(&v, &o);
+ */
 typedef struct {
+  /*
+   * sizeof the struct the program was built with, which vigil_options_init
+   * sets. A newer library gives the fields an older struct lacks their
+   * defaults; an older library accepts a newer, larger struct as long as
+   * the fields it does not know are zero, and fails with VIGIL_EOPTIONS
+   * otherwise.
+   */
+  size_t size;
   /*
    * Exclude patterns in gitignore syntax, an array of exclude_count strings.
    * A pattern is matched against the path relative to each root. An
@@ -145,7 +204,7 @@ typedef struct {
   const char *const *exclude;
   size_t exclude_count;
   /*
-   * Which kinds to deliver: a mask of (1u << kind), 0 for VIGIL_KINDS_DEFAULT
+   * Which kinds to deliver: a mask of VIGIL_MASK(kind), 0 for VIGIL_KINDS_DEFAULT
    * (every kind but VIGIL_OPENED and VIGIL_CLOSED_NOWRITE, which must be
    * named). The tree is kept whatever the mask, so replay of the delivered
    * kinds still holds.
@@ -179,9 +238,26 @@ typedef struct {
 } vigil_options;
 
 /*
+ * Sets every field of *opt to its default (zero) and opt->size to size.
+ * Call it through vigil_options_init, which passes the size of the struct
+ * the program was built with; the library writes exactly size bytes.
+ * Returns 0, -EINVAL if opt is NULL, or VIGIL_EOPTIONS if size is not
+ * the size of some version of vigil_options (a prefix of this one that
+ * ends at a field, or a larger, newer one). Safe from any thread.
+ */
+VIGIL_API int vigil_options_init_sized(vigil_options *opt, size_t size);
+
+static inline int vigil_options_init(vigil_options *opt) {
+  return vigil_options_init_sized(opt, sizeof *opt);
+}
+
+/*
  * Creates an instance. opt may be NULL for the defaults; it is read only
  * during the call. On success *out owns an instance that vigil_close frees.
- * Errors: -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other -errno.
+ * Errors: VIGIL_EOPTIONS (opt->size is not a size of vigil_options: the
+ * options were not set up with vigil_options_init, or ask for options this
+ * older library lacks), -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other
+ * -errno.
  */
 VIGIL_API int vigil_open(vigil_t **out, const vigil_options *opt);
 
@@ -220,7 +296,7 @@ VIGIL_API int vigil_remove(vigil_t *v, const char *path);
  * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
  * instance; do not read it or close it. Safe from any thread.
  */
-VIGIL_API int vigil_fd(const vigil_t *v);
+VIGIL_API vigil_os_fd_t vigil_fd(const vigil_t *v);
 
 /*
  * Delivers the next event into *ev. Blocks up to timeout_ms (-1: for ever,
@@ -283,7 +359,10 @@ VIGIL_API int vigil_drain(vigil_t *v, vigil_cb cb, void *userdata, int timeout_m
  */
 VIGIL_API int vigil_stop(vigil_t *v, int grace_ms);
 
-/* Counters of what an instance holds. */
+/*
+ * Counters of what an instance holds. Every field is a size_t, and new
+ * counters are appended.
+ */
 typedef struct {
   size_t roots;       /* roots still being watched */
   size_t dirs;        /* directories in the tree */
@@ -292,8 +371,14 @@ typedef struct {
   size_t add_watches; /* watches placed by the last vigil_add, even one that failed */
 } vigil_stats;
 
-/* Fills *st. Errors: VIGIL_EFORKED. */
-VIGIL_API int vigil_get_stats(const vigil_t *v, vigil_stats *st);
+/*
+ * Fills the first size bytes of *st; pass sizeof *st. An older program's
+ * smaller struct gets only the counters it has, and a newer program's
+ * larger one gets zero for the counters this library does not keep.
+ * Errors: -EINVAL (size is 0 or not a multiple of sizeof(size_t)),
+ * VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_get_stats(const vigil_t *v, vigil_stats *st, size_t size);
 
 /*
  * Frees the instance and closes every descriptor it holds. A started

@@ -43,6 +43,9 @@ const char *vigil_strerror(int err) {
     return "not a watched root";
   case VIGIL_EEXIST:
     return "already watched as a root";
+  case VIGIL_EOPTIONS:
+    return "vigil_options has a size this library does not know, or sets options it lacks: "
+           "set it up with vigil_options_init, and build with the vigil.h of this library";
   }
   if (err < 0 && err > -4096) {
     /* The common causes get texts that say what to do; the rest come from

@@ -112,8 +112,74 @@ int vigil_pattern_check(const char *pattern) {
   return rc;
 }
 
+unsigned vigil_version(void) {
+  return VIGIL_VERSION;
+}
+
+const char *vigil_version_string(void) {
+  return VIGIL_VERSION_STRING;
+}
+
+/*
+ * The sizes vigil_options can have: each is the end of a field, so each
+ * is the size of the struct as it was when that field was the last one
+ * (or could be, for a program that wants the defaults of the rest). A
+ * field appended to vigil_options must be appended here too; the static
+ * assertion below fails until it is.
+ */
+#define FIELD_END(f) (offsetof(vigil_options, f) + sizeof(((vigil_options *)0)->f))
+static const size_t options_sizes[] = {
+    FIELD_END(size),        FIELD_END(exclude),      FIELD_END(exclude_count),
+    FIELD_END(events),      FIELD_END(move_wait_ms), FIELD_END(batch_us),
+    FIELD_END(ignore_file), FIELD_END(progress),     FIELD_END(progress_userdata)};
+#define OPTIONS_SIZES (sizeof options_sizes / sizeof options_sizes[0])
+_Static_assert(FIELD_END(progress_userdata) == sizeof(vigil_options),
+               "a field was appended to vigil_options: add it to options_sizes");
+
+/* Is size that of some version of vigil_options, older or newer? */
+static int options_size_known(size_t size) {
+  if (size > sizeof(vigil_options))
+    return 1;
+  for (size_t i = 0; i < OPTIONS_SIZES; i++)
+    if (options_sizes[i] == size)
+      return 1;
+  return 0;
+}
+
+int vigil_options_init_sized(vigil_options *opt, size_t size) {
+  if (!opt)
+    return -EINVAL;
+  if (!options_size_known(size))
+    return VIGIL_EOPTIONS;
+  memset(opt, 0, size);
+  opt->size = size;
+  return 0;
+}
+
+/*
+ * Copies the caller's options into *o, which has this library's layout:
+ * what an older, smaller struct lacks stays zero (the default), and a
+ * newer, larger struct is accepted only when what this library does not
+ * know of it is zero, since a request that would be ignored is an error.
+ */
+static int options_read(vigil_options *o, const vigil_options *opt) {
+  memset(o, 0, sizeof *o);
+  if (!opt)
+    return 0;
+  if (!options_size_known(opt->size))
+    return VIGIL_EOPTIONS;
+  if (opt->size > sizeof *o) {
+    const unsigned char *tail = (const unsigned char *)opt + sizeof *o;
+    for (size_t i = 0; i < opt->size - sizeof *o; i++)
+      if (tail[i])
+        return VIGIL_EOPTIONS;
+  }
+  memcpy(o, opt, opt->size < sizeof *o ? opt->size : sizeof *o);
+  return 0;
+}
+
 static int compile_filter(vigil_t *v, const vigil_options *opt) {
-  if (!opt || !opt->exclude_count)
+  if (!opt->exclude_count)
     return 0;
   if (!opt->exclude)
     return -EINVAL;
@@ -157,6 +223,10 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   if (!out)
     return -EINVAL;
   *out = NULL;
+  vigil_options o;
+  int rc = options_read(&o, opt);
+  if (rc < 0)
+    return rc;
   pthread_once(&atfork_once, register_atfork);
   vigil_t *v = vigil__calloc(1, sizeof *v);
   if (!v)
@@ -165,33 +235,31 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   v->be = &vigil__backend_inotify;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
-  v->events = opt && opt->events ? opt->events : VIGIL_KINDS_DEFAULT;
-  v->move_wait_ms = opt && opt->move_wait_ms > 0 ? opt->move_wait_ms : 10;
+  v->events = o.events ? o.events : VIGIL_KINDS_DEFAULT;
+  v->move_wait_ms = o.move_wait_ms > 0 ? o.move_wait_ms : 10;
   v->batch_us = VIGIL__BATCH_US;
   v->storm_records = VIGIL__STORM_RECORDS;
   v->storm_wait_us = VIGIL__STORM_WAIT_US;
-  if (opt && opt->batch_us)
-    v->batch_us = opt->batch_us > 0 ? opt->batch_us : 0;
-  if (opt && opt->ignore_file && opt->ignore_file[0]) {
-    v->ignore_file = vigil__strdup(opt->ignore_file);
+  if (o.batch_us)
+    v->batch_us = o.batch_us > 0 ? o.batch_us : 0;
+  if (o.ignore_file && o.ignore_file[0]) {
+    v->ignore_file = vigil__strdup(o.ignore_file);
     if (!v->ignore_file) {
       vigil__free(v);
       return -ENOMEM;
     }
   }
-  if (opt) {
-    v->progress = opt->progress;
-    v->progress_userdata = opt->progress_userdata;
-  }
+  v->progress = o.progress;
+  v->progress_userdata = o.progress_userdata;
   clock_gettime(CLOCK_REALTIME_COARSE, &v->synced);
 
-  int rc = init_sync(v);
+  rc = init_sync(v);
   if (rc < 0)
     goto err;
   rc = vigil__tree_init(&v->tree);
   if (rc < 0)
     goto err;
-  rc = compile_filter(v, opt);
+  rc = compile_filter(v, &o);
   if (rc < 0)
     goto err;
   int befd;
@@ -234,7 +302,7 @@ void vigil_close(vigil_t *v) {
   vigil__free(v);
 }
 
-int vigil_fd(const vigil_t *v) {
+vigil_os_fd_t vigil_fd(const vigil_t *v) {
   if (!v)
     return -EINVAL;
   if (vigil__forked(v))
@@ -680,13 +748,23 @@ int vigil_remove(vigil_t *v, const char *path) {
   return rc;
 }
 
-int vigil_get_stats(const vigil_t *v, vigil_stats *st) {
-  if (!v || !st)
+/*
+ * Every counter is a size_t, so a size that is a whole number of them is
+ * the size of some version of vigil_stats, older or newer.
+ */
+int vigil_get_stats(const vigil_t *v, vigil_stats *st, size_t size) {
+  if (!v || !st || size == 0 || size % sizeof(size_t) != 0)
     return -EINVAL;
   if (vigil__forked(v))
     return VIGIL_EFORKED;
+  vigil_stats all;
   vigil__lock(v);
-  get_stats(v, st);
+  get_stats(v, &all);
   vigil__unlock(v);
+  if (size > sizeof all) {
+    memset((char *)st + sizeof all, 0, size - sizeof all);
+    size = sizeof all;
+  }
+  memcpy(st, &all, size);
   return 0;
 }

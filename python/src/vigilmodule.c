@@ -746,7 +746,7 @@ static int parse_events(PyObject *events, unsigned *mask) {
     Py_DECREF(item);
     if (!k)
       break;
-    *mask |= 1u << k;
+    *mask |= VIGIL_MASK(k);
   }
   Py_DECREF(it);
   if (PyErr_Occurred())
@@ -830,7 +830,7 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
   PyObject *roots = NULL, *given = NULL, *pats = NULL, *ign = NULL;
   const char **patv = NULL;
   vigil_options opt;
-  memset(&opt, 0, sizeof opt);
+  vigil_options_init(&opt);
 
   /* One path, or an iterable of them. */
   if (PyUnicode_Check(paths) || PyBytes_Check(paths) || PyObject_HasAttrString(paths, "__fspath__"))
@@ -1230,7 +1230,7 @@ static PyObject *Watcher_stats(WatcherObject *self, PyObject *Py_UNUSED(ignored)
   vigil_stats st;
   int rc;
   Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->opmu);
-  rc = vigil_get_stats(self->v, &st);
+  rc = vigil_get_stats(self->v, &st, sizeof st);
   pthread_mutex_unlock(&self->opmu);
   Py_END_ALLOW_THREADS
   w_leave(self);
@@ -1479,7 +1479,7 @@ PyMODINIT_FUNC PyInit__vigil(void) {
       PyModule_AddObject(m, "Event", (PyObject *)&EventType) < 0 ||
       PyModule_AddObject(m, "Watcher", (PyObject *)&WatcherType) < 0 ||
       PyModule_AddIntConstant(m, "DEFAULT_MAX_EVENTS", DEFAULT_MAX_EVENTS) < 0 ||
-      PyModule_AddStringConstant(m, "LIBVIGIL_VERSION", VIGIL_VERSION_STRING) < 0)
+      PyModule_AddStringConstant(m, "LIBVIGIL_VERSION", vigil_version_string()) < 0)
     goto fail;
   return m;
 fail:

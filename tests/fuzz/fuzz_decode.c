@@ -135,7 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   vigil_t *v;
   /* A long wait for rename pairs: held renames are settled at the end, not by the clock. */
-  vigil_options opt = {.move_wait_ms = 600000};
+  vigil_options opt;
+  vigil_options_init(&opt);
+  opt.move_wait_ms = 600000;
   if (vigil_open(&v, &opt) < 0 || vigil_add(v, root, 0) < 0)
     abort();
   drain(v);

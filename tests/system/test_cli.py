@@ -37,7 +37,7 @@ def test_help_exits_0(run, argv):
 def test_version(run):
     r = run("--version")
     assert r.returncode == 0, r
-    assert b"0.1.0" in r.stdout, r
+    assert b"0.2.0" in r.stdout, r
 
 
 # -- bad input ----------------------------------------------------------------

@@ -1,9 +1,9 @@
 /*
  * Batching in a storm (vigil_options.batch_us, vigil__wait): a change
  * after a quiet spell is not gathered, vigil_wake ends a gathering wait at
- * once, nothing gathered is lost, and batching can be turned off. The gathering time is set far above the
- * bounds checked here, so that each check fails clearly if the behaviour
- * is missing rather than by a hair on a slow machine.
+ * once, nothing gathered is lost, and batching can be turned off. The gathering time is set far
+ * above the bounds checked here, so that each check fails clearly if the behaviour is missing
+ * rather than by a hair on a slow machine.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,7 +55,10 @@ static int setup(void **state) {
   assert_non_null(f);
   strcpy(f->dir, "/tmp/vigil-batch-XXXXXX");
   assert_non_null(mkdtemp(f->dir));
-  vigil_options o = {.batch_us = LONG_BATCH_US, .events = 1u << VIGIL_CREATED};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.batch_us = LONG_BATCH_US;
+  o.events = VIGIL_MASK(VIGIL_CREATED);
   assert_int_equal(vigil_open(&f->v, &o), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   *state = f;
@@ -170,7 +173,10 @@ static void test_gathering_wait_ends_on_wake_and_loses_nothing(void **state) {
 static void test_negative_turns_it_off(void **state) {
   fixture *f = *state;
   vigil_close(f->v);
-  vigil_options o = {.batch_us = -1, .events = 1u << VIGIL_CREATED};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.batch_us = -1;
+  o.events = VIGIL_MASK(VIGIL_CREATED);
   assert_int_equal(vigil_open(&f->v, &o), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   pthread_t t;

@@ -292,7 +292,7 @@ static void root_deleted_reports_contents_then_root(void **state) {
   }
   assert_int_equal(removed, 3); /* a, sub, then the root itself */
   vigil_stats st;
-  assert_int_equal(vigil_get_stats(f->v, &st), 0);
+  assert_int_equal(vigil_get_stats(f->v, &st, sizeof st), 0);
   assert_int_equal(st.roots, 0);
 }
 

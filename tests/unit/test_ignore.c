@@ -90,13 +90,15 @@ static void nested_files_apply_below_their_directory(void **state) {
   mk("r/sub/deep/gen");
   put("r/.gitignore", "*.o\n");
   put("r/sub/.gitignore", "/gen\n!keep.o\n");
-  vigil_options o = {.ignore_file = ".gitignore"};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.ignore_file = ".gitignore";
   vigil_t *v;
   assert_int_equal(vigil_open(&v, &o), 0);
   char root[256];
   path_of(root, sizeof root, "r");
   assert_int_equal(vigil_add(v, root, 0), 0);
-  const char *rels[] = {"r/a.o", "r/sub/b.o", "r/sub/keep.o", "r/sub/gen/x",
+  const char *rels[] = {"r/a.o",   "r/sub/b.o",        "r/sub/keep.o", "r/sub/gen/x",
                         "r/gen/x", "r/sub/deep/gen/x", "r/sub/c"};
   int want[] = {0, 0, 1, 0, 1, 1, 1};
   int seen[7];
@@ -115,7 +117,9 @@ static void each_root_keeps_its_own_ignore_files(void **state) {
   mk("b/sub");
   mk("b/sub/gen");
   put("a/sub/.gitignore", "/gen\n");
-  vigil_options o = {.ignore_file = ".gitignore"};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.ignore_file = ".gitignore";
   vigil_t *v;
   assert_int_equal(vigil_open(&v, &o), 0);
   char a[256], b[256];
@@ -124,7 +128,7 @@ static void each_root_keeps_its_own_ignore_files(void **state) {
   assert_int_equal(vigil_add(v, a, 0), 0);
   assert_int_equal(vigil_add(v, b, 0), 0);
   vigil_stats st;
-  assert_int_equal(vigil_get_stats(v, &st), 0);
+  assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
   assert_int_equal(st.watches, 5); /* a, a/sub, b, b/sub, b/sub/gen */
   const char *rels[] = {"a/sub/gen/x", "b/sub/gen/x"};
   int seen[2];
@@ -142,14 +146,18 @@ static void caller_patterns_have_the_last_word(void **state) {
   /* A whitelist ignore file that would bring everything back. */
   put("w/.gitignore", "*\n!*/\n!*.c\n!*.log\n");
   const char *ex[] = {".git/", "*.log"};
-  vigil_options o = {.ignore_file = ".gitignore", .exclude = ex, .exclude_count = 2};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.ignore_file = ".gitignore";
+  o.exclude = ex;
+  o.exclude_count = 2;
   vigil_t *v;
   assert_int_equal(vigil_open(&v, &o), 0);
   char root[256];
   path_of(root, sizeof root, "w");
   assert_int_equal(vigil_add(v, root, 0), 0);
   vigil_stats st;
-  assert_int_equal(vigil_get_stats(v, &st), 0);
+  assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
   assert_int_equal(st.watches, 2); /* w and w/logs; never w/.git */
   const char *rels[] = {"w/.git/HEAD", "w/logs/a.log", "w/logs/a.c", "w/logs/a.txt"};
   int want[] = {0, 0, 1, 0};

@@ -59,7 +59,9 @@ static fixture *open_with(unsigned events) {
   path_of(f, "sub", sub, sizeof sub);
   assert_int_equal(mkdir(sub, 0755), 0);
   make_file(f, "a");
-  vigil_options opt = {.events = events};
+  vigil_options opt;
+  vigil_options_init(&opt);
+  opt.events = events;
   assert_int_equal(vigil_open(&f->v, &opt), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   return f;

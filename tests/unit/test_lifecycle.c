@@ -422,7 +422,9 @@ static void exec_during_scans_inherits_no_directory_fd(void **state) {
       assert_int_equal(mkdir(p, 0755), 0);
     }
   }
-  vigil_options opt = {.ignore_file = ".ignore"};
+  vigil_options opt;
+  vigil_options_init(&opt);
+  opt.ignore_file = ".ignore";
   vigil_t *v;
   assert_int_equal(vigil_open(&v, &opt), 0);
   churn_arg a = {.v = v, .dir = dir};
@@ -599,7 +601,7 @@ static void child_side(vigil_t *v, const char *dir, int go_fd, int report_fd) {
   rep.add = vigil_add(v, sub, 0);
   rep.remove = vigil_remove(v, dir);
   rep.fd = vigil_fd(v);
-  rep.stats = vigil_get_stats(v, &st);
+  rep.stats = vigil_get_stats(v, &st, sizeof st);
   rep.start = vigil_start(v, count_cb, NULL);
   rep.stop = vigil_stop(v, 100);
   rep.fds_before = count_fds();
@@ -694,7 +696,7 @@ static void fork_case(int started) {
   if (!bad)
     bad = exactly_once(paths, n);
   vigil_stats st;
-  int rc = vigil_get_stats(v, &st);
+  int rc = vigil_get_stats(v, &st, sizeof st);
   vigil_close(v);
   rm_tree(dir);
   if (why[0])
@@ -1258,7 +1260,7 @@ static int watch_limit_child(const char *dir) {
   /* The tree has 12 directories; 5 watches fit. */
   CHILD_CHECK(vigil_add(v, dir, 0) == VIGIL_EWATCHLIMIT);
   vigil_stats st;
-  CHILD_CHECK(vigil_get_stats(v, &st) == 0);
+  CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0);
   CHILD_CHECK(st.add_watches == 5);
   /* Nothing of the failed root is left: no root, no watch, no event. */
   CHILD_CHECK(st.roots == 0 && st.watches == 0 && st.dirs == 0 && st.entries == 0);
@@ -1268,7 +1270,7 @@ static int watch_limit_child(const char *dir) {
   char small[256];
   snprintf(small, sizeof small, "%s/d00", dir);
   CHILD_CHECK(vigil_add(v, small, 0) == 0);
-  CHILD_CHECK(vigil_get_stats(v, &st) == 0 && st.watches == 5);
+  CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0 && st.watches == 5);
   CHILD_CHECK(strstr(vigil_strerror(VIGIL_EWATCHLIMIT), "fs.inotify.max_user_watches"));
   vigil_close(v);
   return 0;

@@ -15,12 +15,14 @@
 
 static void every_public_function_links(void **state) {
   (void)state;
+  vigil_options o;
+  assert_int_equal(vigil_options_init(&o), 0);
   vigil_t *v;
-  assert_int_equal(vigil_open(&v, NULL), 0);
+  assert_int_equal(vigil_open(&v, &o), 0);
   assert_true(vigil_fd(v) >= 0);
   assert_int_equal(vigil_add(v, ".", VIGIL_NORECURSE), 0);
   vigil_stats st;
-  assert_int_equal(vigil_get_stats(v, &st), 0);
+  assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
   assert_int_equal(st.roots, 1);
   assert_int_equal(vigil_wake(v), 0);
   vigil_event ev;
@@ -34,6 +36,8 @@ static void every_public_function_links(void **state) {
   assert_int_equal(vigil_pattern_check("*.o"), 0);
   assert_int_equal(vigil_pattern_check("# a comment"), 0);
   assert_int_equal(vigil_pattern_check("[abc"), VIGIL_EPATTERN);
+  assert_int_equal(vigil_version(), VIGIL_VERSION);
+  assert_string_equal(vigil_version_string(), VIGIL_VERSION_STRING);
   vigil_close(v);
 }
 
