@@ -367,7 +367,8 @@ typedef struct {
   size_t roots;       /* roots still being watched */
   size_t dirs;        /* directories in the tree */
   size_t entries;     /* all entries in the tree, directories included */
-  size_t watches;     /* kernel watches held */
+  size_t watches;     /* kernel watches held: each directory watched counts
+                         once, however many roots share it */
   size_t add_watches; /* watches placed by the last vigil_add, even one that failed */
 } vigil_stats;
 

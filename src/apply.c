@@ -98,10 +98,8 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
   if (vigil__node_dir(n)) {
     while (vigil__node_first(n))
       vigil__drop(v, vigil__node_first(n), emit);
-    if (vigil__node_dir(n)->wd >= 0) {
+    if (vigil__node_dir(n)->wd >= 0)
       v->be->unwatch(v->be_state, n);
-      v->watches--;
-    }
   }
   if (n->flags & VIGIL__N_PARTIAL)
     vigil__vanished_forget(v, n);
@@ -367,8 +365,6 @@ int vigil__root_intact(const vigil__root *r) {
 }
 
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {
-  /* The backend has already forgotten the descriptor. */
-  v->watches--;
   /*
    * For a directory below the top this is normal: the kernel drops the
    * watch of a deleted directory before its parent reports the deletion.

@@ -51,8 +51,8 @@ struct vigil {
   /* Every change before this moment has been read from the kernel. */
   struct timespec synced;
 
-  size_t watches;     /* kernel watches held, counted per node */
-  size_t add_watches; /* watches placed by the last vigil_add */
+  size_t add_dirs;    /* directories watched by the last vigil_add, for its progress */
+  size_t add_watches; /* kernel watches the last vigil_add placed (see add_root) */
 
   /*
    * The background thread of vigil_start (thread.c). While it runs, lock

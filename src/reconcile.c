@@ -420,14 +420,10 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
     rc = v->be->watch(v->be_state, d, v->scratch);
     if (rc < 0)
       return visit_failed(v, d, mode, rc);
-    if (!had_watch) {
-      v->watches++;
-      if (mode == VIGIL__SCAN_SETUP) {
-        v->add_watches++;
-        if (v->progress && (v->add_watches & 255) == 0 &&
-            v->progress(v->progress_userdata, v->add_watches))
-          return -ECANCELED;
-      }
+    if (!had_watch && mode == VIGIL__SCAN_SETUP) {
+      v->add_dirs++;
+      if (v->progress && (v->add_dirs & 255) == 0 && v->progress(v->progress_userdata, v->add_dirs))
+        return -ECANCELED;
     }
   }
   int own = -1;

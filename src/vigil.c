@@ -644,7 +644,9 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
   if (VIGIL__SYS(stat(path, &st)) < 0)
     return -errno;
 
+  v->add_dirs = 0;
   v->add_watches = 0;
+  size_t watches_before = v->be->watches(v->be_state);
   vigil__root *r = vigil__calloc(1, sizeof *r);
   if (!r)
     return -ENOMEM;
@@ -672,6 +674,8 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
   vigil__node_dir(r->top)->root = r;
 
   rc = vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
+  /* Counted before a failure undoes them: the watch-limit message says how many fit. */
+  v->add_watches = v->be->watches(v->be_state) - watches_before;
   if (rc == 0 && r->is_file && !vigil__node_first(r->top))
     rc = -ENOENT; /* the file went away between stat and the listing */
   if (rc < 0)
@@ -718,7 +722,7 @@ static void get_stats(const vigil_t *v, vigil_stats *st) {
       st->roots++;
   st->dirs = v->tree.dirs;
   st->entries = v->tree.count;
-  st->watches = v->watches;
+  st->watches = v->be->watches(v->be_state);
   st->add_watches = v->add_watches;
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (!r->dead && !r->is_file)

@@ -190,6 +190,27 @@ def test_a_file_as_root(root):
     assert [e.path for e in evs] == [f, f]
 
 
+def test_hundreds_of_files_as_roots(tmp):
+    # Every file root watches the one directory: all of them are served.
+    d = str(tmp / "d")
+    os.mkdir(d)
+    files = [os.path.join(d, "f%03d.c" % i) for i in range(250)]
+    for f in files:
+        touch(f, b"v1")
+    with vigil.Watcher(files) as w:
+        assert w.stats()["watches"] == 1
+        for f in files:
+            with open(f, "ab") as h:
+                h.write(b"v2")
+        evs = read_until(w, lambda e: e.kind == "closed" and e.path == files[-1])
+        assert [(e.kind, e.path) for e in evs] == [
+            (k, f) for f in files for k in ("modified", "closed")]
+        for f in files:
+            os.unlink(f)
+        evs = read_until(w, lambda e: e.kind == "removed" and e.path == files[-1])
+        assert [(e.kind, e.path) for e in evs] == [("removed", f) for f in files]
+
+
 def test_timeouts_and_wake(root):
     with vigil.Watcher(root) as w:
         t = time.monotonic()

@@ -38,6 +38,11 @@ typedef struct vigil__backend {
    * still wait, or -1.
    */
   int (*read)(void *state, vigil_t *v, size_t max_bytes, int *wait_ms);
+  /*
+   * How many kernel watches are held: directories, each counted once
+   * however many nodes (overlapping roots, file roots) share its watch.
+   */
+  size_t (*watches)(void *state);
   /* How many bytes of records the kernel holds for us right now. */
   size_t (*pending)(void *state);
   /* Reads and discards up to max_bytes of records; returns how many. */

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #define READ_SIZE (64 * 1024)
-#define CHAIN_MAX 16
 
 #define WATCH_MASK                                                                                 \
   (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE |  \
@@ -33,12 +32,27 @@ typedef struct {
   vigil__node *head;
 } slot;
 
+/*
+ * The nodes of one descriptor's chain, collected before a record is applied
+ * to them: applying it to one node can drop others (a root that ends).
+ * There is no bound on a chain: hundreds of file roots in one directory
+ * are hundreds of nodes on its one watch.
+ */
+typedef struct {
+  vigil__node **at;
+  size_t len, cap;
+} node_list;
+
 typedef struct {
   int fd;
   uint32_t extra; /* IN_OPEN, IN_CLOSE_NOWRITE: added to WATCH_MASK when asked for */
   slot *map;
   size_t mask, count;
   char *buf;
+  node_list from, to;  /* the chains a record is applied to */
+  unsigned char *used; /* pair: the destination nodes already paired */
+  size_t used_cap;
+  unsigned long detached; /* counts map_detach calls, to skip needless rechecks */
   /*
    * A rename source waits here for its destination. The kernel queues the
    * two records back to back, but a read can end between them; the pair
@@ -127,6 +141,7 @@ static void map_erase(state *s, slot *e) {
 
 /* Takes n out of its descriptor's chain; returns 1 if the chain is now empty. */
 static int map_detach(state *s, vigil__node *n) {
+  s->detached++;
   int wd = vigil__node_dir(n)->wd;
   vigil__node_dir(n)->wd = -1;
   slot *e = map_find(s, wd);
@@ -220,16 +235,39 @@ static void in_unwatch(void *st, vigil__node *dir) {
     inotify_rm_watch(s->fd, wd);
 }
 
-static size_t chain(state *s, int wd, vigil__node **out) {
+/*
+ * Collects the nodes watching wd into *out; -ENOMEM if the list cannot
+ * grow, and then the record is applied to none of them and the instance
+ * is repaired instead, so that nothing is lost silently.
+ */
+static int chain(state *s, vigil_t *v, int wd, node_list *out) {
   slot *e = map_find(s, wd);
-  size_t n = 0;
-  for (vigil__node *k = e ? e->head : NULL; k && n < CHAIN_MAX; k = vigil__node_dir(k)->wd_next)
-    out[n++] = k;
-  return n;
+  out->len = 0;
+  for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next) {
+    if (out->len == out->cap) {
+      size_t ncap = out->cap ? out->cap * 2 : 16;
+      vigil__node **na = vigil__realloc(out->at, ncap * sizeof *na);
+      if (!na) {
+        out->len = 0;
+        v->need_repair = 1;
+        return -ENOMEM;
+      }
+      out->at = na;
+      out->cap = ncap;
+    }
+    out->at[out->len++] = k;
+  }
+  return 0;
 }
 
-/* A node collected from a chain may have been dropped by an earlier step. */
-static int still_watched(state *s, int wd, const vigil__node *n) {
+/*
+ * A node collected from a chain may have been dropped by an earlier step
+ * (and freed: only its address is compared). Nothing can have been dropped
+ * unless some node was detached since the chain was collected at gen.
+ */
+static int still_watched(state *s, unsigned long gen, int wd, const vigil__node *n) {
+  if (s->detached == gen)
+    return 1;
   slot *e = map_find(s, wd);
   for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next)
     if (k == n)
@@ -241,34 +279,58 @@ static void resolve_pending(state *s, vigil_t *v) {
   if (!s->pending)
     return;
   s->pending = 0;
-  vigil__node *from[CHAIN_MAX];
-  size_t nf = chain(s, s->pwd, from);
-  for (size_t i = 0; i < nf; i++)
-    if (still_watched(s, s->pwd, from[i]))
-      vigil__obs_gone(v, from[i], s->pname, s->plen, VIGIL__BY_MOVE);
+  if (chain(s, v, s->pwd, &s->from) < 0)
+    return;
+  unsigned long gen = s->detached;
+  for (size_t i = 0; i < s->from.len; i++)
+    if (still_watched(s, gen, s->pwd, s->from.at[i]))
+      vigil__obs_gone(v, s->from.at[i], s->pname, s->plen, VIGIL__BY_MOVE);
 }
 
 static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
-  vigil__node *from[CHAIN_MAX], *to[CHAIN_MAX];
-  size_t nf = chain(s, s->pwd, from), nt = chain(s, wd, to);
-  int used[CHAIN_MAX] = {0};
   s->pending = 0;
+  if (chain(s, v, s->pwd, &s->from) < 0)
+    return;
+  unsigned long gen = s->detached;
+  if (wd == s->pwd) {
+    /* Within one directory: each node is both ends, in its own root. */
+    for (size_t i = 0; i < s->from.len; i++) {
+      vigil__node *d = s->from.at[i];
+      if (still_watched(s, gen, wd, d))
+        vigil__obs_moved(v, d, s->pname, s->plen, d, name, len, s->pisdir);
+    }
+    return;
+  }
+  if (chain(s, v, wd, &s->to) < 0)
+    return;
+  size_t nf = s->from.len, nt = s->to.len;
+  if (nt > s->used_cap) {
+    unsigned char *nu = vigil__realloc(s->used, nt);
+    if (!nu) {
+      v->need_repair = 1;
+      return;
+    }
+    s->used = nu;
+    s->used_cap = nt;
+  }
+  memset(s->used, 0, nt);
+  vigil__node **from = s->from.at, **to = s->to.at;
   for (size_t i = 0; i < nf; i++) {
-    if (!still_watched(s, s->pwd, from[i]))
+    if (!still_watched(s, gen, s->pwd, from[i]))
       continue;
     vigil__root *r = vigil__node_root(from[i]);
     size_t j = 0;
-    while (j < nt && (used[j] || vigil__node_root(to[j]) != r))
+    while (j < nt && (s->used[j] || vigil__node_root(to[j]) != r))
       j++;
-    if (j < nt && still_watched(s, wd, to[j])) {
-      used[j] = 1;
+    if (j < nt && still_watched(s, gen, wd, to[j])) {
+      s->used[j] = 1;
       vigil__obs_moved(v, from[i], s->pname, s->plen, to[j], name, len, s->pisdir);
     } else {
       vigil__obs_gone(v, from[i], s->pname, s->plen, VIGIL__BY_MOVE);
     }
   }
   for (size_t j = 0; j < nt; j++)
-    if (!used[j] && still_watched(s, wd, to[j]))
+    if (!s->used[j] && still_watched(s, gen, wd, to[j]))
       vigil__obs_appeared(v, to[j], name, len, s->pisdir, VIGIL__BY_MOVE);
 }
 
@@ -307,8 +369,10 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
     return;
   }
 
-  vigil__node *nodes[CHAIN_MAX];
-  size_t n = chain(s, e->wd, nodes);
+  if (chain(s, v, e->wd, &s->from) < 0)
+    return;
+  vigil__node **nodes = s->from.at;
+  size_t n = s->from.len;
   if (e->mask & IN_IGNORED) {
     /* The kernel has dropped the watch; nothing is left to remove. */
     for (size_t i = 0; i < n; i++)
@@ -317,9 +381,10 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
       vigil__obs_watch_lost(v, nodes[i]);
     return;
   }
+  unsigned long gen = s->detached;
   for (size_t i = 0; i < n; i++) {
     vigil__node *d = nodes[i];
-    if (i > 0 && !still_watched(s, e->wd, d))
+    if (!still_watched(s, gen, e->wd, d))
       continue;
     if (e->mask & IN_UNMOUNT)
       vigil__obs_unmounted(v, d);
@@ -407,6 +472,10 @@ static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
   return (int)got;
 }
 
+static size_t in_watches(void *st) {
+  return ((state *)st)->count;
+}
+
 static size_t in_pending(void *st) {
   state *s = st;
   int n = 0;
@@ -451,6 +520,9 @@ static void in_close(void *st, int forked) {
   close(s->fd);
   free(s->map);
   free(s->buf);
+  free(s->from.at);
+  free(s->to.at);
+  free(s->used);
   free(s);
 }
 
@@ -460,6 +532,7 @@ const vigil__backend vigil__backend_inotify = {
     .watch = in_watch,
     .unwatch = in_unwatch,
     .read = in_read,
+    .watches = in_watches,
     .pending = in_pending,
     .discard = in_discard,
     .flush = in_flush,
