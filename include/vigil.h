@@ -228,8 +228,12 @@ typedef struct {
    * The name of per-directory ignore files in gitignore syntax, such as
    * ".gitignore", or NULL. When a directory is listed, its file of that
    * name is read, and its patterns apply below that directory, as git
-   * applies nested .gitignore files. A file created or changed later takes
-   * effect for entries that appear after that.
+   * applies nested .gitignore files. A file created, changed, renamed or
+   * removed later is read again at once, and what lies below its
+   * directory is judged again: entries it now excludes are reported
+   * VIGIL_REMOVED and no longer watched, entries it no longer excludes
+   * are listed, watched and reported VIGIL_CREATED (VIGIL_SYNTHETIC), so
+   * replay gives the watched tree (docs/events.md, "Exclusions").
    */
   const char *ignore_file;
   /* Optional progress report during vigil_add, called on the adding thread. */

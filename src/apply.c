@@ -103,6 +103,11 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
   }
   if (n->flags & VIGIL__N_PARTIAL)
     vigil__vanished_forget(v, n);
+  if (v->ignore_file && vigil__node_dir(n)) {
+    vigil__root *r = vigil__node_root(n);
+    if (r && r->nignores)
+      vigil__ignore_forget(r, n);
+  }
   if (emit)
     vigil__emit(v, VIGIL_REMOVED, 0, n, 0);
   vigil__tree_unlink(&v->tree, n);
@@ -135,9 +140,37 @@ int vigil__should_descend(const vigil__node *dir) {
   return !r->is_file && !r->norecurse;
 }
 
+/*
+ * The ignore files that judge dir's entries: those of dir and of each
+ * directory above it, deepest first, each with the offset in v->rel at
+ * which the path relative to that directory starts.
+ */
+static void ignore_chain(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
+  size_t end = a->prefix; /* relative paths of dir's children start here */
+  for (const vigil__node *d = dir; d; d = vigil__node_parent(d)) {
+    const vigil__filter *f = vigil__ignore_find(a->root, d);
+    if (f) {
+      if (a->nchain == v->chain_cap) {
+        size_t ncap = v->chain_cap ? v->chain_cap * 2 : 8;
+        struct vigil__ignore_use *n = vigil__realloc(v->chain, ncap * sizeof *n);
+        if (!n)
+          return; /* out of memory: the shallower files are not consulted */
+        v->chain = n;
+        v->chain_cap = ncap;
+      }
+      v->chain[a->nchain].filter = f;
+      v->chain[a->nchain].off = end;
+      a->nchain++;
+    }
+    /* The parent's children start where d's name does. */
+    end = end > (size_t)d->namelen + 1 ? end - d->namelen - 1 : 0;
+  }
+}
+
 void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
   a->root = vigil__node_root(dir);
-  a->filtered = !a->root->is_file && (v->filter || a->root->ignore);
+  a->nchain = 0;
+  a->filtered = !a->root->is_file && (v->filter || a->root->nignores);
   if (!a->filtered)
     return;
   /* Not v->scratch: a scan holds the directory's own path there. */
@@ -150,6 +183,8 @@ void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a)
   if (v->rel_len)
     v->rel[v->rel_len++] = '/';
   a->prefix = v->rel_len;
+  if (a->root->nignores)
+    ignore_chain(v, dir, a);
 }
 
 int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, size_t len,
@@ -168,11 +203,14 @@ int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, 
   v->rel[v->rel_len] = '\0';
   /*
    * The caller's own patterns have the last word, as git's command line
-   * does over .gitignore files; the root's ignore files decide the rest.
+   * does over .gitignore files; then the deepest ignore file with a
+   * pattern that matches decides, as in git.
    */
   int m = vigil__filter_match(v->filter, v->rel, v->rel_len, is_dir);
-  if (m < 0)
-    m = vigil__filter_match(r->ignore, v->rel, v->rel_len, is_dir);
+  for (size_t i = 0; m < 0 && i < a->nchain; i++) {
+    size_t off = v->chain[i].off;
+    m = vigil__filter_match(v->chain[i].filter, v->rel + off, v->rel_len - off, is_dir);
+  }
   return m != 1;
 }
 
@@ -201,8 +239,8 @@ static uint64_t ino_at(vigil_t *v, const vigil__node *dir, const char *name, siz
   return st.st_ino;
 }
 
-int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
-                        enum vigil__how how) {
+static int appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
+                    enum vigil__how how) {
   if (!live(dir) || !vigil__admit(v, dir, name, len, is_dir))
     return 0;
   vigil__root *r = vigil__node_root(dir);
@@ -240,8 +278,18 @@ int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t l
   return 0;
 }
 
-int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
-                    enum vigil__how how) {
+/*
+ * Each observation of a name is also news about the directory's ignore
+ * file when that is the name; the file is looked at after the entry
+ * itself is applied, whether or not the entry is admitted.
+ */
+int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
+                        enum vigil__how how) {
+  int rc = appeared(v, dir, name, len, is_dir, how);
+  return rc < 0 ? rc : vigil__ignore_touched(v, dir, name, len);
+}
+
+static int gone(vigil_t *v, vigil__node *dir, const char *name, size_t len, enum vigil__how how) {
   if (!live(dir))
     return 0;
   vigil__node *n = vigil__tree_find(&v->tree, dir, name, len);
@@ -264,8 +312,14 @@ int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
   return 0;
 }
 
-int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
-                     vigil__node *tdir, const char *tname, size_t tlen, int is_dir) {
+int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                    enum vigil__how how) {
+  int rc = gone(v, dir, name, len, how);
+  return rc < 0 ? rc : vigil__ignore_touched(v, dir, name, len);
+}
+
+static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, vigil__node *tdir,
+                 const char *tname, size_t tlen, int is_dir) {
   vigil__root *sroot = vigil__node_root(sdir), *troot = vigil__node_root(tdir);
   vigil__node *src = live(sdir) ? vigil__tree_find(&v->tree, sdir, sname, slen) : NULL;
   int admitted = live(tdir) && vigil__admit(v, tdir, tname, tlen, is_dir);
@@ -277,9 +331,9 @@ int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t sl
    */
   if (!src || !admitted || sroot != troot || sroot->is_file) {
     if (src)
-      vigil__obs_gone(v, sdir, sname, slen, VIGIL__BY_MOVE);
+      gone(v, sdir, sname, slen, VIGIL__BY_MOVE);
     if (admitted)
-      return vigil__obs_appeared(v, tdir, tname, tlen, is_dir, VIGIL__BY_MOVE);
+      return appeared(v, tdir, tname, tlen, is_dir, VIGIL__BY_MOVE);
     return 0;
   }
   vigil__node *old = vigil__tree_find(&v->tree, tdir, tname, tlen);
@@ -307,13 +361,22 @@ int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t sl
    * Exclude patterns can depend on the path ("/build", "src/gen"), so what
    * lies below a moved directory is judged again under its new name.
    */
-  if (v->filter || sroot->ignore)
+  if (v->filter || sroot->nignores)
     return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
   return 0;
 }
 
-int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,
-                       vigil_kind kind) {
+int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
+                     vigil__node *tdir, const char *tname, size_t tlen, int is_dir) {
+  int rc = moved(v, sdir, sname, slen, tdir, tname, tlen, is_dir);
+  if (rc == 0)
+    rc = vigil__ignore_touched(v, sdir, sname, slen);
+  if (rc == 0)
+    rc = vigil__ignore_touched(v, tdir, tname, tlen);
+  return rc;
+}
+
+static int changed(vigil_t *v, vigil__node *dir, const char *name, size_t len, vigil_kind kind) {
   if (!live(dir))
     return 0;
   if (!name) {
@@ -329,6 +392,12 @@ int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t le
   if (!n)
     return 0;
   return vigil__emit(v, kind, 0, n, 0);
+}
+
+int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                       vigil_kind kind) {
+  int rc = changed(v, dir, name, len, kind);
+  return rc < 0 || !name ? rc : vigil__ignore_touched(v, dir, name, len);
 }
 
 int vigil__obs_self_gone(vigil_t *v, vigil__node *dir) {

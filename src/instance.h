@@ -21,11 +21,12 @@ struct vigil {
   vigil__root *roots;
   vigil__filter *filter; /* NULL when nothing is excluded */
   char *ignore_file;     /* per-directory ignore file name, or NULL */
+  size_t ignore_len;
   const vigil__backend *be;
   void *be_state;
   unsigned events; /* mask of (1u << kind) to deliver */
   int move_wait_ms;
-  int batch_us; /* a storm's gathering time (see vigil__wait); 0: none */
+  int batch_us;              /* a storm's gathering time (see vigil__wait); 0: none */
   size_t records_since_wait; /* kernel records read since the last blocking wait */
   /* What makes a storm (see vigil__wait); the defaults below, which the tests change. */
   size_t storm_records;
@@ -33,12 +34,12 @@ struct vigil {
   vigil_progress_cb progress;
   void *progress_userdata;
 
-  int epfd;    /* vigil_fd: the backend fd and the three below */
-  int befd;    /* the backend's descriptor, owned by the backend */
-  int wakefd;  /* eventfd written by vigil_wake */
-  int qfd;     /* eventfd kept readable while the queue holds events */
-  int timerfd; /* fires when a held-back rename must be resolved */
-  int64_t timer_due; /* CLOCK_MONOTONIC ms the timer is set for */
+  int epfd;           /* vigil_fd: the backend fd and the three below */
+  int befd;           /* the backend's descriptor, owned by the backend */
+  int wakefd;         /* eventfd written by vigil_wake */
+  int qfd;            /* eventfd kept readable while the queue holds events */
+  int timerfd;        /* fires when a held-back rename must be resolved */
+  int64_t timer_due;  /* CLOCK_MONOTONIC ms the timer is set for */
   int64_t resync_due; /* when to look at an empty kernel queue again (see resync), or 0 */
   int64_t records_ms; /* when records were last read */
   unsigned q_signalled : 1;
@@ -64,20 +65,26 @@ struct vigil {
   pthread_t thread;
   vigil_cb cb;
   void *cb_userdata;
-  int started_flag;         /* a thread exists and has not been joined (atomic) */
-  unsigned thread_done : 1; /* it has left its loop */
-  unsigned joining : 1;     /* a caller is in pthread_join */
+  int started_flag;           /* a thread exists and has not been joined (atomic) */
+  unsigned thread_done : 1;   /* it has left its loop */
+  unsigned joining : 1;       /* a caller is in pthread_join */
   unsigned close_on_exit : 1; /* vigil_close came from the callback */
   unsigned sync_init : 1;     /* lock and cond are initialised */
-  int stop;                 /* a vigil__stop_state */
-  int64_t stop_deadline;    /* CLOCK_MONOTONIC ms */
-  size_t stop_bytes;        /* kernel records queued when vigil_stop was called */
+  int stop;                   /* a vigil__stop_state */
+  int64_t stop_deadline;      /* CLOCK_MONOTONIC ms */
+  size_t stop_bytes;          /* kernel records queued when vigil_stop was called */
   size_t dropped;
 
   char *scratch; /* path building for system calls */
   size_t scratch_len, scratch_cap;
   char *rel; /* relative paths for the exclude filter */
   size_t rel_len, rel_cap;
+  /* The ignore files that judge a listing's entries, deepest first (vigil__admission). */
+  struct vigil__ignore_use {
+    const vigil__filter *filter;
+    size_t off; /* where the path relative to the file's directory starts in v->rel */
+  } * chain;
+  size_t chain_cap;
   char *dents; /* getdents64 buffer */
   size_t dents_cap;
   /*
@@ -97,15 +104,15 @@ struct vigil {
   struct vigil__work {
     vigil__node *dir;
     int fd;
-  } *work;
+  } * work;
   size_t work_len, work_cap;
   size_t work_fds; /* descriptors held on the stack */
 };
 
 /* How a reconcile pass reports what it finds. */
 enum vigil__scan_mode {
-  VIGIL__SCAN_SETUP,  /* vigil_add: build the tree, report only errors */
-  VIGIL__SCAN_NEW,    /* a directory that just appeared: report its entries */
+  VIGIL__SCAN_SETUP,   /* vigil_add: build the tree, report only errors */
+  VIGIL__SCAN_NEW,     /* a directory that just appeared: report its entries */
   VIGIL__SCAN_REPAIR,  /* after lost events: report every difference */
   VIGIL__SCAN_REFILTER /* a directory moved: apply the exclude patterns anew */
 };
@@ -159,12 +166,28 @@ int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
                     enum vigil__how how);
 int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
                      vigil__node *tdir, const char *tname, size_t tlen, int is_dir);
-int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len,
-                       vigil_kind kind);
+int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len, vigil_kind kind);
 int vigil__obs_self_gone(vigil_t *v, vigil__node *dir);
 int vigil__obs_unmounted(vigil_t *v, vigil__node *dir);
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir);
 int vigil__obs_overflow(vigil_t *v);
+
+/* ignore.c: per-directory ignore files. */
+/*
+ * Reads d's ignore file through dfd (d opened) into d's filter, or forgets
+ * it when there is none. Returns 1 if the patterns changed, 0 if not, or
+ * -ENOMEM.
+ */
+int vigil__ignore_load(vigil_t *v, const vigil__node *d, int dfd);
+const vigil__filter *vigil__ignore_find(const vigil__root *r, const vigil__node *dir);
+void vigil__ignore_forget(vigil__root *r, const vigil__node *dir);
+void vigil__ignore_free(vigil__root *r);
+/*
+ * The kernel reported something about dir/name. If that is dir's ignore
+ * file, it is read again, and if its patterns changed, what lies below
+ * dir is judged again: removed, or listed and created (REFILTER).
+ */
+int vigil__ignore_touched(vigil_t *v, vigil__node *dir, const char *name, size_t len);
 
 /* Shared by apply.c and reconcile.c. */
 int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error);
@@ -181,6 +204,7 @@ typedef struct {
   vigil__root *root;
   int filtered;  /* exclude patterns or ignore files apply */
   size_t prefix; /* length of the directory's relative path in v->rel, with '/' */
+  size_t nchain; /* ignore files that apply, in v->chain */
 } vigil__admission;
 void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a);
 int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, size_t len,

@@ -8,7 +8,9 @@
  *     watched and then listed, so entries made before the watch existed
  *     are reported (NEW);
  *   - after lost events, every root is listed again and each difference
- *     is reported (REPAIR).
+ *     is reported (REPAIR);
+ *   - a directory moved within its root, or whose ignore file changed, is
+ *     judged again against the patterns (REFILTER).
  * The watch is always placed before the listing. Anything created after
  * the watch is reported by the kernel, anything before it is in the
  * listing, and the tree drops whichever of the two comes second.
@@ -249,71 +251,15 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
   return 0;
 }
 
-#define IGNORE_FILE_MAX (1024 * 1024)
-
-/*
- * Reads d's ignore file, if it has one, into the filter, with d as the
- * base of its patterns. It is read before d's entries are admitted, so
- * the patterns already prune this very listing. A malformed line is
- * skipped, as git skips it.
- */
-static int load_ignore_file(vigil_t *v, const vigil__node *d, int dfd) {
-  int fd = VIGIL__SYS(openat(dfd, v->ignore_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (fd < 0)
-    return errno == ENOMEM ? -ENOMEM : 0;
-  struct stat st;
-  int rc = 0;
-  char *text = NULL;
-  if (VIGIL__SYS(fstat(fd, &st)) < 0 || !S_ISREG(st.st_mode) || st.st_size > IGNORE_FILE_MAX)
-    goto out;
-  text = vigil__malloc((size_t)st.st_size + 1);
-  if (!text) {
-    rc = -ENOMEM;
-    goto out;
-  }
-  size_t len = 0;
-  while (len < (size_t)st.st_size) {
-    ssize_t got = VIGIL__SYS(read(fd, text + len, (size_t)st.st_size - len));
-    if (got <= 0)
-      break;
-    len += (size_t)got;
-  }
-  text[len] = '\0';
-  /* Each root has its own: the patterns' bases are relative to it. */
-  vigil__root *r = vigil__node_root(d);
-  if (!r->ignore && !(r->ignore = vigil__filter_new())) {
-    rc = -ENOMEM;
-    goto out;
-  }
-  v->rel_len = 0;
-  rc = vigil__node_relpath(d, &v->rel, &v->rel_len, &v->rel_cap);
-  if (rc < 0)
-    goto out;
-  char *line = text;
-  /* A byte order mark is not part of the first pattern. */
-  if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
-    line += 3;
-  while (line < text + len) {
-    char *nl = memchr(line, '\n', (size_t)(text + len - line));
-    if (nl)
-      *nl = '\0';
-    if (vigil__filter_add(r->ignore, line, v->rel) == -ENOMEM) {
-      rc = -ENOMEM;
-      goto out;
-    }
-    if (!nl)
-      break;
-    line = nl + 1;
-  }
-out:
-  free(text);
-  close(fd);
-  return rc;
-}
-
 static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
-  if (v->ignore_file && !vigil__node_root(d)->is_file && mode != VIGIL__SCAN_REFILTER) {
-    int rc = load_ignore_file(v, d, fd);
+  /*
+   * Read before d's entries are admitted, so its patterns already prune
+   * this very listing; read again at every listing, so a file that
+   * changed while records were lost, or that a directory brought along
+   * when it was moved in, is what judges.
+   */
+  if (v->ignore_file && !vigil__node_root(d)->is_file) {
+    int rc = vigil__ignore_load(v, d, fd);
     if (rc < 0)
       return rc;
   }

@@ -86,9 +86,8 @@ static inline vigil__node *vigil__node_next(const vigil__node *n) {
 }
 
 static inline vigil__dir *vigil__node_dir(const vigil__node *n) {
-  return n->type == VIGIL__T_DIR
-             ? (vigil__dir *)(void *)((char *)(uintptr_t)n - sizeof(vigil__dir))
-             : NULL;
+  return n->type == VIGIL__T_DIR ? (vigil__dir *)(void *)((char *)(uintptr_t)n - sizeof(vigil__dir))
+                                 : NULL;
 }
 
 /* The first child of a directory node. */
@@ -107,7 +106,9 @@ struct vigil__root {
   size_t prefix_len; /* length of given without trailing slashes (but "/" stays) */
   char *dirpath;     /* a file root's parent directory, for system calls */
   char *base;        /* a file root's name in that directory */
-  struct vigil__filter *ignore; /* patterns of its ignore files, or NULL */
+  /* Its directories' ignore files, sorted by node address (src/ignore.c). */
+  struct vigil__ignore *ignores;
+  size_t nignores, ignores_cap;
   unsigned long dev; /* the device of the top, to tell an unmount */
   vigil__node *top;
   unsigned is_file : 1;
@@ -151,8 +152,7 @@ int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n);
 /* Unlinks n from its parent; n keeps its own children. */
 void vigil__tree_unlink(vigil__tree *t, vigil__node *n);
 /* Finds a child of dir by name, or NULL. */
-vigil__node *vigil__tree_find(vigil__tree *t, const vigil__node *dir, const char *name,
-                              size_t len);
+vigil__node *vigil__tree_find(vigil__tree *t, const vigil__node *dir, const char *name, size_t len);
 /* Moves n under new_parent with a new name; 0 or -ENOMEM (then n is unchanged). */
 int vigil__tree_move(vigil__tree *t, vigil__node *n, vigil__node *new_parent, const char *name,
                      size_t len);

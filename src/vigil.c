@@ -64,7 +64,7 @@ static void root_free(vigil__root *r) {
   free(r->given);
   free(r->dirpath);
   free(r->base);
-  vigil__filter_free(r->ignore);
+  vigil__ignore_free(r);
   free(r);
 }
 
@@ -96,6 +96,7 @@ void vigil__free(vigil_t *v) {
   free(v->scratch);
   free(v->rel);
   free(v->dents);
+  free(v->chain);
   free(v->work);
   free(v->vanished);
   free(v);
@@ -244,6 +245,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
     v->batch_us = o.batch_us > 0 ? o.batch_us : 0;
   if (o.ignore_file && o.ignore_file[0]) {
     v->ignore_file = vigil__strdup(o.ignore_file);
+    v->ignore_len = strlen(o.ignore_file);
     if (!v->ignore_file) {
       vigil__free(v);
       return -ENOMEM;

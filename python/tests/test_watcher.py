@@ -179,6 +179,34 @@ def test_ignore_file(root):
     assert [e.path for e in evs if e.kind == "created"] == [os.path.join(root, "sentinel")]
 
 
+def test_an_ignore_file_changed_later(root):
+    # What a new or edited ignore file excludes leaves the watched tree
+    # (removed), and what it no longer excludes comes back (created).
+    w, mk = os.path.join(root, "w"), os.path.join(root, "mk")
+    os.makedirs(os.path.join(w, "build"))
+    os.mkdir(mk)
+    touch(os.path.join(w, "build", "out.o"))
+    with vigil.Watcher([w, mk], ignore_file=".gitignore") as wt:
+        touch(os.path.join(w, ".gitignore"), b"build/\n")
+        evs = sentinel(wt, mk, "s1")
+        assert [e for e in simple(evs, w) if e[0] in ("created", "removed")][:3] == [
+            ("created", ".gitignore", None, False),
+            ("removed", "build/out.o", None, False),
+            ("removed", "build", None, True)]
+        touch(os.path.join(w, "build", "new.o"))
+        evs = sentinel(wt, mk, "s2")
+        assert [e for e in evs if e.path.startswith(w + os.sep)] == []
+        os.unlink(os.path.join(w, ".gitignore"))
+        evs = sentinel(wt, mk, "s3")
+        got = [(e.kind, os.path.relpath(e.path, w), e.synthetic) for e in evs if e.path.startswith(w)]
+        assert got[0] == ("removed", ".gitignore", False)
+        assert sorted(got[1:]) == [("created", "build", True), ("created", "build/new.o", True),
+                                   ("created", "build/out.o", True)]
+        touch(os.path.join(w, "build", "out.o"), b"x")
+        evs = read_until(wt, lambda e: e.kind == "modified")
+        assert evs[0].path == os.path.join(w, "build", "out.o")
+
+
 def test_a_file_as_root(root):
     f = os.path.join(root, "file")
     touch(f)

@@ -811,6 +811,35 @@ def test_a_malformed_line_in_an_ignore_file_is_skipped(rt):
     rt.stop(v)
 
 
+def test_a_pattern_added_to_gitignore_stops_restarts_at_once(rt):
+    # A build that writes into dist/ restarts the command until dist/ is
+    # ignored; from the edit of .gitignore on, it must not.
+    rt.git_init(rt.w)
+    (rt.w / ".gitignore").write_text("*.log\n")
+    (rt.w / "dist").mkdir()
+    v = rt.start("-r", "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    (rt.w / "dist" / "app.js").write_text("1")
+    assert rt.wait_run(2).changed == "dist/app.js"
+    with open(rt.w / ".gitignore", "a") as f:
+        f.write("dist/\n")
+    # The edit itself is a change; dist/ leaves the watched tree with it.
+    r3 = rt.wait_run(3)
+    assert sorted(r3.changed.split("\n")) == [".gitignore", "dist", "dist/app.js"]
+    assert runtest.inotify_watches(v.pid) == 1
+    (rt.w / "dist" / "app.js").write_text("2")
+    (rt.w / "dist" / "assets").mkdir()
+    (rt.w / "main.c").write_text("")
+    assert rt.wait_run(4).changed == "main.c"
+    # Taking the pattern out brings dist/ back, watched.
+    (rt.w / ".gitignore").write_text("*.log\n")
+    r5 = rt.wait_run(5)
+    assert sorted(r5.changed.split("\n")) == [".gitignore", "dist", "dist/app.js", "dist/assets"]
+    (rt.w / "dist" / "assets" / "x.css").write_text("")
+    assert rt.wait_run(6).changed == "dist/assets/x.css"
+    rt.stop(v)
+
+
 # -- watched paths that go away -----------------------------------------------
 
 def test_a_watched_directory_that_comes_back(rt):

@@ -188,11 +188,326 @@ static void caller_patterns_have_the_last_word(void **state) {
   vigil_close(v);
 }
 
+/* -- ignore files that change after setup ----------------------------------- */
+
+/*
+ * The contract for a change of an ignore file: entries it newly excludes
+ * are reported removed (children first) and are no longer watched;
+ * entries it newly includes are listed and reported created. Replay of
+ * the stream therefore still gives the watched tree. These tests keep a
+ * replay of every event and compare it with the tree they expect.
+ */
+
+#define SET_MAX 64
+
+typedef struct {
+  char path[SET_MAX][128];
+  size_t n;
+} pathset;
+
+static ssize_t set_find(const pathset *s, const char *p) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->path[i], p) == 0)
+      return (ssize_t)i;
+  return -1;
+}
+
+static void set_add(pathset *s, const char *p) {
+  if (set_find(s, p) >= 0)
+    fail_msg("created twice: %s", p);
+  assert_true(s->n < SET_MAX);
+  snprintf(s->path[s->n++], sizeof s->path[0], "%s", p);
+}
+
+static void set_del(pathset *s, const char *p) {
+  ssize_t i = set_find(s, p);
+  if (i < 0)
+    fail_msg("removed but never there: %s", p);
+  s->n--;
+  memcpy(s->path[i], s->path[s->n], sizeof s->path[0]);
+}
+
+/* The same set as the list of paths given, in any order. */
+static void set_is(const pathset *s, const char *const *want, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (set_find(s, want[i]) < 0)
+      fail_msg("replay lacks %s", want[i]);
+  for (size_t i = 0; i < s->n; i++) {
+    size_t j = 0;
+    while (j < n && strcmp(s->path[i], want[j]) != 0)
+      j++;
+    if (j == n)
+      fail_msg("replay has %s", s->path[i]);
+  }
+}
+
+static const char *rel_of(const char *root, const char *path) {
+  size_t n = strlen(root);
+  assert_int_equal(strncmp(path, root, n), 0);
+  return path[n] == '/' ? path + n + 1 : path + n;
+}
+
+/*
+ * Creates the marker file mark in a second root, "mk", and applies every
+ * event up to its creation to the replay; then removes the marker again.
+ * The marker is not in the root under test, since a listing there (which
+ * a changed ignore file causes) could report it before the events that
+ * come first. Returns how many events came before the marker.
+ */
+static size_t replay_until(vigil_t *v, const char *root, pathset *s, const char *mark) {
+  char mp[256];
+  snprintf(mp, sizeof mp, "%s/mk/%s", dir, mark);
+  int fd = open(mp, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  assert_true(fd >= 0);
+  close(fd);
+  size_t n = 0;
+  vigil_event ev;
+  for (;;) {
+    assert_int_equal(vigil_read(v, &ev, 2000), 1);
+    if (ev.kind == VIGIL_CREATED && strcmp(ev.path, mp) == 0)
+      break;
+    n++;
+    if (ev.kind == VIGIL_CREATED)
+      set_add(s, rel_of(root, ev.path));
+    else if (ev.kind == VIGIL_REMOVED)
+      set_del(s, rel_of(root, ev.path));
+    else if (ev.kind == VIGIL_MOVED) {
+      char from[128];
+      snprintf(from, sizeof from, "%s", rel_of(root, ev.from));
+      size_t fl = strlen(from);
+      const char *to = rel_of(root, ev.path);
+      ssize_t i = set_find(s, to);
+      if (i >= 0)
+        set_del(s, to);
+      for (size_t k = 0; k < s->n; k++) {
+        char *p = s->path[k];
+        if (strncmp(p, from, fl) == 0 && (p[fl] == '\0' || p[fl] == '/')) {
+          char rest[128];
+          snprintf(rest, sizeof rest, "%s", p + fl);
+          snprintf(p, sizeof s->path[0], "%s%s", to, rest);
+        }
+      }
+    } else {
+      assert_true(ev.kind == VIGIL_MODIFIED || ev.kind == VIGIL_CLOSED || ev.kind == VIGIL_ATTRIB);
+      assert_true(set_find(s, rel_of(root, ev.path)) >= 0);
+    }
+  }
+  assert_int_equal(unlink(mp), 0);
+  do
+    assert_int_equal(vigil_read(v, &ev, 2000), 1);
+  while (!(ev.kind == VIGIL_REMOVED && strcmp(ev.path, mp) == 0));
+  return n;
+}
+
+static vigil_t *open_ignoring(const char *rel, pathset *s, const char *const *initial, size_t n) {
+  vigil_options o;
+  vigil_options_init(&o);
+  o.ignore_file = ".gitignore";
+  vigil_t *v;
+  assert_int_equal(vigil_open(&v, &o), 0);
+  char root[256];
+  path_of(root, sizeof root, rel);
+  assert_int_equal(vigil_add(v, root, 0), 0);
+  mk("mk");
+  path_of(root, sizeof root, "mk");
+  assert_int_equal(vigil_add(v, root, 0), 0);
+  s->n = 0;
+  for (size_t i = 0; i < n; i++)
+    set_add(s, initial[i]);
+  return v;
+}
+
+/* Kernel watches held, the marker root's included. */
+static size_t watches(vigil_t *v) {
+  vigil_stats st;
+  assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
+  return st.watches;
+}
+
+#define N(a) (sizeof(a) / sizeof(a)[0])
+
+static void ignore_file_created_later_drops_what_it_excludes(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/dist");
+  mk("r/dist/deep");
+  put("r/dist/deep/a.js", "x");
+  mk("r/src");
+  put("r/src/m.c", "x");
+  put("r/x.o", "x");
+  pathset s;
+  const char *init[] = {"dist", "dist/deep", "dist/deep/a.js", "src", "src/m.c", "x.o"};
+  vigil_t *v = open_ignoring("r", &s, init, N(init));
+  char root[256];
+  path_of(root, sizeof root, "r");
+  assert_int_equal(watches(v), 5);
+  put("r/.gitignore", "dist/\n*.o\n");
+  replay_until(v, root, &s, "m1");
+  const char *after[] = {".gitignore", "src", "src/m.c"};
+  set_is(&s, after, N(after));
+  /* No longer watched: nothing in dist/ is reported, and new *.o neither. */
+  assert_int_equal(watches(v), 3);
+  put("r/dist/b.js", "x");
+  put("r/dist/deep/a.js", "y");
+  put("r/y.o", "x");
+  assert_int_equal(replay_until(v, root, &s, "m2"), 0);
+  set_is(&s, after, N(after));
+  vigil_close(v);
+}
+
+static void ignore_file_edited_adds_and_removes_patterns(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/gen");
+  put("r/gen/g.c", "x");
+  put("r/a.o", "x");
+  put("r/b.c", "x");
+  put("r/.gitignore", "*.o\n");
+  pathset s;
+  const char *init[] = {".gitignore", "gen", "gen/g.c", "b.c"};
+  vigil_t *v = open_ignoring("r", &s, init, N(init));
+  char root[256];
+  path_of(root, sizeof root, "r");
+  /* A pattern added. */
+  put("r/.gitignore", "*.o\ngen/\n");
+  replay_until(v, root, &s, "m1");
+  const char *s1[] = {".gitignore", "b.c"};
+  set_is(&s, s1, N(s1));
+  assert_int_equal(watches(v), 2);
+  /* A pattern taken away: what it excluded is listed and watched again. */
+  put("r/.gitignore", "gen/\n");
+  replay_until(v, root, &s, "m2");
+  const char *s2[] = {".gitignore", "b.c", "a.o"};
+  set_is(&s, s2, N(s2));
+  put("r/.gitignore", "");
+  replay_until(v, root, &s, "m3");
+  const char *s3[] = {".gitignore", "b.c", "a.o", "gen", "gen/g.c"};
+  set_is(&s, s3, N(s3));
+  assert_int_equal(watches(v), 3);
+  put("r/gen/new.c", "x");
+  put("r/a.o", "y");
+  replay_until(v, root, &s, "m4");
+  const char *s4[] = {".gitignore", "b.c", "a.o", "gen", "gen/g.c", "gen/new.c"};
+  set_is(&s, s4, N(s4));
+  vigil_close(v);
+}
+
+static void ignore_file_deleted_or_renamed(void **state) {
+  (void)state;
+  mk("r");
+  put("r/a.log", "x");
+  put("r/.gitignore", "*.log\n");
+  put("outside", "*.log\n");
+  pathset s;
+  const char *init[] = {".gitignore"};
+  vigil_t *v = open_ignoring("r", &s, init, N(init));
+  char root[256], p1[256], p2[256];
+  path_of(root, sizeof root, "r");
+  const char *none[] = {"keep.txt", "a.log"};
+  const char *excl[] = {".gitignore"};
+  /* Renamed within the root, away and back. */
+  path_of(p1, sizeof p1, "r/.gitignore");
+  path_of(p2, sizeof p2, "r/keep.txt");
+  assert_int_equal(rename(p1, p2), 0);
+  replay_until(v, root, &s, "m1");
+  set_is(&s, none, N(none));
+  assert_int_equal(rename(p2, p1), 0);
+  replay_until(v, root, &s, "m2");
+  set_is(&s, excl, N(excl));
+  /* Deleted. */
+  assert_int_equal(unlink(p1), 0);
+  replay_until(v, root, &s, "m3");
+  const char *only[] = {"a.log"};
+  set_is(&s, only, N(only));
+  /* Renamed in from outside the root, then out again. */
+  path_of(p2, sizeof p2, "outside");
+  assert_int_equal(rename(p2, p1), 0);
+  replay_until(v, root, &s, "m4");
+  set_is(&s, excl, N(excl));
+  assert_int_equal(rename(p1, p2), 0);
+  replay_until(v, root, &s, "m5");
+  set_is(&s, only, N(only));
+  vigil_close(v);
+}
+
+static void nested_ignore_files_change(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/sub");
+  mk("r/gen");
+  put("r/a.o", "x");
+  put("r/sub/keep.o", "x");
+  put("r/sub/x.o", "x");
+  put("r/gen/a.tmp", "x");
+  put("r/gen/b", "x");
+  put("r/gen/.gitignore", "*.tmp\n");
+  put("r/.gitignore", "*.o\ngen/\n");
+  put("r/sub/.gitignore", "!keep.o\n");
+  pathset s;
+  const char *init[] = {".gitignore", "sub", "sub/.gitignore", "sub/keep.o"};
+  vigil_t *v = open_ignoring("r", &s, init, N(init));
+  char root[256];
+  path_of(root, sizeof root, "r");
+  /* The deeper file still decides what it matches. */
+  put("r/.gitignore", "*.o\n");
+  replay_until(v, root, &s, "m1");
+  /* gen/ is listed anew, and its own ignore file is read. */
+  const char *s1[] = {".gitignore",     "sub",  "sub/.gitignore", "sub/keep.o", "gen",
+                      "gen/.gitignore", "gen/b"};
+  set_is(&s, s1, N(s1));
+  put("r/gen/a.tmp", "y");
+  assert_int_equal(replay_until(v, root, &s, "m2"), 0);
+  /* The nested file edited. */
+  put("r/sub/.gitignore", "!x.o\n");
+  replay_until(v, root, &s, "m3");
+  const char *s3[] = {".gitignore",     "sub",  "sub/.gitignore", "sub/x.o", "gen",
+                      "gen/.gitignore", "gen/b"};
+  set_is(&s, s3, N(s3));
+  put("r/.gitignore", "");
+  replay_until(v, root, &s, "m4");
+  const char *s4[] = {".gitignore", "sub", "sub/.gitignore", "sub/x.o", "sub/keep.o",
+                      "a.o",        "gen", "gen/.gitignore", "gen/b"};
+  set_is(&s, s4, N(s4));
+  vigil_close(v);
+}
+
+static void a_moved_directory_keeps_its_ignore_file(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/p");
+  put("r/p/.gitignore", "*.o\n");
+  put("r/p/a.o", "x");
+  pathset s;
+  const char *init[] = {"p", "p/.gitignore"};
+  vigil_t *v = open_ignoring("r", &s, init, N(init));
+  char root[256], p1[256], p2[256];
+  path_of(root, sizeof root, "r");
+  path_of(p1, sizeof p1, "r/p");
+  path_of(p2, sizeof p2, "r/q");
+  assert_int_equal(rename(p1, p2), 0);
+  put("r/q/b.o", "x");
+  replay_until(v, root, &s, "m1");
+  const char *s1[] = {"q", "q/.gitignore"};
+  set_is(&s, s1, N(s1));
+  put("r/q/.gitignore", "");
+  replay_until(v, root, &s, "m2");
+  const char *s2[] = {"q", "q/.gitignore", "q/a.o", "q/b.o"};
+  set_is(&s, s2, N(s2));
+  vigil_close(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(nested_files_apply_below_their_directory, setup, teardown),
       cmocka_unit_test_setup_teardown(each_root_keeps_its_own_ignore_files, setup, teardown),
       cmocka_unit_test_setup_teardown(caller_patterns_have_the_last_word, setup, teardown),
+      cmocka_unit_test_setup_teardown(ignore_file_created_later_drops_what_it_excludes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(ignore_file_edited_adds_and_removes_patterns, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(ignore_file_deleted_or_renamed, setup, teardown),
+      cmocka_unit_test_setup_teardown(nested_ignore_files_change, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_moved_directory_keeps_its_ignore_file, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
