@@ -91,6 +91,7 @@ static const char run_usage[] =
     "      --exit-on-change    exit with COMMAND's status at the first change\n"
     "                          after it has finished\n"
     "  -q, --quiet             no ready line and no report of how runs ended\n"
+    "      --backend NAME      how to watch: auto (default) or inotify\n"
     "  -h, --help              show this help\n"
     "\n"
     "DURATION is a number with a unit: 500ms, 2s, 1.5s, 1m.\n"
@@ -114,7 +115,8 @@ typedef struct {
   busy_mode busy;
   int signal, stop_signal;
   int64_t grace_ms, debounce_ms;
-  unsigned events; /* the kinds that count */
+  unsigned events;     /* the kinds that count */
+  const char *backend; /* --backend, or NULL */
 } run_opts;
 
 typedef struct {
@@ -223,7 +225,8 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
     OPT_EVENTS,
     OPT_NO_IGNORE,
     OPT_ONCE,
-    OPT_EXIT_ON_CHANGE
+    OPT_EXIT_ON_CHANGE,
+    OPT_BACKEND
   };
   static const struct option longopts[] = {
       {"watch", required_argument, NULL, 'w'},
@@ -243,6 +246,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
       {"once", no_argument, NULL, OPT_ONCE},
       {"exit-on-change", no_argument, NULL, OPT_EXIT_ON_CHANGE},
       {"quiet", no_argument, NULL, 'q'},
+      {"backend", required_argument, NULL, OPT_BACKEND},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
@@ -338,6 +342,15 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
     case OPT_EXIT_ON_CHANGE:
       o->exit_on_change = 1;
       break;
+    case OPT_BACKEND: {
+      char why[256];
+      if (cli_check_backend(optarg, why, sizeof why) < 0) {
+        say("%s", why);
+        return -1;
+      }
+      o->backend = optarg;
+      break;
+    }
     case 'q':
       o->quiet = 1;
       break;
@@ -970,6 +983,7 @@ static int open_root(const run_opts *o, run_root *root, const char *path) {
   vo.events = o->events | VIGIL_MASK(VIGIL_ERROR);
   vo.ignore_file = o->no_ignore_files ? NULL : ".gitignore";
   vo.progress = cancel_on_signal;
+  vo.backend = o->backend;
   rc = vigil_open(&root->v, &vo);
   run_strv_free(&pat);
   if (rc < 0) {

@@ -42,6 +42,7 @@ static const char watch_usage[] =
     "  -t, --timeout SECONDS   exit after SECONDS (status 2 if nothing happened)\n"
     "  -q, --quiet             no ready line or progress on stderr\n"
     "      --color WHEN        colour the kinds: auto (default), always, never\n"
+    "      --backend NAME      how to watch: auto (default) or inotify\n"
     "  -h, --help              show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error, 2 timeout with no event, 3 every root is gone.\n";
@@ -66,6 +67,7 @@ typedef struct {
   const char **exclude;
   size_t exclude_count;
   unsigned events;
+  const char *backend;
 } watch_opts;
 
 unsigned cli_parse_events(const char *list) {
@@ -88,6 +90,19 @@ unsigned cli_parse_events(const char *list) {
       p++;
   }
   return mask;
+}
+
+int cli_check_backend(const char *name, char *why, size_t n) {
+  if (strcmp(name, "auto") == 0)
+    return 0;
+  for (size_t i = 0; vigil_backend_name(i); i++)
+    if (strcmp(vigil_backend_name(i), name) == 0)
+      return 0;
+  size_t len =
+      (size_t)snprintf(why, n, "--backend: '%s' is not built in; use auto, or one of:", name);
+  for (size_t i = 0; vigil_backend_name(i) && len < n; i++)
+    len += (size_t)snprintf(why + len, n - len, "%s %s", i ? "," : "", vigil_backend_name(i));
+  return -1;
 }
 
 static long read_sysctl(const char *file) {
@@ -141,17 +156,14 @@ static int parse_color(const char *when) {
 }
 
 static int parse_opts(int argc, char **argv, watch_opts *o) {
-  static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                           {"format", required_argument, NULL, 'f'},
-                                           {"exclude", required_argument, NULL, 'x'},
-                                           {"events", required_argument, NULL, 'e'},
-                                           {"once", no_argument, NULL, '1'},
-                                           {"timeout", required_argument, NULL, 't'},
-                                           {"quiet", no_argument, NULL, 'q'},
-                                           {"color", required_argument, NULL, 'c'},
-                                           {"colour", required_argument, NULL, 'c'},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'},          {"format", required_argument, NULL, 'f'},
+      {"exclude", required_argument, NULL, 'x'}, {"events", required_argument, NULL, 'e'},
+      {"once", no_argument, NULL, '1'},          {"timeout", required_argument, NULL, 't'},
+      {"quiet", no_argument, NULL, 'q'},         {"color", required_argument, NULL, 'c'},
+      {"colour", required_argument, NULL, 'c'},  {"backend", required_argument, NULL, 'b'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+  };
   memset(o, 0, sizeof *o);
   o->color = want_color();
   o->exclude = calloc((size_t)argc, sizeof *o->exclude);
@@ -212,6 +224,15 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
         return -1;
       }
       break;
+    case 'b': {
+      char why[256];
+      if (cli_check_backend(optarg, why, sizeof why) < 0) {
+        cli_error("%s", why);
+        return -1;
+      }
+      o->backend = optarg;
+      break;
+    }
     case 'h':
       fputs(watch_usage, stdout);
       exit(EXIT_OK);
@@ -405,6 +426,7 @@ int cmd_watch(int argc, char **argv) {
   vo.events = o.events;
   vo.progress = on_progress;
   vo.progress_userdata = &show_progress;
+  vo.backend = o.backend;
   vigil_t *v;
   int rc = vigil_open(&v, &vo);
   if (rc < 0) {

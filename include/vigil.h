@@ -154,7 +154,8 @@ enum {
   VIGIL_EPATTERN = -10005,    /* an exclude pattern is malformed */
   VIGIL_ENOTROOT = -10006,    /* vigil_remove: the path is not a root */
   VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root */
-  VIGIL_EOPTIONS = -10008     /* vigil_options.size is not one this library knows */
+  VIGIL_EOPTIONS = -10008,    /* vigil_options.size is not one this library knows */
+  VIGIL_ENOBACKEND = -10009   /* vigil_options.backend names no built-in backend */
 };
 
 /*
@@ -239,6 +240,12 @@ typedef struct {
   /* Optional progress report during vigil_add, called on the adding thread. */
   vigil_progress_cb progress;
   void *progress_userdata;
+  /*
+   * The backend, the kernel interface that watches the roots: NULL or
+   * "auto" for the best one built in, or a name from vigil_backend_name.
+   * The string is read only during vigil_open.
+   */
+  const char *backend;
 } vigil_options;
 
 /*
@@ -256,12 +263,19 @@ static inline int vigil_options_init(vigil_options *opt) {
 }
 
 /*
+ * The name of built-in backend i, counting from 0 in order of preference,
+ * or NULL past the last: the names vigil_options.backend accepts. Today
+ * that is "inotify" (Linux). The strings are static; safe from any thread.
+ */
+VIGIL_API const char *vigil_backend_name(size_t i);
+
+/*
  * Creates an instance. opt may be NULL for the defaults; it is read only
  * during the call. On success *out owns an instance that vigil_close frees.
  * Errors: VIGIL_EOPTIONS (opt->size is not a size of vigil_options: the
  * options were not set up with vigil_options_init, or ask for options this
- * older library lacks), -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other
- * -errno.
+ * older library lacks), VIGIL_ENOBACKEND (opt->backend is not built in),
+ * -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other -errno.
  */
 VIGIL_API int vigil_open(vigil_t **out, const vigil_options *opt);
 
@@ -282,6 +296,14 @@ enum {
  * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM, -ECANCELED (see vigil_progress_cb).
  */
 VIGIL_API int vigil_add(vigil_t *v, const char *path, unsigned flags);
+
+/*
+ * Sets *name to the name of the backend that watches the root path (the
+ * string given to vigil_add), such as "inotify". The string is static.
+ * Safe from any thread after vigil_start, like vigil_add.
+ * Errors: -EINVAL, VIGIL_ENOTROOT, VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_root_backend(vigil_t *v, const char *path, const char **name);
 
 /*
  * Stops watching a root given to vigil_add (the same string), or forgets

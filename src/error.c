@@ -46,6 +46,8 @@ const char *vigil_strerror(int err) {
   case VIGIL_EOPTIONS:
     return "vigil_options has a size this library does not know, or sets options it lacks: "
            "set it up with vigil_options_init, and build with the vigil.h of this library";
+  case VIGIL_ENOBACKEND:
+    return "no backend of that name is built in (vigil_backend_name lists those that are)";
   }
   if (err < 0 && err > -4096) {
     /* The common causes get texts that say what to do; the rest come from

@@ -132,9 +132,10 @@ const char *vigil_version_string(void) {
 static const size_t options_sizes[] = {
     FIELD_END(size),        FIELD_END(exclude),      FIELD_END(exclude_count),
     FIELD_END(events),      FIELD_END(move_wait_ms), FIELD_END(batch_us),
-    FIELD_END(ignore_file), FIELD_END(progress),     FIELD_END(progress_userdata)};
+    FIELD_END(ignore_file), FIELD_END(progress),     FIELD_END(progress_userdata),
+    FIELD_END(backend)};
 #define OPTIONS_SIZES (sizeof options_sizes / sizeof options_sizes[0])
-_Static_assert(FIELD_END(progress_userdata) == sizeof(vigil_options),
+_Static_assert(FIELD_END(backend) == sizeof(vigil_options),
                "a field was appended to vigil_options: add it to options_sizes");
 
 /* Is size that of some version of vigil_options, older or newer? */
@@ -228,12 +229,15 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   int rc = options_read(&o, opt);
   if (rc < 0)
     return rc;
+  const vigil__backend *be = vigil__backend_find(o.backend);
+  if (!be)
+    return VIGIL_ENOBACKEND;
   pthread_once(&atfork_once, register_atfork);
   vigil_t *v = vigil__calloc(1, sizeof *v);
   if (!v)
     return -ENOMEM;
   v->epfd = v->befd = v->wakefd = v->qfd = v->timerfd = -1;
-  v->be = &vigil__backend_inotify;
+  v->be = be;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
   v->events = o.events ? o.events : VIGIL_KINDS_DEFAULT;
@@ -739,6 +743,27 @@ int vigil_add(vigil_t *v, const char *path, unsigned flags) {
     return VIGIL_EFORKED;
   vigil__lock(v);
   int rc = add_root(v, path, flags);
+  vigil__unlock(v);
+  return rc;
+}
+
+/*
+ * One backend serves every root of an instance, for now. A root that went
+ * away is still a root until vigil_remove, as there.
+ */
+int vigil_root_backend(vigil_t *v, const char *path, const char **name) {
+  if (!v || !path || !name)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  int rc = VIGIL_ENOTROOT;
+  vigil__lock(v);
+  for (const vigil__root *r = v->roots; r; r = r->next)
+    if (strcmp(r->given, path) == 0) {
+      *name = v->be->name;
+      rc = 0;
+      break;
+    }
   vigil__unlock(v);
   return rc;
 }

@@ -55,6 +55,12 @@ typedef struct vigil__backend {
 
 extern const vigil__backend vigil__backend_inotify;
 
+/*
+ * The backend named name (backends.c), the preferred one for NULL, "" or
+ * "auto", or NULL if none of that name is built in.
+ */
+const vigil__backend *vigil__backend_find(const char *name);
+
 /* Applies a buffer of inotify records as if read from the descriptor. */
 void vigil__inotify_decode(void *state, vigil_t *v, const char *buf, size_t len);
 

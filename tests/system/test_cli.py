@@ -105,6 +105,41 @@ def test_unreadable_root_permission_denied(run, pubdir):
     assert "Permission denied" in err[0] and root in err[0], err
 
 
+# -- --backend ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["poll", "fanotify", "INOTIFY", "inotify ", ""])
+def test_backend_not_built_in(run, tmp, name):
+    """A name that is not built in is refused before anything is watched,
+    and the message lists the backends that are."""
+    r = run("watch", "--backend", name, str(tmp))
+    assert r.returncode == 1, r
+    assert r.stdout == b"", r
+    err = lines_of(r.stderr)
+    assert err == ["vigil: --backend: '%s' is not built in; use auto, or one of: "
+                   "inotify" % name], err
+
+
+@pytest.mark.parametrize("name", ["inotify", "auto"])
+def test_backend_by_name_watches(vigil, tmp, name):
+    root = tmp / "w"
+    (root / "d").mkdir(parents=True)
+    v = vigil("watch", "--json", "--backend", name, str(root))
+    line = v.wait_ready()
+    assert re.search(r"\bready, watching 2 directories\b", line), line
+    touch(str(root / "d" / "f"))
+    ev = v.event()
+    assert ev["type"] == "created" and ev["path"] == str(root / "d" / "f"), ev
+    v.send(signal.SIGTERM)
+    assert v.wait_exit() == 0, v.describe()
+
+
+def test_backend_needs_a_name(run, tmp):
+    r = run("watch", str(tmp), "--backend")
+    assert r.returncode == 1, r
+    assert lines_of(r.stderr) == [
+        "vigil: option '--backend' needs a value; try 'vigil watch --help'"], r
+
+
 # -- readiness ----------------------------------------------------------------
 
 def test_ready_line_counts_directories(vigil, tmp):

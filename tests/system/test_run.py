@@ -448,6 +448,23 @@ def test_bad_usage_exits_1(rt, argv):
     assert rt.runs() == 0
 
 
+def test_backend_not_built_in_exits_1(rt):
+    r = rt.run_to_end("run", "--backend", "poll", "--", *rt.rec("true"))
+    assert r.returncode == 1, r
+    assert r.stderr.decode() == ("vigil: --backend: 'poll' is not built in; "
+                                 "use auto, or one of: inotify\n")
+    assert rt.runs() == 0
+
+
+def test_backend_inotify_runs_and_reruns(rt):
+    v = rt.start("--backend", "inotify", "--", *rt.rec("true"))
+    rt.wait_run(1)
+    (rt.w / "a.c").write_text("x")
+    r2 = rt.wait_run(2)
+    assert r2.changed == "a.c"
+    rt.stop(v)
+
+
 def test_missing_path_exits_1(rt):
     r = rt.run_to_end("run", "-w", "nope", "--", *rt.rec("true"))
     assert r.returncode == 1
@@ -477,7 +494,7 @@ def test_help(rt):
     for opt in ("--watch", "--shell", "--postpone", "--on-busy", "--restart",
                 "--signal", "--stop-signal", "--grace", "--debounce", "--ext",
                 "--exclude", "--events", "--no-ignore-files", "--clear",
-                "--once", "--exit-on-change", "--quiet"):
+                "--once", "--exit-on-change", "--quiet", "--backend"):
         assert opt in out, opt
     r = rt.run_to_end("--help")
     assert b"run" in r.stdout

@@ -3,7 +3,8 @@
  * read up to its size (an older, smaller struct gets the defaults of what
  * it lacks; a newer, larger one is accepted only if what the library does
  * not know is zero), vigil_get_stats filling only the caller's size,
- * vigil_version agreeing with the header, and VIGIL_MASK.
+ * vigil_version agreeing with the header, VIGIL_MASK, and the choice of
+ * backend (vigil_options.backend, vigil_backend_name, vigil_root_backend).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,7 @@ static void test_init_sets_size_and_defaults(void **state) {
   assert_null(o.ignore_file);
   assert_null(o.progress);
   assert_null(o.progress_userdata);
+  assert_null(o.backend);
 
   /* The defaults the zeros stand for are the ones of no options at all. */
   vigil_t *v, *d;
@@ -228,6 +230,48 @@ static void test_mask_selects_kinds(void **state) {
   assert_int_equal(rmdir(dir), 0);
 }
 
+static void test_backend_choice(void **state) {
+  (void)state;
+  assert_string_equal(vigil_backend_name(0), "inotify");
+  assert_null(vigil_backend_name(1));
+
+  char dir[] = "/tmp/vigil-api-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const char *choices[] = {NULL, "", "auto", "inotify"};
+  for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++) {
+    vigil_options o;
+    vigil_options_init(&o);
+    o.backend = choices[i];
+    vigil_t *v;
+    assert_int_equal(vigil_open(&v, &o), 0);
+    assert_int_equal(vigil_add(v, dir, 0), 0);
+    const char *name = NULL;
+    assert_int_equal(vigil_root_backend(v, dir, &name), 0);
+    assert_string_equal(name, "inotify");
+    assert_int_equal(vigil_root_backend(v, "/not/a/root", &name), VIGIL_ENOTROOT);
+    assert_int_equal(vigil_root_backend(v, dir, NULL), -EINVAL);
+    assert_int_equal(vigil_root_backend(v, NULL, &name), -EINVAL);
+    assert_int_equal(vigil_remove(v, dir), 0);
+    assert_int_equal(vigil_root_backend(v, dir, &name), VIGIL_ENOTROOT);
+    vigil_close(v);
+  }
+  assert_int_equal(rmdir(dir), 0);
+
+  /* A name that is not built in, including a near miss, fails the open. */
+  const char *unknown[] = {"fanotify", "INOTIFY", "inotify ", "poll"};
+  for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+    vigil_options o;
+    vigil_options_init(&o);
+    o.backend = unknown[i];
+    vigil_t *v = (vigil_t *)&v;
+    assert_int_equal(vigil_open(&v, &o), VIGIL_ENOBACKEND);
+    assert_null(v);
+  }
+  assert_string_equal(vigil_strerror(VIGIL_ENOBACKEND),
+                      "no backend of that name is built in (vigil_backend_name lists those that "
+                      "are)");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_init_sets_size_and_defaults),
@@ -237,6 +281,7 @@ int main(void) {
       cmocka_unit_test(test_stats_fill_only_the_callers_size),
       cmocka_unit_test(test_version_matches_header),
       cmocka_unit_test(test_mask_selects_kinds),
+      cmocka_unit_test(test_backend_choice),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

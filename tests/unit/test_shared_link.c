@@ -29,6 +29,9 @@ static void every_public_function_links(void **state) {
   assert_int_equal(vigil_read(v, &ev, 0), 0);
   assert_int_equal(vigil_start(v, NULL, NULL), -22); /* -EINVAL: no callback */
   assert_int_equal(vigil_stop(v, 0), 0);
+  const char *backend;
+  assert_int_equal(vigil_root_backend(v, ".", &backend), 0);
+  assert_string_equal(backend, vigil_backend_name(0));
   assert_int_equal(vigil_remove(v, "."), 0);
   assert_string_equal(vigil_kind_name(VIGIL_MOVED), "moved");
   assert_int_equal(vigil_kind_parse("closed"), VIGIL_CLOSED);

@@ -1,0 +1,26 @@
+/*
+ * The backends built into this library, in order of preference: "auto"
+ * (or no choice) takes the first. A new backend is added here and in
+ * CMakeLists.txt, and nowhere else outside src/backend/.
+ */
+#include "vigil.h"
+#include "backend/backend.h"
+
+#include <string.h>
+
+static const vigil__backend *const backends[] = {&vigil__backend_inotify};
+
+#define BACKENDS (sizeof backends / sizeof backends[0])
+
+const vigil__backend *vigil__backend_find(const char *name) {
+  if (!name || !name[0] || strcmp(name, "auto") == 0)
+    return backends[0];
+  for (size_t i = 0; i < BACKENDS; i++)
+    if (strcmp(backends[i]->name, name) == 0)
+      return backends[i];
+  return NULL;
+}
+
+const char *vigil_backend_name(size_t i) {
+  return i < BACKENDS ? backends[i]->name : NULL;
+}
