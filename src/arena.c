@@ -78,7 +78,8 @@ void *vigil__arena_alloc(vigil__arena *a, size_t size, int align8) {
   size = round_size(size, align8);
   if (size > VIGIL__ARENA_MAX)
     return NULL;
-  uint32_t *list = align8 ? &a->free8[size / VIGIL__ARENA_UNIT] : &a->free4[size / VIGIL__ARENA_UNIT];
+  uint32_t *list =
+      align8 ? &a->free8[size / VIGIL__ARENA_UNIT] : &a->free4[size / VIGIL__ARENA_UNIT];
   if (*list) {
     char *p = vigil__arena_ptr(a, *list);
     UNPOISON(p, size);

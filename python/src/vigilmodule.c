@@ -66,7 +66,7 @@ PyMODINIT_FUNC PyInit__vigil(void);
 
 static PyObject *ForkedError;
 static PyObject *kind_names[VIGIL_KIND_MAX + 1]; /* interned kind names */
-static PyObject *set_wakeup_fd;                   /* signal.set_wakeup_fd */
+static PyObject *set_wakeup_fd;                  /* signal.set_wakeup_fd */
 static PyObject *str_warn_on_full_buffer;
 
 /*
@@ -137,7 +137,8 @@ static PyObject *set_vigil_error(int code, PyObject *filename) {
       PyErr_SetString(type, msg);
     return NULL;
   }
-  PyObject *args = filename ? Py_BuildValue("(isO)", err, msg, filename) : Py_BuildValue("(is)", err, msg);
+  PyObject *args =
+      filename ? Py_BuildValue("(isO)", err, msg, filename) : Py_BuildValue("(is)", err, msg);
   if (!args)
     return NULL;
   PyObject *exc = PyObject_Call(PyExc_OSError, args, NULL);
@@ -275,11 +276,12 @@ static PyObject *kind_object(PyObject *name) {
 }
 
 static PyObject *Event_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"kind", "path", "from_path", "is_dir", "synthetic", "error_code", "by_move", NULL};
+  static char *kwlist[] = {"kind",      "path",       "from_path", "is_dir",
+                           "synthetic", "error_code", "by_move",   NULL};
   PyObject *kind, *path, *from = Py_None;
   int is_dir = 0, synthetic = 0, code = 0, by_move = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO|Oppip:Event", kwlist, &kind, &path, &from, &is_dir, &synthetic,
-                                   &code, &by_move))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO|Oppip:Event", kwlist, &kind, &path, &from,
+                                   &is_dir, &synthetic, &code, &by_move))
     return NULL;
   PyObject *k = kind_object(kind);
   if (!k)
@@ -310,18 +312,21 @@ static void Event_dealloc(EventObject *self) {
 
 static PyObject *Event_repr(EventObject *self) {
   if (self->from != Py_None)
-    return PyUnicode_FromFormat("vigil.Event(%R, %R, from_path=%R, is_dir=%s, synthetic=%s)", self->kind, self->path,
-                                self->from, self->is_dir ? "True" : "False", self->synthetic ? "True" : "False");
+    return PyUnicode_FromFormat("vigil.Event(%R, %R, from_path=%R, is_dir=%s, synthetic=%s)",
+                                self->kind, self->path, self->from, self->is_dir ? "True" : "False",
+                                self->synthetic ? "True" : "False");
   if (self->code)
-    return PyUnicode_FromFormat("vigil.Event(%R, %R, is_dir=%s, error_code=%d)", self->kind, self->path,
-                                self->is_dir ? "True" : "False", self->code);
-  return PyUnicode_FromFormat("vigil.Event(%R, %R, is_dir=%s, synthetic=%s)", self->kind, self->path,
-                              self->is_dir ? "True" : "False", self->synthetic ? "True" : "False");
+    return PyUnicode_FromFormat("vigil.Event(%R, %R, is_dir=%s, error_code=%d)", self->kind,
+                                self->path, self->is_dir ? "True" : "False", self->code);
+  return PyUnicode_FromFormat("vigil.Event(%R, %R, is_dir=%s, synthetic=%s)", self->kind,
+                              self->path, self->is_dir ? "True" : "False",
+                              self->synthetic ? "True" : "False");
 }
 
 static PyObject *Event_tuple(EventObject *self) {
-  return Py_BuildValue("(OOOOOiO)", self->kind, self->path, self->from, self->is_dir ? Py_True : Py_False,
-                       self->synthetic ? Py_True : Py_False, self->code, self->by_move ? Py_True : Py_False);
+  return Py_BuildValue("(OOOOOiO)", self->kind, self->path, self->from,
+                       self->is_dir ? Py_True : Py_False, self->synthetic ? Py_True : Py_False,
+                       self->code, self->by_move ? Py_True : Py_False);
 }
 
 static Py_hash_t Event_hash(EventObject *self) {
@@ -334,7 +339,8 @@ static Py_hash_t Event_hash(EventObject *self) {
 }
 
 static PyObject *Event_richcompare(PyObject *a, PyObject *b, int op) {
-  if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(a, &EventType) || !PyObject_TypeCheck(b, &EventType))
+  if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(a, &EventType) ||
+      !PyObject_TypeCheck(b, &EventType))
     Py_RETURN_NOTIMPLEMENTED;
   PyObject *ta = Event_tuple((EventObject *)a);
   PyObject *tb = ta ? Event_tuple((EventObject *)b) : NULL;
@@ -367,10 +373,12 @@ static PyObject *Event_get_error(EventObject *self, void *Py_UNUSED(closure)) {
 
 static PyMemberDef Event_members[] = {
     {"kind", T_OBJECT, offsetof(EventObject, kind), READONLY,
-     "what happened: 'created', 'removed', 'modified', 'attrib', 'moved', 'closed', 'overflow', 'error', 'opened' or 'closed_nowrite'"},
+     "what happened: 'created', 'removed', 'modified', 'attrib', 'moved', 'closed', 'overflow', "
+     "'error', 'opened' or 'closed_nowrite'"},
     {"path", T_OBJECT, offsetof(EventObject, path), READONLY,
      "the path (str or bytes, like the root it is under); None for 'overflow'"},
-    {"from_path", T_OBJECT, offsetof(EventObject, from), READONLY, "the old path of a 'moved' event, else None"},
+    {"from_path", T_OBJECT, offsetof(EventObject, from), READONLY,
+     "the old path of a 'moved' event, else None"},
     {"is_dir", T_BOOL, offsetof(EventObject, is_dir), READONLY, "the entry is a directory"},
     {"synthetic", T_BOOL, offsetof(EventObject, synthetic), READONLY,
      "found by a scan (a new directory's listing, a rescan), not reported by the kernel"},
@@ -381,7 +389,8 @@ static PyMemberDef Event_members[] = {
     {NULL, 0, 0, 0, NULL}};
 
 static PyGetSetDef Event_getset[] = {
-    {"error", (getter)Event_get_error, NULL, "for 'error' events, the OSError (or ForkedError) it stands for", NULL},
+    {"error", (getter)Event_get_error, NULL,
+     "for 'error' events, the OSError (or ForkedError) it stands for", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef Event_methods[] = {{"__reduce__", (PyCFunction)Event_reduce, METH_NOARGS, NULL},
@@ -394,7 +403,8 @@ static PyTypeObject EventType = {
     .tp_repr = (reprfunc)Event_repr,
     .tp_hash = (hashfunc)Event_hash,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Event(kind, path, from_path=None, is_dir=False, synthetic=False, error_code=0, by_move=False)\n--\n\n"
+    .tp_doc = "Event(kind, path, from_path=None, is_dir=False, synthetic=False, error_code=0, "
+              "by_move=False)\n--\n\n"
               "One change, as reported by a Watcher. Immutable and hashable.",
     .tp_richcompare = Event_richcompare,
     .tp_methods = Event_methods,
@@ -511,9 +521,11 @@ static PyObject *batch_list(const batch *b, int bytes_mode) {
     e->kind = kind_names[k];
     Py_INCREF(e->kind);
     e->from = NULL;
-    e->path = r->path == NO_STRING ? (Py_INCREF(Py_None), Py_None) : make_path(b->buf + r->path, r->path_len, bytes_mode);
+    e->path = r->path == NO_STRING ? (Py_INCREF(Py_None), Py_None)
+                                   : make_path(b->buf + r->path, r->path_len, bytes_mode);
     if (e->path)
-      e->from = r->from == NO_STRING ? (Py_INCREF(Py_None), Py_None) : make_path(b->buf + r->from, r->from_len, bytes_mode);
+      e->from = r->from == NO_STRING ? (Py_INCREF(Py_None), Py_None)
+                                     : make_path(b->buf + r->from, r->from_len, bytes_mode);
     e->is_dir = (r->flags & VIGIL_ISDIR) != 0;
     e->synthetic = (r->flags & VIGIL_SYNTHETIC) != 0;
     e->by_move = (r->flags & VIGIL_BY_MOVE) != 0;
@@ -541,10 +553,10 @@ typedef struct {
   pthread_cond_t cv;
   pthread_mutex_t opmu;
   int sync_init;
-  int users;   /* calls in progress (mu) */
+  int users;     /* calls in progress (mu) */
   int closing;   /* close() was called (mu) */
   int finishing; /* a thread is doing the vigil_close (mu) */
-  int woken;   /* wake() was called (atomic) */
+  int woken;     /* wake() was called (atomic) */
   /* The thread running Python code from inside one of our calls (signal
      handlers, a green waiter), or 0; a close() from it is deferred. */
   unsigned long cb_thread;
@@ -576,7 +588,8 @@ static int w_enter(WatcherObject *self) {
   }
   if (self->in_add && self->cb_thread == PyThread_get_thread_ident()) {
     /* A signal handler that runs while this thread is inside vigil_add. */
-    PyErr_SetString(PyExc_RuntimeError, "Watcher used from a signal handler while it is adding a root");
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Watcher used from a signal handler while it is adding a root");
     return -1;
   }
   pthread_mutex_lock(&self->mu);
@@ -604,12 +617,13 @@ static void w_leave(WatcherObject *self) {
 /* vigil_close, then tell whoever waits in close(). GIL held. */
 static void finish_close(WatcherObject *self) {
   vigil_t *v = self->v;
-  Py_BEGIN_ALLOW_THREADS vigil_close(v);
-  pthread_mutex_lock(&self->mu);
-  self->v = NULL;
-  batch_free(&self->spare);
-  pthread_cond_broadcast(&self->cv);
-  pthread_mutex_unlock(&self->mu);
+  Py_BEGIN_ALLOW_THREADS
+    vigil_close(v);
+    pthread_mutex_lock(&self->mu);
+    self->v = NULL;
+    batch_free(&self->spare);
+    pthread_cond_broadcast(&self->cv);
+    pthread_mutex_unlock(&self->mu);
   Py_END_ALLOW_THREADS
 }
 
@@ -819,8 +833,8 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"paths", "exclude", "events", "recursive", "ignore_file", NULL};
   PyObject *paths, *exclude = Py_None, *events = Py_None, *ignore_file = Py_None;
   int recursive = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOpO:Watcher", kwlist, &paths, &exclude, &events, &recursive,
-                                   &ignore_file))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOpO:Watcher", kwlist, &paths, &exclude, &events,
+                                   &recursive, &ignore_file))
     return -1;
   if (self->v || self->closing) {
     PyErr_SetString(PyExc_RuntimeError, "Watcher.__init__ called twice");
@@ -895,7 +909,8 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
 
   vigil_t *v = NULL;
   int r;
-  Py_BEGIN_ALLOW_THREADS r = vigil_open(&v, &opt);
+  Py_BEGIN_ALLOW_THREADS
+    r = vigil_open(&v, &opt);
   Py_END_ALLOW_THREADS
   if (r < 0) {
     set_vigil_error(r, NULL);
@@ -905,9 +920,11 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
   self->gen = current_gen();
   unsigned flags = recursive ? 0 : VIGIL_NORECURSE;
   for (Py_ssize_t i = 0; i < n; i++) {
-    if (do_add(self, PyList_GET_ITEM(given, i), PyBytes_AS_STRING(PyList_GET_ITEM(roots, i)), flags) < 0) {
+    if (do_add(self, PyList_GET_ITEM(given, i), PyBytes_AS_STRING(PyList_GET_ITEM(roots, i)),
+               flags) < 0) {
       self->v = NULL;
-      Py_BEGIN_ALLOW_THREADS vigil_close(v);
+      Py_BEGIN_ALLOW_THREADS
+        vigil_close(v);
       Py_END_ALLOW_THREADS
       goto out;
     }
@@ -932,7 +949,8 @@ static void Watcher_dealloc(WatcherObject *self) {
   if (self->v) {
     vigil_t *v = self->v;
     self->v = NULL;
-    Py_BEGIN_ALLOW_THREADS vigil_close(v);
+    Py_BEGIN_ALLOW_THREADS
+      vigil_close(v);
     Py_END_ALLOW_THREADS
   }
   batch_free(&self->spare);
@@ -977,7 +995,9 @@ static PyObject *Watcher_close(WatcherObject *self, PyObject *Py_UNUSED(ignored)
     pthread_mutex_unlock(&self->mu);
     Py_RETURN_NONE;
   }
-  Py_BEGIN_ALLOW_THREADS while (self->v) pthread_cond_wait(&self->cv, &self->mu);
+  Py_BEGIN_ALLOW_THREADS
+    while (self->v)
+      pthread_cond_wait(&self->cv, &self->mu);
   Py_END_ALLOW_THREADS
   pthread_mutex_unlock(&self->mu);
   Py_RETURN_NONE;
@@ -1035,9 +1055,10 @@ static PyObject *drain(WatcherObject *self, size_t max, int *empty) {
   b.n = 0;
   b.len = 0;
   int r;
-  Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->opmu);
-  r = batch_fill(self->v, &b, max);
-  pthread_mutex_unlock(&self->opmu);
+  Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&self->opmu);
+    r = batch_fill(self->v, &b, max);
+    pthread_mutex_unlock(&self->opmu);
   Py_END_ALLOW_THREADS
   PyObject *list = NULL;
   *empty = b.n == 0;
@@ -1114,8 +1135,9 @@ static PyObject *read_loop(WatcherObject *self, int timeout_ms, size_t max, PyOb
     }
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = sigpipe[0], .events = POLLIN}};
     int pr, err;
-    Py_BEGIN_ALLOW_THREADS pr = poll(p, g.active ? 2 : 1, left);
-    err = errno;
+    Py_BEGIN_ALLOW_THREADS
+      pr = poll(p, g.active ? 2 : 1, left);
+      err = errno;
     Py_END_ALLOW_THREADS
     int sig = g.active && pr > 0 && (p[1].revents & POLLIN);
     sig_restore(&g);
@@ -1198,9 +1220,10 @@ static PyObject *Watcher_remove(WatcherObject *self, PyObject *path) {
     return NULL;
   }
   int rc;
-  Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->opmu);
-  rc = vigil_remove(self->v, PyBytes_AS_STRING(b));
-  pthread_mutex_unlock(&self->opmu);
+  Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&self->opmu);
+    rc = vigil_remove(self->v, PyBytes_AS_STRING(b));
+    pthread_mutex_unlock(&self->opmu);
   Py_END_ALLOW_THREADS
   w_leave(self);
   Py_DECREF(b);
@@ -1229,15 +1252,16 @@ static PyObject *Watcher_stats(WatcherObject *self, PyObject *Py_UNUSED(ignored)
     return NULL;
   vigil_stats st;
   int rc;
-  Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->opmu);
-  rc = vigil_get_stats(self->v, &st, sizeof st);
-  pthread_mutex_unlock(&self->opmu);
+  Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&self->opmu);
+    rc = vigil_get_stats(self->v, &st, sizeof st);
+    pthread_mutex_unlock(&self->opmu);
   Py_END_ALLOW_THREADS
   w_leave(self);
   if (rc < 0)
     return set_vigil_error(rc, NULL);
-  return Py_BuildValue("{snsnsnsn}", "roots", (Py_ssize_t)st.roots, "dirs", (Py_ssize_t)st.dirs, "entries",
-                       (Py_ssize_t)st.entries, "watches", (Py_ssize_t)st.watches);
+  return Py_BuildValue("{snsnsnsn}", "roots", (Py_ssize_t)st.roots, "dirs", (Py_ssize_t)st.dirs,
+                       "entries", (Py_ssize_t)st.entries, "watches", (Py_ssize_t)st.watches);
 }
 
 static PyObject *Watcher_enter(WatcherObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -1277,7 +1301,8 @@ static PyMethodDef Watcher_methods[] = {
      "Makes a blocked read() return (or the next one). Safe from any thread."},
     {"add", (PyCFunction)(void (*)(void))Watcher_add, METH_VARARGS | METH_KEYWORDS,
      "add(path, recursive=True)\n--\n\nWatches one more root."},
-    {"remove", (PyCFunction)Watcher_remove, METH_O, "remove(path)\n--\n\nStops watching a root given before."},
+    {"remove", (PyCFunction)Watcher_remove, METH_O,
+     "remove(path)\n--\n\nStops watching a root given before."},
     {"stats", (PyCFunction)Watcher_stats, METH_NOARGS, "Counters: roots, dirs, entries, watches."},
     {"close", (PyCFunction)Watcher_close, METH_NOARGS,
      "Releases everything; a read() blocked in another thread returns. Idempotent."},
@@ -1342,8 +1367,9 @@ static PyObject *mod_poll(PyObject *Py_UNUSED(mod), PyObject *args) {
   int64_t deadline = ms > 0 ? now_ms() + ms : 0;
   int r, err;
   for (;;) {
-    Py_BEGIN_ALLOW_THREADS r = poll(p, (nfds_t)n, ms);
-    err = errno;
+    Py_BEGIN_ALLOW_THREADS
+      r = poll(p, (nfds_t)n, ms);
+      err = errno;
     Py_END_ALLOW_THREADS
     if (r >= 0 || err != EINTR)
       break;
@@ -1418,12 +1444,16 @@ static PyMethodDef module_methods[] = {
     {"_eventfd_set", mod_eventfd_set, METH_O, "_eventfd_set(fd): makes it readable"},
     {"_eventfd_clear", mod_eventfd_clear, METH_O, "_eventfd_clear(fd): makes it unreadable"},
     {"_poll", mod_poll, METH_VARARGS, "_poll(fds, timeout=None) -> the readable ones"},
-    {"strerror", mod_strerror, METH_O, "strerror(code)\n--\n\nlibvigil's message for an error code."},
+    {"strerror", mod_strerror, METH_O,
+     "strerror(code)\n--\n\nlibvigil's message for an error code."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef vigil_module = {
-    PyModuleDef_HEAD_INIT, .m_name = "vigil._vigil",
-    .m_doc = "The C part of vigil: Watcher, Event, ForkedError.", .m_size = -1, .m_methods = module_methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "vigil._vigil",
+    .m_doc = "The C part of vigil: Watcher, Event, ForkedError.",
+    .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__vigil(void) {
@@ -1441,7 +1471,8 @@ PyMODINIT_FUNC PyInit__vigil(void) {
     atfork_done = 1;
   }
   for (int k = VIGIL_CREATED; k <= VIGIL_KIND_MAX; k++) {
-    if (!kind_names[k] && !(kind_names[k] = PyUnicode_InternFromString(vigil_kind_name((vigil_kind)k))))
+    if (!kind_names[k] &&
+        !(kind_names[k] = PyUnicode_InternFromString(vigil_kind_name((vigil_kind)k))))
       goto fail;
     char upper[32];
     const char *name = vigil_kind_name((vigil_kind)k);
@@ -1455,13 +1486,14 @@ PyMODINIT_FUNC PyInit__vigil(void) {
       goto fail;
     }
   }
-  if (!ForkedError &&
-      !(ForkedError = PyErr_NewExceptionWithDoc("vigil.ForkedError",
-                                                "A Watcher inherited through fork() was used in the child. Open a "
-                                                "new one there; close() still works.",
-                                                PyExc_RuntimeError, NULL)))
+  if (!ForkedError && !(ForkedError = PyErr_NewExceptionWithDoc(
+                            "vigil.ForkedError",
+                            "A Watcher inherited through fork() was used in the child. Open a "
+                            "new one there; close() still works.",
+                            PyExc_RuntimeError, NULL)))
     goto fail;
-  if (!str_warn_on_full_buffer && !(str_warn_on_full_buffer = PyUnicode_InternFromString("warn_on_full_buffer")))
+  if (!str_warn_on_full_buffer &&
+      !(str_warn_on_full_buffer = PyUnicode_InternFromString("warn_on_full_buffer")))
     goto fail;
   if (!set_wakeup_fd) {
     PyObject *signal = PyImport_ImportModule("signal");

@@ -26,8 +26,8 @@ typedef struct {
   vigil_t *v;
   int early[EARLY]; /* created events seen, per file */
   int late[LATE];
-  int other;        /* created events for names we did not make */
-  int make_late;    /* the callback makes the late files on its first call */
+  int other;     /* created events for names we did not make */
+  int make_late; /* the callback makes the late files on its first call */
   int calls;
 } fixture;
 
