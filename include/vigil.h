@@ -116,9 +116,11 @@ enum {
   /*
    * On VIGIL_CREATED: the entry was renamed into the root from outside it
    * (or from a place the root leaves out). On VIGIL_REMOVED: it was renamed
-   * out. Only the top of a moved tree carries it: what is below a tree
-   * moved in comes with VIGIL_SYNTHETIC, and what is below a tree moved
-   * out is removed, children first, without it.
+   * out. Both ends of a rename within the root carry it when VIGIL_MOVED
+   * is left out of vigil_options.events. Only the top of a moved tree
+   * carries it: what is below a tree moved in comes with VIGIL_SYNTHETIC,
+   * and what is below a tree moved out is removed, children first,
+   * without it.
    */
   VIGIL_BY_MOVE = 1u << 2
 };
@@ -207,8 +209,14 @@ typedef struct {
   /*
    * Which kinds to deliver: a mask of VIGIL_MASK(kind), 0 for VIGIL_KINDS_DEFAULT
    * (every kind but VIGIL_OPENED and VIGIL_CLOSED_NOWRITE, which must be
-   * named). The tree is kept whatever the mask, so replay of the delivered
-   * kinds still holds.
+   * named). The tree is kept whatever the mask. Without VIGIL_MOVED in the
+   * mask, a rename within a root is delivered as what it does to paths:
+   * VIGIL_REMOVED for the entry it replaced (children first), then for the
+   * old path and everything below it (children first), then VIGIL_CREATED
+   * for the new path and everything below it (parents first); the old and
+   * new top entries carry VIGIL_BY_MOVE, the created ones below it
+   * VIGIL_SYNTHETIC. What is delivered is that stream filtered to the
+   * mask, so with VIGIL_CREATED and VIGIL_REMOVED in it replay holds.
    */
   unsigned events;
   /* How long an unpaired rename source waits for its pair; 0 means 10 ms. */

@@ -67,11 +67,52 @@ lost:
   return event_lost(v, mark);
 }
 
+/* Reports n and everything below it removed, children first; the tree is left as it is. */
+static void emit_removed_tree(vigil_t *v, const vigil__node *n, unsigned flags) {
+  if (vigil__node_dir(n))
+    for (const vigil__node *k = vigil__node_first(n); k; k = vigil__node_next(k))
+      emit_removed_tree(v, k, 0);
+  vigil__emit(v, VIGIL_REMOVED, flags, n, 0);
+}
+
+/* Reports n and everything below it created, parents first, as a listing would. */
+static void emit_created_tree(vigil_t *v, const vigil__node *n, unsigned flags) {
+  vigil__emit(v, VIGIL_CREATED, flags, n, 0);
+  if (vigil__node_dir(n))
+    for (const vigil__node *k = vigil__node_first(n); k; k = vigil__node_next(k))
+      emit_created_tree(v, k, VIGIL_SYNTHETIC);
+}
+
+static int moved_asked(const vigil_t *v) {
+  return (v->events & (1u << VIGIL_MOVED)) != 0;
+}
+
+static int paths_asked(const vigil_t *v) {
+  return (v->events & ((1u << VIGIL_CREATED) | (1u << VIGIL_REMOVED))) != 0;
+}
+
+/*
+ * Moves n to tdir/tname and reports it. When the mask leaves out moved,
+ * the move is reported as what it does to paths, so that replay of the
+ * kinds delivered still holds: removed for the old path and everything
+ * below it, then created for the new ones.
+ */
 static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *tname,
                      size_t tlen) {
   vigil__queue *q = &v->queue;
-  if (!(v->events & (1u << VIGIL_MOVED)))
-    return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
+  if (!moved_asked(v)) {
+    if (!paths_asked(v))
+      return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
+    emit_removed_tree(v, n, VIGIL_BY_MOVE);
+    int rc = vigil__tree_move(&v->tree, n, tdir, tname, tlen);
+    if (rc < 0) {
+      /* The removal is out; only a rescan can tell the reader the rest. */
+      v->need_repair = 1;
+      return rc;
+    }
+    emit_created_tree(v, n, VIGIL_BY_MOVE);
+    return 0;
+  }
   size_t mark = vigil__queue_mark(q);
   int rc = vigil__node_path(n, &q->str, &q->len, &q->scap);
   if (rc == 0) {
@@ -339,9 +380,12 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
   vigil__node *old = vigil__tree_find(&v->tree, tdir, tname, tlen);
   if (old == src)
     return 0;
-  /* The rename replaced the target; replay of "moved" replaces it too. */
+  /*
+   * The rename replaced the target. Replay of "moved" replaces it too;
+   * without moved in the mask, its removal must be said.
+   */
   if (old)
-    vigil__drop(v, old, 0);
+    vigil__drop(v, old, !moved_asked(v));
   int rc = emit_move(v, src, tdir, tname, tlen);
   if (rc < 0 || src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))
     return rc;

@@ -242,23 +242,29 @@ def test_events_filter_keeps_only_listed_kinds(vigil, tmp):
 
 def test_events_filter_tree_is_kept(vigil, tmp):
     """Only removed is shown, but the tree is still tracked: a directory
-    created and filled after start is removed child by child."""
+    created and filled after start is removed child by child, under its old
+    name when it is renamed (the rename's removed half) and under its new
+    one when it is deleted."""
     root = tmp / "w"
     root.mkdir()
     v = vigil("watch", "--json", "--events", "removed", str(root))
     v.wait_ready()
     os.makedirs(str(root / "d" / "e"))
     touch(str(root / "d" / "e" / "f"), b"x")
-    os.rename(str(root / "d"), str(root / "d2"))
     evs = v.sync(str(root), str(root), kind="removed")
     assert [e["path"] for e in evs] == [str(root / ".sentinel-1")], evs
+    os.rename(str(root / "d"), str(root / "d2"))
+    evs = v.sync(str(root), str(root), kind="removed")
+    assert [e["path"] for e in evs] == [
+        str(root / "d" / "e" / "f"), str(root / "d" / "e"), str(root / "d"),
+        str(root / ".sentinel-2")], evs
     shutil.rmtree(str(root / "d2"))
     evs = v.sync(str(root), str(root), kind="removed")
     assert [(e["type"], e["path"]) for e in evs] == [
         ("removed", str(root / "d2" / "e" / "f")),
         ("removed", str(root / "d2" / "e")),
         ("removed", str(root / "d2")),
-        ("removed", str(root / ".sentinel-2"))], evs
+        ("removed", str(root / ".sentinel-3"))], evs
 
 
 def test_events_moved_only(vigil, tmp):
