@@ -61,10 +61,10 @@ int vigil__arena_init(vigil__arena *a) {
 
 void vigil__arena_destroy(vigil__arena *a) {
   /* The next mapping at these addresses must not inherit the poison. */
-  if (a->base)
+  if (a->base) {
     UNPOISON(a->base, a->opened);
-  if (a->base)
     munmap(a->base, a->reserved);
+  }
   memset(a, 0, sizeof *a);
 }
 

@@ -11,27 +11,21 @@
 #include <string.h>
 
 static unsigned long calls, fail_at;
-static int fail_errno, fired;
+static int fail_errno;
 
 void vigil__fault_set(unsigned long nth, int err) {
   calls = 0;
   fail_at = nth;
   fail_errno = err;
-  fired = 0;
 }
 
 unsigned long vigil__fault_calls(void) {
   return calls;
 }
 
-int vigil__fault_fired(void) {
-  return fired;
-}
-
 int vigil__fault_hit(void) {
   if (++calls != fail_at)
     return 0;
-  fired = 1;
   errno = fail_errno;
   return 1;
 }

@@ -24,8 +24,6 @@ int vigil__fault_hit(void);
 void vigil__fault_set(unsigned long nth, int err);
 /* Calls counted since the last vigil__fault_set. */
 unsigned long vigil__fault_calls(void);
-/* Whether the armed failure has happened. */
-int vigil__fault_fired(void);
 /* Counts one allocation; returns 1 when it must fail (never for EINTR). */
 int vigil__fault_alloc(void);
 void *vigil__malloc(size_t n);

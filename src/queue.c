@@ -33,7 +33,6 @@ int vigil__queue_commit(vigil__queue *q, vigil_kind kind, unsigned flags, int er
     const vigil__qrec *last = &q->rec[q->tail - 1];
     if (last->kind == VIGIL_MODIFIED && last->flags == flags && same_path(q, last, path)) {
       q->len = path;
-      q->merged++;
       return 0;
     }
   }

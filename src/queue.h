@@ -31,7 +31,6 @@ typedef struct {
   size_t len, scap;
   char *cur; /* the delivered event's strings */
   size_t ccap;
-  size_t merged; /* modified events folded into an identical queued one */
 } vigil__queue;
 
 void vigil__queue_free(vigil__queue *q);

@@ -79,7 +79,7 @@ void vigil__free(vigil_t *v) {
     root_free(r);
   }
   if (v->be_state)
-    v->be->close(v->be_state, vigil__forked(v));
+    v->be->close(v->be_state);
   close_fd(&v->epfd);
   close_fd(&v->wakefd);
   close_fd(&v->qfd);

@@ -49,8 +49,12 @@ typedef struct vigil__backend {
   size_t (*discard)(void *state, size_t max_bytes);
   /* Resolves held-back records at once. */
   void (*flush)(void *state, vigil_t *v);
-  /* Frees the state; in a forked child it must not touch the kernel's watches. */
-  void (*close)(void *state, int forked);
+  /*
+   * Frees the state. It may run in a forked child, so it must leave the
+   * kernel's watches alone (closing a descriptor drops only this
+   * process's copy) and release only what the process itself holds.
+   */
+  void (*close)(void *state);
 } vigil__backend;
 
 extern const vigil__backend vigil__backend_inotify;

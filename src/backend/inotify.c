@@ -506,7 +506,7 @@ static void in_flush(void *st, vigil_t *v) {
   resolve_pending(st, v);
 }
 
-static void in_close(void *st, int forked) {
+static void in_close(void *st) {
   state *s = st;
   if (!s)
     return;
@@ -516,7 +516,6 @@ static void in_close(void *st, int forked) {
    * and the parent's watches live on; inotify_rm_watch would remove them
    * for the parent too, so it is never called here.
    */
-  (void)forked;
   close(s->fd);
   free(s->map);
   free(s->buf);
