@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "instance.h"
 
 #define GARBAGE 0xa5
@@ -147,8 +148,8 @@ static void test_newer_larger_options(void **state) {
 
 static void test_stats_fill_only_the_callers_size(void **state) {
   (void)state;
-  char dir[] = "/tmp/vigil-api-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[64];
+  tu_tmpdir(dir, sizeof dir, "api");
   vigil_t *v;
   assert_int_equal(vigil_open(&v, NULL), 0);
   assert_int_equal(vigil_add(v, dir, 0), 0);
@@ -186,7 +187,7 @@ static void test_stats_fill_only_the_callers_size(void **state) {
   assert_true(untouched(&st, 0, sizeof st));
 
   vigil_close(v);
-  assert_int_equal(rmdir(dir), 0);
+  assert_int_equal(tu_rm_tree(dir), 0);
 }
 
 static void test_version_matches_header(void **state) {
@@ -206,20 +207,17 @@ static void test_mask_selects_kinds(void **state) {
   (void)state;
   for (int k = VIGIL_CREATED; k <= VIGIL_KIND_MAX; k++)
     assert_int_equal(VIGIL_MASK(k), 1u << k);
-  char dir[] = "/tmp/vigil-api-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[64];
+  tu_tmpdir(dir, sizeof dir, "api");
   vigil_options o;
   vigil_options_init(&o);
   o.events = VIGIL_MASK(VIGIL_REMOVED);
   vigil_t *v;
   assert_int_equal(vigil_open(&v, &o), 0);
   assert_int_equal(vigil_add(v, dir, 0), 0);
-  char p[64];
+  char p[96];
   snprintf(p, sizeof p, "%s/f", dir);
-  int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, "x", 1), 1);
-  close(fd);
+  tu_write(p, "x");
   assert_int_equal(unlink(p), 0);
   vigil_event ev;
   assert_int_equal(vigil_read(v, &ev, 5000), 1);
@@ -227,7 +225,7 @@ static void test_mask_selects_kinds(void **state) {
   assert_string_equal(ev.path, p);
   assert_int_equal(vigil_read(v, &ev, 0), 0);
   vigil_close(v);
-  assert_int_equal(rmdir(dir), 0);
+  assert_int_equal(tu_rm_tree(dir), 0);
 }
 
 static void test_backend_choice(void **state) {
@@ -235,8 +233,8 @@ static void test_backend_choice(void **state) {
   assert_string_equal(vigil_backend_name(0), "inotify");
   assert_null(vigil_backend_name(1));
 
-  char dir[] = "/tmp/vigil-api-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[64];
+  tu_tmpdir(dir, sizeof dir, "api");
   const char *choices[] = {NULL, "", "auto", "inotify"};
   for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++) {
     vigil_options o;
@@ -255,7 +253,7 @@ static void test_backend_choice(void **state) {
     assert_int_equal(vigil_root_backend(v, dir, &name), VIGIL_ENOTROOT);
     vigil_close(v);
   }
-  assert_int_equal(rmdir(dir), 0);
+  assert_int_equal(tu_rm_tree(dir), 0);
 
   /* A name that is not built in, including a near miss, fails the open. */
   const char *unknown[] = {"fanotify", "INOTIFY", "inotify ", "poll"};

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "instance.h"
 #include "vigil.h"
 
@@ -36,25 +37,16 @@ typedef struct {
   atomic_int failed;     /* the reader's error, or 0 */
 } fixture;
 
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void make_file(const char *dir, int i) {
-  char p[128];
-  snprintf(p, sizeof p, "%s/f%d", dir, i);
-  int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  close(fd);
+  char name[32];
+  snprintf(name, sizeof name, "f%d", i);
+  tu_write_at(dir, name, "");
 }
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  strcpy(f->dir, "/tmp/vigil-batch-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
+  tu_tmpdir(f->dir, sizeof f->dir, "batch");
   vigil_options o;
   vigil_options_init(&o);
   o.batch_us = LONG_BATCH_US;
@@ -68,12 +60,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   vigil_close(f->v);
-  char p[128];
-  for (int i = 0; i < FILES; i++) {
-    snprintf(p, sizeof p, "%s/f%d", f->dir, i);
-    unlink(p);
-  }
-  rmdir(f->dir);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
   free(f);
   return 0;
 }
@@ -84,7 +71,7 @@ static void *late_writer(void *arg) {
   struct timespec quiet = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
   nanosleep(&quiet, NULL);
   make_file(f->dir, 0);
-  atomic_store(&f->woken_at, now_us());
+  atomic_store(&f->woken_at, tu_now_us());
   return NULL;
 }
 
@@ -94,11 +81,11 @@ static void test_lone_change_not_delayed(void **state) {
   vigil_event ev;
   assert_int_equal(vigil_read(f->v, &ev, 0), 0);
   pthread_t t;
-  int64_t t0 = now_us();
+  int64_t t0 = tu_now_us();
   assert_int_equal(pthread_create(&t, NULL, late_writer, f), 0);
   /* Blocked here before the file exists. */
   assert_int_equal(vigil_read(f->v, &ev, 5000), 1);
-  int64_t got = now_us();
+  int64_t got = tu_now_us();
   assert_int_equal(pthread_join(t, NULL), 0);
   assert_int_equal(ev.kind, VIGIL_CREATED);
   assert_true(got - t0 >= 50000);
@@ -119,7 +106,7 @@ static void *reader(void *arg) {
     }
     if (r < 0)
       atomic_store(&f->failed, r); /* cmocka asserts only on its own thread */
-    atomic_store(&f->woken_at, now_us());
+    atomic_store(&f->woken_at, tu_now_us());
     atomic_store(&f->woken, 1);
     return NULL;
   }
@@ -150,7 +137,7 @@ static void test_gathering_wait_ends_on_wake_and_loses_nothing(void **state) {
   assert_false(atomic_load(&f->woken));
   assert_true(seen < FILES); /* the rest waits, gathered */
 
-  int64_t woke = now_us();
+  int64_t woke = tu_now_us();
   assert_int_equal(vigil_wake(f->v), 0);
   assert_int_equal(pthread_join(t, NULL), 0);
   assert_true(atomic_load(&f->woken));
@@ -159,8 +146,8 @@ static void test_gathering_wait_ends_on_wake_and_loses_nothing(void **state) {
 
   /* Nothing gathered was lost: the rest comes without blocking long. */
   vigil_event ev;
-  int64_t until = now_us() + 5000000;
-  while (atomic_load(&f->seen) < FILES && now_us() < until) {
+  int64_t until = tu_now_us() + 5000000;
+  while (atomic_load(&f->seen) < FILES && tu_now_us() < until) {
     int r = vigil_read(f->v, &ev, 0);
     assert_true(r >= 0);
     if (r == 1 && ev.kind == VIGIL_CREATED)
@@ -185,8 +172,8 @@ static void test_negative_turns_it_off(void **state) {
     make_file(f->dir, i);
     usleep(100);
   }
-  int64_t until = now_us() + 5000000;
-  while (atomic_load(&f->seen) < FILES && now_us() < until)
+  int64_t until = tu_now_us() + 5000000;
+  while (atomic_load(&f->seen) < FILES && tu_now_us() < until)
     usleep(1000);
   assert_int_equal(atomic_load(&f->seen), FILES);
   assert_int_equal(vigil_wake(f->v), 0);

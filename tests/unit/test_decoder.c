@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "instance.h"
 
 typedef struct {
@@ -28,22 +29,11 @@ typedef struct {
   size_t len;
 } fixture;
 
-static void touch(const char *dir, const char *name) {
-  char p[256];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  close(fd);
-}
-
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
-  strcpy(f->dir, "/tmp/vigil-decoder-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  char sub[128];
-  snprintf(sub, sizeof sub, "%s/sub", f->dir);
-  assert_int_equal(mkdir(sub, 0755), 0);
-  touch(f->dir, "a");
+  tu_tmpdir(f->dir, sizeof f->dir, "decoder");
+  tu_mkdir_at(f->dir, "sub");
+  tu_write_at(f->dir, "a", "");
   assert_int_equal(vigil_open(&f->v, NULL), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   vigil__root *r = f->v->roots;
@@ -59,9 +49,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   vigil_close(f->v);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
   free(f);
   return 0;
 }
@@ -151,7 +139,7 @@ static void unpaired_source_does_not_hold_back_the_next_record(void **state) {
 
 static void mismatched_cookie_is_out_then_in(void **state) {
   fixture *f = *state;
-  touch(f->dir, "z");
+  tu_write_at(f->dir, "z", "");
   rec(f, f->wd_top, IN_MOVED_FROM, 1, "a");
   rec(f, f->wd_top, IN_MOVED_TO, 2, "z");
   feed(f);
@@ -171,7 +159,7 @@ static void expect_flags(fixture *f, vigil_kind kind, const char *rel, unsigned 
 
 static void moves_in_and_out_say_so_on_the_top_only(void **state) {
   fixture *f = *state;
-  touch(f->dir, "sub/inner");
+  tu_write_at(f->dir, "sub/inner", "");
   expect_flags(f, VIGIL_CREATED, "sub/inner", 0);
   expect_flags(f, VIGIL_CLOSED, "sub/inner", 0);
   /* sub (with inner) renamed away; z arrives from outside. */
@@ -265,7 +253,7 @@ static void ignored_watch_below_the_top_waits_for_the_parent(void **state) {
 
 static void overflow_reports_and_rescans(void **state) {
   fixture *f = *state;
-  touch(f->dir, "new-during-overflow");
+  tu_write_at(f->dir, "new-during-overflow", "");
   rec(f, -1, IN_Q_OVERFLOW, 0, NULL);
   feed(f);
   vigil_event ev = next(f, 200);

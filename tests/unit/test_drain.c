@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "vigil.h"
 
 #define EARLY 50
@@ -32,12 +33,9 @@ typedef struct {
 } fixture;
 
 static void make_file(const char *dir, const char *prefix, int i) {
-  char p[128];
-  snprintf(p, sizeof p, "%s/%s%d", dir, prefix, i);
-  int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, "x", 1), 1);
-  close(fd);
+  char name[64];
+  snprintf(name, sizeof name, "%s%d", prefix, i);
+  tu_write_at(dir, name, "x");
 }
 
 static void count(fixture *f, const vigil_event *ev) {
@@ -66,8 +64,7 @@ static void on_event(vigil_t *v, const vigil_event *ev, void *userdata) {
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  strcpy(f->dir, "/tmp/vigil-drain-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
+  tu_tmpdir(f->dir, sizeof f->dir, "drain");
   assert_int_equal(vigil_open(&f->v, NULL), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   *state = f;
@@ -77,16 +74,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   vigil_close(f->v);
-  char p[128];
-  for (int i = 0; i < EARLY; i++) {
-    snprintf(p, sizeof p, "%s/early%d", f->dir, i);
-    unlink(p);
-  }
-  for (int i = 0; i < LATE; i++) {
-    snprintf(p, sizeof p, "%s/late%d", f->dir, i);
-    unlink(p);
-  }
-  rmdir(f->dir);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
   free(f);
   return 0;
 }

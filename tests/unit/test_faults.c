@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "helpers.h"
 #include "vigil.h"
 
 static char dir[64];
@@ -39,8 +40,7 @@ static int count_fds(void) {
 }
 
 static void make_tree(void) {
-  strcpy(dir, "/tmp/vigil-faults-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  tu_tmpdir(dir, sizeof dir, "faults");
   char p[128];
   for (int i = 0; i < 3; i++) {
     snprintf(p, sizeof p, "%s/d%d", dir, i);
@@ -153,9 +153,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd);
+  return tu_rm_tree(dir);
 }
 
 int main(void) {

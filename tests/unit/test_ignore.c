@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "vigil.h"
 
 static char dir[64];
@@ -25,32 +26,22 @@ static void path_of(char *out, size_t n, const char *rel) {
 }
 
 static void mk(const char *rel) {
-  char p[256];
-  path_of(p, sizeof p, rel);
-  assert_int_equal(mkdir(p, 0755), 0);
+  tu_mkdir_at(dir, rel);
 }
 
 static void put(const char *rel, const char *text) {
-  char p[256];
-  path_of(p, sizeof p, rel);
-  int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
+  tu_write_at(dir, rel, text);
 }
 
 static int setup(void **state) {
   (void)state;
-  strcpy(dir, "/tmp/vigil-ignore-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  tu_tmpdir(dir, sizeof dir, "ignore");
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd);
+  return tu_rm_tree(dir);
 }
 
 /* Creates each file, then a marker, and counts how often each was reported. */

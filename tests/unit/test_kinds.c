@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "instance.h"
 
 typedef struct {
@@ -32,12 +33,7 @@ static void path_of(const fixture *f, const char *rel, char *out, size_t size) {
 }
 
 static void make_file(const fixture *f, const char *rel) {
-  char p[256];
-  path_of(f, rel, p, sizeof p);
-  int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, "x", 1), 1);
-  close(fd);
+  tu_write_at(f->dir, rel, "x");
 }
 
 /* Opens rel read-only, reads a byte and closes it. */
@@ -53,11 +49,8 @@ static void read_file(const fixture *f, const char *rel) {
 static fixture *open_with(unsigned events) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  strcpy(f->dir, "/tmp/vigil-kinds-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  char sub[128];
-  path_of(f, "sub", sub, sizeof sub);
-  assert_int_equal(mkdir(sub, 0755), 0);
+  tu_tmpdir(f->dir, sizeof f->dir, "kinds");
+  tu_mkdir_at(f->dir, "sub");
   make_file(f, "a");
   vigil_options opt;
   vigil_options_init(&opt);
@@ -69,9 +62,7 @@ static fixture *open_with(unsigned events) {
 
 static void close_fixture(fixture *f) {
   vigil_close(f->v);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
   free(f);
 }
 

@@ -27,7 +27,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "vigil.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -60,12 +60,6 @@
 extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static long env_long(const char *name, long dflt) {
   const char *s = getenv(name);
@@ -165,29 +159,6 @@ static int count_tasks(void) {
   return n;
 }
 
-static int task_alive(int tid) {
-  char p[64];
-  snprintf(p, sizeof p, "/proc/self/task/%d", tid);
-  return access(p, F_OK) == 0;
-}
-
-/*
- * pthread_join returns once the thread's stack is free, a moment before the
- * kernel reaps the task; this waits (bounded) for that moment.
- */
-static int wait_task_gone(int tid) {
-  int64_t until = now_us() + 2000000;
-  while (task_alive(tid) && now_us() < until)
-    sched_yield();
-  return !task_alive(tid);
-}
-
-static void touch(const char *path) {
-  int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  close(fd);
-}
-
 static void mkdirf(const char *fmt, const char *a, const char *b) {
   char p[512];
   snprintf(p, sizeof p, fmt, a, b);
@@ -196,8 +167,9 @@ static void mkdirf(const char *fmt, const char *a, const char *b) {
 
 /* A fresh directory under /tmp: dir, dir/a, dir/a/deep, dir/b, and a file in each. */
 static void make_small_tree(char *dir, size_t cap, const char *tag) {
-  snprintf(dir, cap, "/tmp/vigil-lifecycle-%s-XXXXXX", tag);
-  assert_non_null(mkdtemp(dir));
+  char full[64];
+  snprintf(full, sizeof full, "lifecycle-%s", tag);
+  tu_tmpdir(dir, cap, full);
   mkdirf("%s/%s", dir, "a");
   mkdirf("%s/%s", dir, "a/deep");
   mkdirf("%s/%s", dir, "b");
@@ -205,20 +177,8 @@ static void make_small_tree(char *dir, size_t cap, const char *tag) {
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-    touch(p);
+    tu_write(p, "");
   }
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)ftw;
-  if (flag == FTW_DP)
-    return rmdir(path);
-  return unlink(path);
-}
-
-static void rm_tree(const char *dir) {
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int read_full(int fd, void *buf, size_t n) {
@@ -372,7 +332,7 @@ static void exec_child_inherits_no_vigil_fd(void **state) {
 
   int stopped = vigil_stop(v, 100);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
   if (why[0])
     fail_msg("%s", why);
   /* inotify, epoll, eventfd and timerfd: the kinds the test looks for are all there. */
@@ -406,8 +366,7 @@ static void *churn_roots(void *arg) {
 static void exec_during_scans_inherits_no_directory_fd(void **state) {
   (void)state;
   char dir[128];
-  snprintf(dir, sizeof dir, "/tmp/vigil-lifecycle-scan-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  tu_tmpdir(dir, sizeof dir, "lifecycle-scan");
   char p[256];
   for (int i = 0; i < 40; i++) {
     snprintf(p, sizeof p, "%s/d%02d", dir, i);
@@ -432,9 +391,9 @@ static void exec_during_scans_inherits_no_directory_fd(void **state) {
   assert_int_equal(pthread_create(&t, NULL, churn_roots, &a), 0);
   int execs = 0;
   char why[512] = "";
-  int64_t until = now_us() + 3000000;
+  int64_t until = tu_now_us() + 3000000;
   /* Enough programs to land inside many listings, bounded in time. */
-  while (execs < 300 && now_us() < until && !why[0]) {
+  while (execs < 300 && tu_now_us() < until && !why[0]) {
     fdlist child;
     exec_and_list(&child);
     execs++;
@@ -446,7 +405,7 @@ static void exec_during_scans_inherits_no_directory_fd(void **state) {
   atomic_store(&a.stop, 1);
   pthread_join(t, NULL);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
   print_message("%d programs exec'd during %d add/remove rounds\n", execs, atomic_load(&a.rounds));
   if (why[0])
     fail_msg("%s", why);
@@ -531,14 +490,14 @@ static const char *exactly_once(char paths[][256], int n) {
  */
 static const char *await_created(vigil_t *v, int started, char paths[][256], int n) {
   static char why[512];
-  int64_t until = now_us() + 10000000;
+  int64_t until = tu_now_us() + 10000000;
   for (;;) {
     int missing = 0;
     pthread_mutex_lock(&elog.lock);
     for (int i = 0; i < n; i++)
       missing += log_count(paths[i]) == 0;
     pthread_mutex_unlock(&elog.lock);
-    if (!missing || now_us() >= until)
+    if (!missing || tu_now_us() >= until)
       break;
     if (started) {
       struct timespec ts;
@@ -576,7 +535,7 @@ static int create_round(const char *dir, const char *name, char paths[][256], in
   const char *where[] = {"", "/a", "/a/deep", "/b"};
   for (int i = 0; i < 4; i++) {
     snprintf(paths[at + i], 256, "%s%s/%s", dir, where[i], name);
-    touch(paths[at + i]);
+    tu_write(paths[at + i], "");
   }
   return at + 4;
 }
@@ -698,7 +657,7 @@ static void fork_case(int started) {
   vigil_stats st;
   int rc = vigil_get_stats(v, &st, sizeof st);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
   if (why[0])
     fail_msg("%s", why);
   if (bad)
@@ -779,7 +738,7 @@ static void fork_while_the_thread_is_busy(void **state) {
   int calls = atomic_load(&cb_calls);
   int stopped = vigil_stop(v, 1000);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
   if (bad)
     fail_msg("%d of 300 children failed in vigil_close (last status %d; 1000+ is a signal)", bad,
              last);
@@ -811,7 +770,7 @@ static void fork_child_wake_does_not_reach_the_parent(void **state) {
   struct pollfd pfd = {.fd = vigil_fd(v), .events = POLLIN};
   int readable = poll(&pfd, 1, 0);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
   if (status != 0 || readable != 0)
     fail_msg("in the child vigil_wake returned %s, and the parent's vigil_fd is %s",
              status == 0 ? "VIGIL_EFORKED" : "something else",
@@ -842,7 +801,7 @@ static void fork_without_atfork_handlers_is_detected(void **state) {
   int n = create_round(dir, "after-raw-fork", paths, 0);
   const char *bad = await_created(v, 0, paths, n);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
   if (status != 0 || bad)
     fail_msg("in a child made by _Fork vigil_remove %s; %s",
              status == 0 ? "returned VIGIL_EFORKED" : "did not return VIGIL_EFORKED",
@@ -966,7 +925,7 @@ static void open_close_cycles_leak_nothing(void **state) {
     c[i].rest = (cycles - warm) / nthreads + (i < (cycles - warm) % nthreads);
     c[i].bar = &bar;
   }
-  int64_t t0 = now_us();
+  int64_t t0 = tu_now_us();
   for (long i = 0; i < nthreads; i++)
     assert_int_equal(pthread_create(&t[i], NULL, cycler_main, &c[i]), 0);
   usage before, after;
@@ -981,7 +940,7 @@ static void open_close_cycles_leak_nothing(void **state) {
     pthread_join(t[i], NULL);
     events += c[i].events;
   }
-  double secs = (double)(now_us() - t0) / 1e6;
+  double secs = (double)(tu_now_us() - t0) / 1e6;
   pthread_barrier_destroy(&bar);
   print_message("%ld open/add/read/close cycles on %ld threads in %.1f s (%ld events read); "
                 "from after %ld warm-up cycles to the end: fds %+d, RSS %+ld KiB, heap %+lld "
@@ -995,7 +954,7 @@ static void open_close_cycles_leak_nothing(void **state) {
                : c[i].why == 2 ? "vigil_add failed"
                                : "no event was read",
                c[i].why == 3 ? "-" : vigil_strerror(c[i].err));
-    rm_tree(c[i].dir);
+    tu_rm_tree(c[i].dir);
   }
   free(c);
   free(t);
@@ -1103,15 +1062,15 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
     assert_int_equal(vigil_start(v, tid_cb, NULL), 0);
     if (i & 1) {
       /* Let the thread reach its callback first, so a stop finds it busy. */
-      int64_t until = now_us() + 1000000;
-      while (atomic_load(&cb_calls) == calls && now_us() < until)
+      int64_t until = tu_now_us() + 1000000;
+      while (atomic_load(&cb_calls) == calls && tu_now_us() < until)
         sched_yield();
       waited += atomic_load(&cb_calls) != calls;
     }
     long long stall0 = cpu_stall_us();
-    int64_t t0 = now_us();
+    int64_t t0 = tu_now_us();
     int rc = vigil_stop(v, grace);
-    int64_t took = now_us() - t0;
+    int64_t took = tu_now_us() - t0;
     long long stall = stall0 < 0 ? 0 : cpu_stall_us() - stall0;
     int64_t over = took - grace * 1000;
     if (over > worst_over_all)
@@ -1123,8 +1082,8 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
                  i, grace, rc, (double)took / 1000.0, (double)stall / 1000.0);
       excused++;
       /* Starved of CPU, the thread may still be finishing: wait for it. */
-      int64_t until = now_us() + 5000000;
-      while (rc < 0 && now_us() < until) {
+      int64_t until = tu_now_us() + 5000000;
+      while (rc < 0 && tu_now_us() < until) {
         sched_yield();
         rc = vigil_stop(v, 0);
       }
@@ -1155,16 +1114,16 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
   /* The callback ran in many cycles, so stops found the thread busy. */
   assert_true(waited > cycles / 4);
   for (long i = 0; i < cycles; i++)
-    if (tids[i] && !wait_task_gone(tids[i]))
+    if (tids[i] && !tu_wait_task_gone(tids[i], 2000000))
       fail_msg("the thread %d of cycle %ld is still alive", tids[i], i);
   free(tids);
-  int64_t until = now_us() + 2000000;
-  while (count_tasks() != tasks && now_us() < until)
+  int64_t until = tu_now_us() + 2000000;
+  while (count_tasks() != tasks && tu_now_us() < until)
     sched_yield();
   assert_int_equal(count_tasks(), tasks);
   assert_int_equal(count_fds(), fds);
   vigil_close(v);
-  rm_tree(dir);
+  tu_rm_tree(dir);
 }
 
 /* ---- the real limits, in a user namespace -------------------------------- */
@@ -1284,8 +1243,7 @@ static int watch_limit_child(const char *dir) {
 static void watch_limit_in_a_user_namespace(void **state) {
   (void)state;
   char dir[128], p[256];
-  snprintf(dir, sizeof dir, "/tmp/vigil-lifecycle-limit-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  tu_tmpdir(dir, sizeof dir, "lifecycle-limit");
   snprintf(p, sizeof p, "%s/d00", dir);
   assert_int_equal(mkdir(p, 0755), 0);
   for (int i = 0; i < 4; i++) {
@@ -1297,7 +1255,7 @@ static void watch_limit_in_a_user_namespace(void **state) {
     assert_int_equal(mkdir(p, 0755), 0);
   }
   in_child(watch_limit_child, dir);
-  rm_tree(dir);
+  tu_rm_tree(dir);
 }
 
 static int instance_limit_child(const char *dir) {

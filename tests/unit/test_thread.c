@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "vigil.h"
 
 typedef struct {
@@ -38,40 +39,18 @@ typedef struct {
   atomic_int cb_closed; /* set after vigil_close returned inside cb */
 } fixture;
 
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Is the thread with this id still alive in this process? */
-static int task_alive(int tid) {
-  char p[64];
-  snprintf(p, sizeof p, "/proc/self/task/%d", tid);
-  return access(p, F_OK) == 0;
-}
-
-static void wait_task_gone(int tid) {
-  int64_t until = now_us() + 5000000;
-  while (task_alive(tid) && now_us() < until)
-    usleep(1000);
-  assert_false(task_alive(tid));
-}
-
 static void make_files(const char *dir, const char *prefix, int n) {
-  char p[256];
+  char name[64];
   for (int i = 0; i < n; i++) {
-    snprintf(p, sizeof p, "%s/%s%d", dir, prefix, i);
-    int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    close(fd);
+    snprintf(name, sizeof name, "%s%d", prefix, i);
+    tu_write_at(dir, name, "");
   }
 }
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
-  strcpy(f->dir, "/tmp/vigil-thread-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
+  tu_tmpdir(f->dir, sizeof f->dir, "thread");
   assert_int_equal(vigil_open(&f->v, NULL), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   *state = f;
@@ -82,9 +61,7 @@ static int teardown(void **state) {
   fixture *f = *state;
   if (f->v)
     vigil_close(f->v);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
   free(f);
   return 0;
 }
@@ -123,7 +100,7 @@ static void drain_delivers_everything_queued_before_stop(void **state) {
   assert_int_equal(atomic_load(&f->created), 2000);
   assert_true(atomic_load(&f->sigint_blocked));
   /* vigil_stop joined the thread: it is gone by the time stop returns. */
-  assert_false(task_alive(atomic_load(&f->tid)));
+  assert_true(tu_wait_task_gone(atomic_load(&f->tid), 0));
 }
 
 static void stop_from_inside_the_callback_returns_at_once(void **state) {
@@ -133,10 +110,10 @@ static void stop_from_inside_the_callback_returns_at_once(void **state) {
   assert_int_equal(vigil_start(f->v, on_event, f), 0);
   make_files(f->dir, "g", 50);
   /* The thread ends when the first callback returns. */
-  int64_t until = now_us() + 5000000;
-  while (atomic_load(&f->calls) == 0 && now_us() < until)
+  int64_t until = tu_now_us() + 5000000;
+  while (atomic_load(&f->calls) == 0 && tu_now_us() < until)
     usleep(1000);
-  wait_task_gone(atomic_load(&f->tid));
+  assert_true(tu_wait_task_gone(atomic_load(&f->tid), 5000000));
   assert_int_equal(atomic_load(&f->stop_rc), 0);
   assert_int_equal(atomic_load(&f->calls), 1);
   assert_int_equal(atomic_load(&f->created), 1);
@@ -153,9 +130,9 @@ static void stop_is_bounded_under_a_storm(void **state) {
   atomic_store(&f->cb_sleep_ms, 1); /* a slow consumer, so the queue stays full */
   assert_int_equal(vigil_start(f->v, on_event, f), 0);
   make_files(f->dir, "h", 3000);
-  int64_t t0 = now_us();
+  int64_t t0 = tu_now_us();
   int dropped = vigil_stop(f->v, 20);
-  int64_t took = now_us() - t0;
+  int64_t took = tu_now_us() - t0;
   assert_true(dropped > 0);
   assert_true(took < (20 + 10) * 1000);
   /* Dropping is never silent: the next reader hears of it. */
@@ -168,12 +145,12 @@ static void close_stops_a_started_instance(void **state) {
   fixture *f = *state;
   assert_int_equal(vigil_start(f->v, on_event, f), 0);
   make_files(f->dir, "i", 100);
-  int64_t until = now_us() + 5000000;
-  while (atomic_load(&f->calls) == 0 && now_us() < until)
+  int64_t until = tu_now_us() + 5000000;
+  while (atomic_load(&f->calls) == 0 && tu_now_us() < until)
     usleep(1000);
   vigil_close(f->v);
   f->v = NULL;
-  assert_false(task_alive(atomic_load(&f->tid)));
+  assert_true(tu_wait_task_gone(atomic_load(&f->tid), 0));
 }
 
 static void close_from_inside_the_callback(void **state) {
@@ -181,11 +158,11 @@ static void close_from_inside_the_callback(void **state) {
   atomic_store(&f->close_from_cb, 1);
   assert_int_equal(vigil_start(f->v, on_event, f), 0);
   make_files(f->dir, "j", 10);
-  int64_t until = now_us() + 5000000;
-  while (!atomic_load_explicit(&f->cb_closed, memory_order_acquire) && now_us() < until)
+  int64_t until = tu_now_us() + 5000000;
+  while (!atomic_load_explicit(&f->cb_closed, memory_order_acquire) && tu_now_us() < until)
     usleep(1000);
   assert_true(atomic_load(&f->cb_closed));
-  wait_task_gone(atomic_load(&f->tid));
+  assert_true(tu_wait_task_gone(atomic_load(&f->tid), 5000000));
   f->v = NULL; /* freed by its own thread */
 }
 
@@ -249,9 +226,9 @@ static void *blocked_reader(void *arg) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL); /* the signal goes to the main thread */
   vigil_event ev;
-  int64_t t0 = now_us();
+  int64_t t0 = tu_now_us();
   a->rc = vigil_read(a->v, &ev, -1);
-  a->took_us = now_us() - t0;
+  a->took_us = tu_now_us() - t0;
   return NULL;
 }
 
