@@ -23,7 +23,30 @@ unsigned cli_parse_events(const char *list);
  */
 int cli_check_backend(const char *name, char *why, size_t n);
 
-/* Writes all of buf to fd; 0 or -errno. */
-int cli_write_all(int fd, const char *buf, size_t len);
+/*
+ * Writes all of buf to fd; 0 or -errno. A write that blocks, because the
+ * reader of a pipe or a terminal does not read, is retried after each
+ * signal that interrupts it, unless the check set by cli_set_stop_check
+ * says to stop: then it returns -ECANCELED. *done (when not NULL) is set
+ * to the number of bytes written, whatever the result.
+ */
+int cli_write_all(int fd, const char *buf, size_t len, size_t *done);
+
+/*
+ * Sets the check cli_write_all consults after an interrupted write (NULL:
+ * never give up), and installs a SIGALRM handler that does nothing but
+ * interrupt, for cli_tick. Returns 0 or -errno.
+ */
+int cli_set_stop_check(int (*stop)(void));
+
+/*
+ * Starts (on = 1) or stops a SIGALRM every CLI_TICK_MS. While it runs, a
+ * write blocked on a reader that does not read returns often enough for
+ * the stop check to be consulted: a stop request that came just before the
+ * write began, and so did not interrupt it, still ends it. Async-signal-
+ * safe, so a signal handler can start it.
+ */
+void cli_tick(int on);
+#define CLI_TICK_MS 10
 
 #endif /* VIGIL_CLI_H */

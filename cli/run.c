@@ -156,6 +156,29 @@ typedef struct {
   struct termios tmodes; /* the terminal's modes, put back after each run */
 } runner;
 
+/* SIGINT or SIGTERM has been read from the signalfd. */
+static int stop_read;
+
+/* Whether SIGINT or SIGTERM asked vigil to stop, read yet or still pending. */
+static int stop_asked(void) {
+  sigset_t pending;
+  return stop_read || (sigpending(&pending) == 0 &&
+                       (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)));
+}
+
+/*
+ * Writes to vigil's standard output or error, which a reader may have
+ * stopped reading. SIGINT and SIGTERM are blocked (they come through the
+ * signalfd), so they cannot interrupt such a write; the tick does, and the
+ * write gives up (-ECANCELED) once a stop was asked for.
+ */
+static int run_write(int fd, const char *buf, size_t len) {
+  cli_tick(1);
+  int rc = cli_write_all(fd, buf, len, NULL);
+  cli_tick(0);
+  return rc;
+}
+
 /*
  * "vigil: " and the message on stderr, in one write: the command shares
  * stderr, and a line of vigil's must never be split by one of its own.
@@ -170,7 +193,7 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
     return;
   size_t len = 7 + ((size_t)n < sizeof line - 8 ? (size_t)n : sizeof line - 9);
   line[len++] = '\n';
-  (void)cli_write_all(2, line, len);
+  (void)run_write(2, line, len);
 }
 
 /* -- options --------------------------------------------------------------- */
@@ -603,6 +626,11 @@ static void reap(runner *r) {
 
 static void spawn(runner *r) {
   run_opts *o = r->o;
+  if (o->clear && run_write(1, "\033[H\033[2J\033[3J", 11) == -ECANCELED) {
+    /* Stuck on a reader that does not read, and asked to stop: no run. */
+    r->want_start = 0;
+    return;
+  }
   char *changed = NULL, *events = NULL;
   char **env = make_env(r, &changed, &events);
   if (!env) {
@@ -610,8 +638,6 @@ static void spawn(runner *r) {
     begin_exit(r, EXIT_ERROR, 0);
     return;
   }
-  if (o->clear)
-    (void)cli_write_all(1, "\033[H\033[2J\033[3J", 11);
   r->req.envp = env;
   r->req.interactive = isatty(0) && tcgetpgrp(0) == getpgrp() && tcgetattr(0, &r->tmodes) == 0;
   pid_t pid;
@@ -831,6 +857,7 @@ static void on_signal(runner *r, int sig) {
       break;
     }
     r->by_signal = 1;
+    stop_read = 1;
     r->exiting = 0; /* this exit, with status 0, replaces any other */
     begin_exit(r, EXIT_OK, 0);
     break;
@@ -963,9 +990,7 @@ static int root_patterns(const run_opts *o, const char *root, run_strv *pat) {
 static int cancel_on_signal(void *userdata, size_t dirs) {
   (void)userdata;
   (void)dirs;
-  sigset_t pending;
-  sigpending(&pending);
-  return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM);
+  return stop_asked();
 }
 
 static int open_root(const run_opts *o, run_root *root, const char *path) {
@@ -1034,7 +1059,7 @@ static int setup_signals(runner *r) {
   r->req.nreset = 2;
   /* Orphans of the command become vigil's to reap. */
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-  return 0;
+  return cli_set_stop_check(stop_asked);
 }
 
 static int user_reincludes_git(const run_opts *o) {

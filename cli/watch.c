@@ -49,12 +49,34 @@ static const char watch_usage[] =
 
 static volatile sig_atomic_t stop_requested;
 static vigil_t *signal_target;
+/* When writing what is left gives up after a stop; 0 until the drain begins. */
+static int64_t give_up_at;
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void on_stop_signal(int sig) {
   (void)sig;
   stop_requested = 1;
   if (signal_target)
     vigil_wake(signal_target); /* async-signal-safe, and it keeps errno */
+  /*
+   * The signal itself interrupts a write that is blocked now; the tick
+   * interrupts one that was about to begin, so a reader that does not read
+   * can never keep vigil from stopping.
+   */
+  cli_tick(1);
+}
+
+/*
+ * A blocked write gives up once a stop is requested: at once before the
+ * drain (which then takes over), at the drain's deadline during it.
+ */
+static int write_should_stop(void) {
+  return stop_requested && (give_up_at == 0 || mono_ms() >= give_up_at);
 }
 
 typedef struct {
@@ -276,22 +298,31 @@ static void install_signals(vigil_t *v) {
   sigaction(SIGTERM, &sa, NULL);
   /* A closed pipe shows up as EPIPE from write, and ends the watch quietly. */
   signal(SIGPIPE, SIG_IGN);
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  if (cli_set_stop_check(write_should_stop) < 0)
+    cli_set_stop_check(NULL); /* no tick: the stop signal alone interrupts a write */
 }
 
 typedef struct {
   const watch_opts *o;
   vg_buf out;
+  /* Where each event in out ends, so that a write cut short by a stop can
+     say how many events it left out (--format may write no newline). */
+  size_t *ends;
+  size_t nends, capends;
   int write_failed;
 } printer;
 
 static void print_event(printer *p, const vigil_event *ev) {
   const watch_opts *o = p->o;
+  size_t before = p->out.len;
+  if (p->nends == p->capends) {
+    size_t cap = p->capends ? 2 * p->capends : 256;
+    size_t *e = realloc(p->ends, cap * sizeof *e);
+    if (!e)
+      return; /* counted as if written: nothing else can be done */
+    p->ends = e;
+    p->capends = cap;
+  }
   if (o->json) {
     out_json(&p->out, ev);
   } else if (o->format) {
@@ -301,16 +332,44 @@ static void print_event(printer *p, const vigil_event *ev) {
   } else {
     out_text(&p->out, ev, o->color);
   }
+  if (p->out.len != before)
+    p->ends[p->nends++] = p->out.len;
 }
 
+/*
+ * Writes the buffer. When a stop cuts the write short, what was not
+ * written stays in the buffer, whole events and the rest of a cut one, for
+ * the drain to try again.
+ */
 static int flush_out(printer *p) {
   if (p->out.len == 0)
     return 0;
-  int rc = cli_write_all(1, p->out.data, p->out.len);
+  size_t done;
+  int rc = cli_write_all(1, p->out.data, p->out.len, &done);
+  if (rc == -ECANCELED) {
+    size_t k = 0;
+    while (k < p->nends && p->ends[k] <= done)
+      k++;
+    for (size_t i = k; i < p->nends; i++)
+      p->ends[i - k] = p->ends[i] - done;
+    p->nends -= k;
+    memmove(p->out.data, p->out.data + done, p->out.len - done);
+    p->out.len -= done;
+    return rc;
+  }
   p->out.len = 0;
+  p->nends = 0;
   if (rc < 0)
     p->write_failed = rc;
   return rc;
+}
+
+/* A stop that found the reader not reading: say what it did not get. */
+static void report_unwritten(const printer *p) {
+  if (p->nends == 0 || p->write_failed)
+    return;
+  cli_error("stopped before writing %zu event%s: standard output is not being read", p->nends,
+            p->nends == 1 ? "" : "s");
 }
 
 static int roots_left(vigil_t *v) {
@@ -329,6 +388,7 @@ static void print_cb(vigil_t *v, const vigil_event *ev, void *userdata) {
  * then stop.
  */
 static void drain(vigil_t *v, printer *p) {
+  give_up_at = mono_ms() + DRAIN_MS;
   vigil_drain(v, print_cb, p, DRAIN_MS);
   flush_out(p);
 }
@@ -338,6 +398,7 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
   int64_t deadline = o->timeout > 0 ? mono_ms() + (int64_t)(o->timeout * 1000.0 + 0.5) : -1;
   size_t seen = 0;
   int status = EXIT_OK;
+  int rc;
   for (;;) {
     if (stop_requested) {
       drain(v, &p);
@@ -348,7 +409,10 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
     int r = vigil_read(v, &ev, 0);
     if (r == 0) {
       /* Nothing more at once: this is when output goes out. */
-      if (flush_out(&p) < 0)
+      rc = flush_out(&p);
+      if (rc == -ECANCELED)
+        continue; /* a stop: the drain at the top writes what it can */
+      if (rc < 0)
         break;
       /*
        * The read just made may have taken the wakeup of a signal that
@@ -388,8 +452,11 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
      * is read: a lone change is printed as soon as it is known, and a storm
      * (read in batches) pays one more write per batch.
      */
-    if (woke && flush_out(&p) < 0)
+    if (woke && (rc = flush_out(&p)) < 0) {
+      if (rc == -ECANCELED)
+        continue;
       break;
+    }
     if (o->once) {
       flush_out(&p);
       break;
@@ -400,14 +467,19 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
       break;
     }
     /* Keep a storm from holding output back for long. */
-    if (p.out.len >= 64 * 1024 && flush_out(&p) < 0)
+    if (p.out.len >= 64 * 1024 && (rc = flush_out(&p)) < 0) {
+      if (rc == -ECANCELED)
+        continue;
       break;
+    }
   }
   if (p.write_failed && p.write_failed != -EPIPE) {
     cli_error("writing output: %s", strerror(-p.write_failed));
     status = EXIT_ERROR;
   }
+  report_unwritten(&p);
   vg_buf_free(&p.out);
+  free(p.ends);
   return status;
 }
 
@@ -465,7 +537,7 @@ int cmd_watch(int argc, char **argv) {
     char line[128];
     int n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n",
                      show_progress ? "\r\033[K" : "", st.watches);
-    (void)!write(2, line, (size_t)n);
+    (void)cli_write_all(2, line, (size_t)n, NULL);
   }
   int status = watch_loop(v, &o);
   signal_target = NULL;

@@ -108,12 +108,16 @@ def pubdir():
 def vigil(vigil_bin, tmp):
     """Starts vigil processes: vigil("watch", "--json", root, cwd=...).
 
-    wrapper= is a list of argv words put before the binary (setpriv, ...).
+    wrapper= is a list of argv words put before the binary (setpriv, ...);
+    stdout= and stderr= a descriptor to give vigil instead of a pipe that
+    is read (see vigiltest.Vigil).
     Every process is killed and reaped when the test ends."""
     procs = []
 
-    def start(*args, cwd=None, wrapper=(), env=None):
-        v = vigiltest.Vigil([*wrapper, vigil_bin, *args], cwd=cwd, env=env)
+    def start(*args, cwd=None, wrapper=(), env=None, stdout=None,
+              stderr=None):
+        v = vigiltest.Vigil([*wrapper, vigil_bin, *args], cwd=cwd, env=env,
+                            stdout=stdout, stderr=stderr)
         procs.append(v)
         return v
 

@@ -166,9 +166,10 @@ class RunTest:
     def rec(self, *cmd):
         return ["sh", str(self.recorder), str(self.out), *cmd]
 
-    def start(self, *args, env=None, ready=True, cwd=None):
+    def start(self, *args, env=None, ready=True, cwd=None, stdout=None,
+              stderr=None):
         v = self._start("run", *args, cwd=str(cwd or self.w),
-                        env=env or self.env)
+                        env=env or self.env, stdout=stdout, stderr=stderr)
         if ready:
             v.wait_ready()
         return v

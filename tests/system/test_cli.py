@@ -1,5 +1,6 @@
 """The command line: options, readiness, exit statuses, signals, errors."""
 
+import fcntl
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import runtest
 import vigiltest
 
 
@@ -285,6 +287,75 @@ def test_signal_writes_events_already_read(vigil, tmp, sig):
             names.append(os.path.basename(ev["path"]))
     # Whatever was reported is a prefix of what happened, in order.
     assert names == ["f%03d" % i for i in range(len(names))], names[:20]
+
+
+def small_pipe():
+    """A pipe that holds one page, so that a few dozen lines fill it."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
+    return r, w
+
+
+def blocked_writing(pid, fd):
+    """True when pid sleeps in write(fd, ...)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            words = f.read().split()
+    except OSError:
+        return False
+    # x86_64: write is system call 1; its first argument is the descriptor.
+    return len(words) > 1 and words[0] == "1" and int(words[1], 16) == fd
+
+
+def read_pipe_to_end(fd):
+    out = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return out
+        out += chunk
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig):
+    """Standard output is a full pipe nobody reads: a stop request still
+    ends vigil at once, and stderr says how many events were not written."""
+    root = tmp / "w"
+    root.mkdir()
+    r, w = small_pipe()
+    try:
+        v = vigil("watch", "--json", str(root), stdout=w)
+        os.close(w)
+        w = None
+        v.wait_ready()
+        # Every record is queued before vigil reads any, so that vigil has
+        # read them all when it blocks: each is one `created` event.
+        n = 200
+        os.kill(v.pid, signal.SIGSTOP)
+        for i in range(n):
+            os.mknod(str(root / ("f%03d" % i)), 0o644 | stat.S_IFREG)
+        os.kill(v.pid, signal.SIGCONT)
+        runtest.wait_until(lambda: blocked_writing(v.pid, 1),
+                           what="vigil to block writing to the full pipe")
+        t0 = time.monotonic()
+        v.send(sig)
+        st = v.wait_exit(10)
+        took = time.monotonic() - t0
+        assert st == 0, v.describe()
+        # DRAIN_MS (50 ms) for what is left, and slack for sanitizer builds.
+        assert took < 1.0, "took %.3f s to exit after %s" % (took, sig)
+        written = read_pipe_to_end(r).split(b"\n")[:-1]  # whole lines
+        names = [os.path.basename(json.loads(l)["path"]) for l in written]
+        assert names == ["f%03d" % i for i in range(len(names))], names
+        assert len(names) < n
+        err = lines_of(v.stderr_text().encode())
+        assert err[-1] == ("vigil: stopped before writing %d events: "
+                           "standard output is not being read"
+                           % (n - len(names))), err
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
 
 
 def test_signal_while_idle_before_events(vigil, tmp):

@@ -45,11 +45,15 @@ def join_root(root, rel):
 class Vigil:
     """One running vigil process with non-blocking access to its output."""
 
-    def __init__(self, argv, cwd=None, env=None):
+    def __init__(self, argv, cwd=None, env=None, stdout=None, stderr=None):
+        """stdout and stderr: a descriptor of the test's own (a pipe it
+        leaves unread, say) instead of the pipes read here; that stream is
+        then not read at all."""
         self.argv = [str(a) if not isinstance(a, bytes) else a for a in argv]
         self.proc = subprocess.Popen(
             self.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout is None else stdout,
+            stderr=subprocess.PIPE if stderr is None else stderr,
             start_new_session=True)
         self.pid = self.proc.pid
         self._chunks = queue.Queue()
@@ -64,8 +68,14 @@ class Vigil:
         self._sentinel = 0
         self._t_out = threading.Thread(target=self._pump_out, daemon=True)
         self._t_err = threading.Thread(target=self._pump_err, daemon=True)
-        self._t_out.start()
-        self._t_err.start()
+        if stdout is None:
+            self._t_out.start()
+        else:
+            self._eof = True
+        if stderr is None:
+            self._t_err.start()
+        else:
+            self._err_eof = True
 
     # -- pumps (threads) ---------------------------------------------------
     def _pump_out(self):
@@ -285,11 +295,13 @@ class Vigil:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             pass
-        self._t_out.join(5)
-        self._t_err.join(5)
+        for t in (self._t_out, self._t_err):
+            if t.is_alive():
+                t.join(5)
         for f in (self.proc.stdout, self.proc.stderr):
             try:
-                f.close()
+                if f is not None:
+                    f.close()
             except OSError:
                 pass
 
