@@ -1,19 +1,29 @@
 /*
- * Reconcile: list a directory and make the tree match it.
+ * Reconcile: list a directory and everything below it, and make the tree
+ * match what is on disk, depth first from an explicit stack.
  *
  * One function serves every caller that needs to learn a directory's
  * contents from the disk rather than from the kernel's stream:
- *   - vigil_add builds the tree (SETUP, nothing reported but errors);
+ *   - vigil_add builds the tree (SETUP: nothing is reported but errors, a
+ *     failure at the top or the watch limit fails the call, and the
+ *     progress callback is called);
  *   - a directory that appears, by mkdir or moved in from outside, is
  *     watched and then listed, so entries made before the watch existed
- *     are reported (NEW);
- *   - after lost events, every root is listed again and each difference
- *     is reported (REPAIR);
+ *     are reported (NEW); so is a directory that vanished before it could
+ *     be listed, once a move shows where it went (vigil__vanished_retry);
+ *   - after lost events, every root is listed again, every watch placed
+ *     again and each difference reported, files changed since the last
+ *     sync included (REPAIR);
  *   - a directory moved within its root, or whose ignore file changed, is
- *     judged again against the patterns (REFILTER).
- * The watch is always placed before the listing. Anything created after
- * the watch is reported by the kernel, anything before it is in the
- * listing, and the tree drops whichever of the two comes second.
+ *     judged again against the patterns (REFILTER, which lists as NEW
+ *     does; only the callers differ).
+ * Outside SETUP every difference becomes an event: new entries are
+ * created (VIGIL_SYNTHETIC), missing ones removed, and an entry whose
+ * type or inode changed is both. The watch is always placed before the
+ * listing: anything created after the watch is reported by the kernel,
+ * anything before it is in the listing, and the tree drops whichever of
+ * the two comes second. A scan gives way when vigil_stop's grace runs out
+ * and leaves the rest to a repair.
  */
 #include "instance.h"
 #include "fault.h"

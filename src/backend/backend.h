@@ -1,11 +1,20 @@
 /*
- * The interface every kernel backend implements.
+ * The interface every kernel backend implements; backends.c lists the
+ * ones built in.
  *
- * A backend knows nothing about paths as the user sees them or about
- * events: it places kernel watches on directory nodes, reads the kernel's
- * records, and turns each into an observation about a directory node and a
- * name (apply.h). Rename pairing lives here because it is a property of
- * the kernel's stream.
+ * A backend places kernel watches on directory nodes (given the
+ * directory's path on disk), reads the kernel's records, and turns each
+ * into an observation about a directory node and a name: the vigil__obs_*
+ * functions, declared in instance.h and defined in apply.c. It knows
+ * nothing of the paths events carry, of exclusion or of the queue. Rename
+ * pairing lives here because it is a property of the kernel's stream.
+ *
+ * The interface is not sealed yet: besides making observations, the
+ * inotify backend reads the instance's move_wait_ms and writes three of
+ * its fields itself: synced (every change before that moment has been
+ * read; the repair after an overflow relies on it), records_since_wait
+ * (what makes a storm, for batching) and need_repair (records lost
+ * without an overflow record, when memory ran out).
  */
 #ifndef VIGIL_BACKEND_H
 #define VIGIL_BACKEND_H
