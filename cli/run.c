@@ -756,7 +756,7 @@ static void read_events(runner *r, run_root *root) {
   }
   vigil_stats st;
   if (!root->gone && vigil_get_stats(root->v, &st, sizeof st) == 0 && st.roots == 0) {
-    /* Deleted, or renamed away as some editors save a file: it may be back soon. */
+    /* A directory deleted or renamed away (or a file's directory): it may be back soon. */
     root->gone = 1;
     (void)vigil_remove(root->v, root->given);
     say("%s: gone; watching for it to come back", root->given);

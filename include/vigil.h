@@ -294,7 +294,11 @@ enum {
 
 /*
  * Adds a root. A directory is watched recursively (unless VIGIL_NORECURSE);
- * a file is watched through its parent directory. A symbolic link given as
+ * a file is watched through its parent directory, and by its name: a save
+ * that replaces the file (renamed onto it, or renamed away or deleted and
+ * written again) is one VIGIL_MODIFIED, a file gone for longer than 50 ms
+ * is VIGIL_REMOVED and one that comes back later VIGIL_CREATED, and the
+ * root ends only when its directory goes away. A symbolic link given as
  * a root is followed; links inside the tree are reported, never followed.
  * The string is copied. When vigil_add returns 0 every watch is in place
  * and later changes will be reported. Problems below the root (an

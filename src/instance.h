@@ -96,6 +96,8 @@ struct vigil {
   vigil__node **vanished;
   size_t vanished_len, vanished_cap;
   size_t roots_gone; /* counts roots that ended, so vigil_read can return */
+  /* File roots waiting for their file to come back, oldest first. */
+  vigil__root *files_waiting, *files_waiting_last;
   /*
    * Reconcile's stack of directories to visit, each with a descriptor
    * opened relative to its parent while that was open (or -1): opening
@@ -116,6 +118,9 @@ enum vigil__scan_mode {
   VIGIL__SCAN_REPAIR,  /* after lost events: report every difference */
   VIGIL__SCAN_REFILTER /* a directory moved: apply the exclude patterns anew */
 };
+
+/* How long a file root's file that went away is waited for (see apply.c). */
+#define VIGIL__FILE_WAIT_MS 50
 
 /* The default of vigil_options.batch_us. */
 #define VIGIL__BATCH_US 250
@@ -194,6 +199,15 @@ int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *
 int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error);
 void vigil__drop(vigil_t *v, vigil__node *n, int emit);
 void vigil__root_gone(vigil_t *v, vigil__root *r);
+/*
+ * Settles the file roots whose file went away: those whose wait ends by
+ * until (CLOCK_MONOTONIC ms; INT64_MAX for all, 0 for none) are reported
+ * removed. *wait_ms, if given, is lowered to the time left until the next
+ * wait ends.
+ */
+void vigil__files_settle(vigil_t *v, int64_t until, int *wait_ms);
+/* Forgets a file root's wait (its root is being removed). */
+void vigil__file_forget(vigil_t *v, vigil__root *r);
 int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir);
 /*
  * The same in two steps, for a listing: what depends only on the directory

@@ -111,6 +111,14 @@ struct vigil__root {
   size_t nignores, ignores_cap;
   unsigned long dev; /* the device of the top, to tell an unmount */
   vigil__node *top;
+  /*
+   * A file root whose file went away waits until then (CLOCK_MONOTONIC
+   * ms; 0: not waiting) for a file to come back under its name, as when
+   * an editor saves (see file_gone in apply.c).
+   */
+  int64_t file_due;
+  vigil__root *file_next;    /* the next root waiting, in the order they began */
+  unsigned file_by_move : 1; /* it was renamed away rather than deleted */
   unsigned is_file : 1;
   unsigned norecurse : 1;
   unsigned dead : 1; /* gone from disk; the caller will see no more of it */

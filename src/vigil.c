@@ -453,6 +453,12 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
     if (n < 0)
       return n;
     *got += (size_t)n;
+    /*
+     * A file root's file is waited for until its time is up and the
+     * kernel's queue has been found empty: the file may be back in a
+     * record not yet read.
+     */
+    vigil__files_settle(v, n == 0 ? vigil__now_ms() : 0, wait_ms);
     resync(v, n, wait_ms);
     set_timer(v, *wait_ms);
     if (vigil__queue_empty(&v->queue))
@@ -517,8 +523,13 @@ size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver
   v->be->flush(v->be_state, v);
   size_t n = 0;
   while (vigil__now_ms() < deadline) {
-    if (vigil__queue_empty(&v->queue) && *left == 0)
-      break;
+    if (vigil__queue_empty(&v->queue) && *left == 0) {
+      if (!v->files_waiting)
+        break;
+      /* Every record is in: a file root's file not back by now is removed. */
+      vigil__files_settle(v, INT64_MAX, NULL);
+      continue;
+    }
     vigil_event ev;
     int wait_ms;
     size_t got;
@@ -711,6 +722,7 @@ static int remove_root(vigil_t *v, const char *path) {
   /* A held-back rename may refer to a directory of this root. */
   v->be->flush(v->be_state, v);
   *pp = r->next;
+  vigil__file_forget(v, r);
   if (r->top) {
     r->dead = 1;
     vigil__drop(v, r->top, 0);

@@ -240,6 +240,13 @@ def test_hundreds_of_files_as_roots(tmp):
             os.unlink(f)
         evs = read_until(w, lambda e: e.kind == "removed" and e.path == files[-1])
         assert [(e.kind, e.path) for e in evs] == [("removed", f) for f in files]
+        # A file root follows its name: files made again are watched again.
+        for f in files:
+            touch(f, b"v3")
+        evs = read_until(w, lambda e: e.kind == "closed" and e.path == files[-1])
+        assert [(e.kind, e.path) for e in evs] == [
+            (k, f) for f in files for k in ("created", "modified", "closed")]
+        assert w.stats()["roots"] == len(files)
 
 
 def test_timeouts_and_wake(root):

@@ -488,25 +488,19 @@ def test_file_root_saved_from_another_directory(vigil, tmp):
         assert set(e["type"] for e in evs) <= {"modified", "attrib"}, evs
 
 
-def test_file_root_renamed_away_exit_3(vigil, tmp):
+@pytest.mark.parametrize("how", ["removed", "renamed"])
+def test_file_root_ends_with_its_directory_exit_3(vigil, tmp, how):
+    # Deleting or renaming the file alone does not end a file root (see
+    # test_roots.py); losing its directory does.
     d = tmp / "dir"
     d.mkdir()
     (d / "f.txt").write_bytes(b"v1")
     v = vigil("watch", "--json", "dir/f.txt", cwd=str(tmp))
     v.wait_ready()
-    os.rename(str(d / "f.txt"), str(d / "g.txt"))
-    assert v.wait_exit() == 3, v.describe()
-    evs = [e for e in iter(v.event, None)]
-    assert evs == [{"type": "removed", "path": "dir/f.txt", "dir": False}]
-
-
-def test_file_root_removed_exit_3(vigil, tmp):
-    d = tmp / "dir"
-    d.mkdir()
-    (d / "f.txt").write_bytes(b"v1")
-    v = vigil("watch", "--json", "dir/f.txt", cwd=str(tmp))
-    v.wait_ready()
-    os.unlink(str(d / "f.txt"))
+    if how == "removed":
+        shutil.rmtree(str(d))
+    else:
+        os.rename(str(d), str(tmp / "dir2"))
     assert v.wait_exit() == 3, v.describe()
     evs = [e for e in iter(v.event, None)]
     assert evs == [{"type": "removed", "path": "dir/f.txt", "dir": False}]

@@ -3,7 +3,12 @@ editors save, and roots that overlap."""
 
 import os
 import re
+import shutil
+import subprocess
 
+import pytest
+
+import runtest
 import vigiltest
 
 
@@ -46,7 +51,234 @@ def test_hundreds_of_file_roots_in_one_directory(vigil, tmp):
     assert got == want, (len(got), got[:6])
     for name in names:
         os.unlink(str(d / name))
-    evs = v.sync(str(tmp / "s"), "s")
-    assert [(e["type"], e["path"]) for e in evs[:-1]] == [
+    # A file root's file that goes away is waited for a moment (it may be
+    # an editor's save), then reported removed; the roots go on.
+    evs = v.events_until(lambda e: e["path"] == "dir/" + names[-1])
+    assert [(e["type"], e["path"]) for e in evs] == [
         ("removed", "dir/" + name) for name in names]
+    for name in names:
+        (d / name).write_bytes(b"v3")
+    evs = v.sync(str(tmp / "s"), "s")
+    got = [(e["type"], e["path"]) for e in evs[:-1]]
+    want = []
+    for name in names:
+        want += [("created", "dir/" + name), ("modified", "dir/" + name),
+                 ("closed", "dir/" + name)]
+    assert got == want, (len(got), got[:6])
     assert v.running()
+
+
+# -- a file root across the ways editors save ---------------------------------
+
+def _file_root(vigil, tmp):
+    """vigil on dir/f.txt, plus a second root s/ used for sentinels."""
+    d = tmp / "dir"
+    d.mkdir()
+    (tmp / "s").mkdir()
+    (d / "f.txt").write_bytes(b"v0")
+    (d / "other.txt").write_bytes(b"o")
+    v = vigil("watch", "--json", "dir/f.txt", "s", cwd=str(tmp))
+    v.wait_ready()
+    return v, d, str(tmp / "s")
+
+
+def _write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _save_rename_onto(d, data):
+    # The common atomic save: a temporary file renamed onto the name.
+    _write(str(d / ".f.txt.tmp"), data)
+    os.rename(str(d / ".f.txt.tmp"), str(d / "f.txt"))
+
+
+def _save_backup_rename(d, data):
+    # vim's writebackup with backupcopy=no or auto, emacs's first save: the
+    # file is renamed to a backup, a new one written, the backup removed.
+    os.rename(str(d / "f.txt"), str(d / "f.txt~"))
+    _write(str(d / "f.txt"), data)
+    os.unlink(str(d / "f.txt~"))
+
+
+def _save_safe_write(d, data):
+    # JetBrains' safe write: a temporary file, the file renamed away, the
+    # temporary file renamed onto the name, the old one removed.
+    _write(str(d / "f.txt___jb_tmp___"), data)
+    os.rename(str(d / "f.txt"), str(d / "f.txt___jb_old___"))
+    os.rename(str(d / "f.txt___jb_tmp___"), str(d / "f.txt"))
+    os.unlink(str(d / "f.txt___jb_old___"))
+
+
+def _save_unlink_create(d, data):
+    # rm f; then create f.
+    os.unlink(str(d / "f.txt"))
+    _write(str(d / "f.txt"), data)
+
+
+def _tool(*argv):
+    def save(d, data):
+        _write(str(d.parent / "src.txt"), data)
+        subprocess.run(argv, cwd=str(d), check=True, stdin=subprocess.DEVNULL)
+    return save
+
+
+SAVES = {
+    "rename onto": _save_rename_onto,
+    "backup rename": _save_backup_rename,
+    "safe write": _save_safe_write,
+    "unlink and create": _save_unlink_create,
+    "cp --remove-destination": _tool("cp", "--remove-destination",
+                                     "../src.txt", "f.txt"),
+    "install": _tool("install", "-m", "644", "../src.txt", "f.txt"),
+    "mv": _tool("sh", "-c", "cp ../src.txt .f.new && mv .f.new f.txt"),
+}
+
+
+def _one_change(evs, n):
+    """The events of save n: changes to the file, never its absence."""
+    kinds = [e["type"] for e in evs]
+    assert all(e["path"] == "dir/f.txt" for e in evs), (n, evs)
+    assert kinds and kinds[0] == "modified", (n, evs)
+    assert set(kinds) <= {"modified", "attrib", "closed"}, (n, evs)
+
+
+@pytest.mark.parametrize("how", sorted(SAVES))
+def test_a_file_root_survives_each_way_of_saving(vigil, tmp, how):
+    v, d, sdir = _file_root(vigil, tmp)
+    for n in range(3):
+        SAVES[how](d, b"saved %d" % n)
+        evs = v.sync(sdir, "s")[:-1]
+        _one_change(evs, n)
+        assert (d / "f.txt").read_bytes() == b"saved %d" % n
+    # The root goes on: a plain write is reported as before.
+    with open(str(d / "f.txt"), "ab") as f:
+        f.write(b"!")
+    evs = v.sync(sdir, "s")
+    assert [(e["type"], e["path"]) for e in evs] == [
+        ("modified", "dir/f.txt"), ("closed", "dir/f.txt"),
+        ("created", "s/.sentinel-4")], evs
+    assert v.running()
+
+
+def test_a_file_root_survives_git_checkout(vigil, tmp):
+    d = tmp / "dir"
+    d.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    (d / "f.txt").write_bytes(b"committed")
+    subprocess.run(git + ["init", "-q"], cwd=str(d), check=True)
+    subprocess.run(git + ["add", "f.txt"], cwd=str(d), check=True)
+    subprocess.run(git + ["commit", "-qm", "f"], cwd=str(d), check=True)
+    (tmp / "s").mkdir()
+    v = vigil("watch", "--json", "dir/f.txt", "s", cwd=str(tmp))
+    v.wait_ready()
+    for n in range(2):
+        (d / "f.txt").write_bytes(b"changed %d" % n)
+        evs = v.sync(str(tmp / "s"), "s")[:-1]
+        assert [e["type"] for e in evs][:1] == ["modified"], evs
+        # git checkout deletes the file and creates it again.
+        subprocess.run(git + ["checkout", "--", "f.txt"], cwd=str(d), check=True)
+        evs = v.sync(str(tmp / "s"), "s")[:-1]
+        _one_change(evs, n)
+    assert (d / "f.txt").read_bytes() == b"committed"
+    assert v.running()
+
+
+VIM = shutil.which("vim.tiny") or shutil.which("vim")
+
+
+@pytest.mark.skipif(VIM is None, reason="no vim (the README's test line "
+                    "installs vim-tiny)")
+@pytest.mark.parametrize("settings", [
+    "writebackup nobackup backupcopy=auto",
+    "writebackup nobackup backupcopy=no",
+    "writebackup backup backupcopy=auto",
+    "writebackup nobackup backupcopy=yes",
+])
+def test_a_file_root_survives_vim_saving(vigil, tmp, settings):
+    v, d, sdir = _file_root(vigil, tmp)
+    for n in range(3):
+        # backupskip would leave out files under /tmp, where tests run.
+        subprocess.run(
+            [VIM, "-Es", "-u", "NONE", "-i", "NONE", "-N", "-n",
+             "-c", "set %s backupskip=" % settings,
+             "-c", "%%s/.*/vim %d/" % n, "-c", "wq", "f.txt"],
+            cwd=str(d), check=True, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, timeout=vigiltest.EVENT_TIMEOUT)
+        assert (d / "f.txt").read_bytes() == b"vim %d\n" % n
+        evs = v.sync(sdir, "s")[:-1]
+        _one_change(evs, n)
+    assert v.running()
+
+
+def test_a_file_root_deleted_is_removed_and_watched_for(vigil, tmp):
+    v, d, sdir = _file_root(vigil, tmp)
+    os.unlink(str(d / "f.txt"))
+    evs = v.events_until(lambda e: e["type"] == "removed")
+    assert evs == [{"type": "removed", "path": "dir/f.txt", "dir": False}]
+    # Nothing else of the directory is reported meanwhile.
+    (d / "f.txt~").write_bytes(b"x")
+    evs = v.sync(sdir, "s")
+    assert [e["path"] for e in evs] == ["s/.sentinel-1"], evs
+    # A file made again under the name is created, then watched as before.
+    (d / "f.txt").write_bytes(b"again")
+    evs = v.sync(sdir, "s")[:-1]
+    assert [(e["type"], e["path"]) for e in evs] == [
+        ("created", "dir/f.txt"), ("modified", "dir/f.txt"),
+        ("closed", "dir/f.txt")], evs
+    os.rename(str(d / "f.txt"), str(d / "g.txt"))
+    evs = v.events_until(lambda e: e["type"] == "removed")
+    assert evs == [{"type": "removed", "path": "dir/f.txt", "dir": False}]
+    os.rename(str(d / "g.txt"), str(d / "f.txt"))
+    evs = v.sync(sdir, "s")[:-1]
+    assert evs == [{"type": "created", "path": "dir/f.txt", "dir": False}]
+    assert v.running()
+    # The root ends with its directory.
+    for name in os.listdir(str(d)):
+        os.unlink(str(d / name))
+    os.rmdir(str(d))
+    evs = v.events_until(lambda e: e["path"] == "dir/f.txt"
+                         and e["type"] == "removed")
+    assert [e["type"] for e in evs] == ["removed"], evs
+    shutil.rmtree(sdir)
+    assert v.wait_exit() == 3, v.describe()
+
+
+@pytest.fixture
+def rt(vigil, vigil_bin, tmp):
+    t = runtest.RunTest(vigil, vigil_bin, tmp)
+    yield t
+    t.cleanup()
+
+
+def _seen(rt, n):
+    """What run n's command read from the watched file."""
+    p = rt.out / ("seen.%d" % n)
+    runtest.wait_until(p.exists, what="run %d to read the file" % n)
+    return p.read_bytes()
+
+
+@pytest.mark.parametrize("how", ["backup rename", "safe write",
+                                 "unlink and create", "install"])
+def test_vigil_run_runs_once_per_save_with_the_file_there(rt, how):
+    d = rt.w
+    (d / "f.txt").write_bytes(b"v0")
+    # The command reads the file: a run while it is missing would show.
+    cmd = rt.rec("sh", "-c", 'cat f.txt > "$REC_OUT/seen.t" 2>&1; '
+                 'mv "$REC_OUT/seen.t" "$REC_OUT/seen.$REC_N"')
+    v = rt.start("-w", "f.txt", "--", *cmd)
+    rt.wait_run(1)
+    assert _seen(rt, 1) == b"v0"
+    for n in range(1, 4):
+        SAVES[how](d, b"save %d" % n)
+        r = rt.wait_run(n + 1)
+        assert r.changed == "f.txt", (n, r.changed, r.events)
+        assert "removed" not in r.events.split(","), (n, r.events)
+        # One run per save: run n+1 reads save n, not an earlier one.
+        assert _seen(rt, n + 1) == b"save %d" % n
+    with open(str(d / "f.txt"), "ab") as f:
+        f.write(b"!")
+    rt.wait_run(5)
+    assert _seen(rt, 5) == b"save 3!"
+    rt.stop(v)
+    assert rt.runs() == 5
