@@ -902,6 +902,8 @@ static int loop(runner *r) {
   for (size_t i = 0; i < r->nroots; i++)
     fds[i + 1] = (struct pollfd){.fd = vigil_fd(r->roots[i].v), .events = POLLIN};
   r->want_start = !r->o->postpone;
+  /* A stop asked for since the last look during setup comes before any run. */
+  read_signals(r);
   for (;;) {
     /* Act on the state: a group that must go, a run that is due, the end. */
     if ((r->want_start || r->exiting) && !r->job.pid && r->job.pgid)
@@ -1106,8 +1108,17 @@ int cmd_run(int argc, char **argv) {
     rc = open_root(&o, &r.roots[r.nroots], o.watch[i]);
     if (r.roots[r.nroots].v)
       r.nroots++;
+    if (rc == 0 && stop_asked())
+      rc = -1;
+    if (rc < 0) {
+      /* As vigil watch: stopped at once, without the ready line, and said. */
+      if (!o.quiet)
+        say("stopped during setup, before ready");
+      status = EXIT_OK;
+      goto out_roots;
+    }
     if (rc != 0) {
-      status = rc < 0 ? EXIT_OK : rc;
+      status = rc;
       goto out_roots;
     }
   }

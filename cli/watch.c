@@ -517,7 +517,13 @@ int cmd_watch(int argc, char **argv) {
     if (rc == VIGIL_EEXIST)
       continue; /* the same path twice is one root */
     if (rc == -ECANCELED || (rc == 0 && stop_requested)) {
-      /* SIGINT or SIGTERM during setup: nothing was reported yet. */
+      /*
+       * SIGINT or SIGTERM during setup: stop now rather than after a long
+       * setup (a supervisor wants vigil gone), and say so, since there
+       * will be no ready line (a script may be waiting for it).
+       */
+      if (!o.quiet)
+        cli_error("%sstopped during setup, before ready", show_progress ? "\r\033[K" : "");
       vigil_close(v);
       free(o.exclude);
       return EXIT_OK;

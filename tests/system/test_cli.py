@@ -358,6 +358,60 @@ def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig):
             os.close(w)
 
 
+def _strace_signal_at_add_watch(log, sig, nth):
+    """argv words: run the rest under strace, which raises sig at the nth
+    inotify_add_watch, that is during setup."""
+    return ["strace", "-f", "-o", str(log), "-e", "trace=inotify_add_watch",
+            "-e", "inject=inotify_add_watch:signal=%s:when=%d"
+            % (signal.Signals(sig).name, nth)]
+
+
+def _env_for_strace():
+    # LeakSanitizer cannot run under ptrace; the rest of ASan can.
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
+
+
+def _big_tree(root, dirs):
+    for i in range(dirs // 50):
+        for j in range(50):
+            (root / ("d%d" % i) / ("e%d" % j)).mkdir(parents=True)
+    return 1 + dirs // 50 + dirs  # the root, the d*, the e*
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_setup_stops_it_without_ready(vigil, tmp, sig):
+    """A stop request during setup is obeyed at once, not after the tree is
+    watched: no ready line, but a line that says setup was stopped, and
+    status 0 (a supervisor stopping vigil; a script waiting for ready)."""
+    root = tmp / "w"
+    total = _big_tree(root, 1000)
+    log = tmp / "trace"
+    v = vigil("watch", "--json", str(root), env=_env_for_strace(),
+              wrapper=_strace_signal_at_add_watch(log, sig, 3))
+    assert v.wait_exit() == 0, v.describe()
+    assert v.read_all() == b""
+    assert lines_of(v.stderr_text().encode()) == [
+        "vigil: stopped during setup, before ready"], v.describe()
+    trace = log.read_text()
+    assert "--- %s" % signal.Signals(sig).name in trace, trace[-2000:]
+    placed = trace.count("inotify_add_watch(")
+    # Setup is given up at its next check (every 256 directories).
+    assert placed < total // 2, "%d of %d watches placed" % (placed, total)
+
+
+def test_signal_during_setup_quiet(vigil, tmp):
+    root = tmp / "w"
+    _big_tree(root, 300)
+    log = tmp / "trace"
+    v = vigil("watch", "-q", str(root), env=_env_for_strace(),
+              wrapper=_strace_signal_at_add_watch(log, signal.SIGTERM, 3))
+    assert v.wait_exit() == 0, v.describe()
+    assert v.read_all() == b""
+    assert v.stderr_text() == ""
+
+
 def test_signal_while_idle_before_events(vigil, tmp):
     root = tmp / "w"
     root.mkdir()

@@ -411,6 +411,28 @@ def test_sighup_starts_a_finished_command(rt):
     rt.stop(v)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_setup_stops_it_before_any_run(rt, sig):
+    """As vigil watch: stopped at once, no ready line, no run, status 0."""
+    for i in range(20):
+        for j in range(50):
+            (rt.w / ("d%d" % i) / ("e%d" % j)).mkdir(parents=True)
+    log = rt.out / "trace"
+    env = dict(rt.env)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    v = rt._start("run", "--", *rt.rec("true"), cwd=str(rt.w), env=env,
+                  wrapper=["strace", "-f", "-o", str(log),
+                           "-e", "trace=inotify_add_watch",
+                           "-e", "inject=inotify_add_watch:signal=%s:when=3"
+                           % signal.Signals(sig).name])
+    assert v.wait_exit() == 0, v.describe()
+    assert v.stderr_text().splitlines() == [
+        "vigil: stopped during setup, before ready"], v.describe()
+    assert rt.runs() == 0
+    placed = log.read_text().count("inotify_add_watch(")
+    assert placed < 1021 // 2, placed
+
+
 def test_sigterm_while_idle(rt):
     v = rt.start("-p", "--", *rt.rec("true"))
     v.send(signal.SIGTERM)
