@@ -829,12 +829,31 @@ static PyObject *Watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
   return (PyObject *)self;
 }
 
+/* The backends built into libvigil, as a tuple of str. */
+static PyObject *backend_names(void) {
+  size_t n = 0;
+  while (vigil_backend_name(n))
+    n++;
+  PyObject *t = PyTuple_New((Py_ssize_t)n);
+  for (size_t i = 0; t && i < n; i++) {
+    PyObject *s = PyUnicode_FromString(vigil_backend_name(i));
+    if (!s) {
+      Py_CLEAR(t);
+      break;
+    }
+    PyTuple_SET_ITEM(t, (Py_ssize_t)i, s);
+  }
+  return t;
+}
+
 static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"paths", "exclude", "events", "recursive", "ignore_file", NULL};
+  static char *kwlist[] = {"paths",       "exclude", "events", "recursive",
+                           "ignore_file", "backend", NULL};
   PyObject *paths, *exclude = Py_None, *events = Py_None, *ignore_file = Py_None;
+  const char *backend = NULL;
   int recursive = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOpO:Watcher", kwlist, &paths, &exclude, &events,
-                                   &recursive, &ignore_file))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOpOz:Watcher", kwlist, &paths, &exclude,
+                                   &events, &recursive, &ignore_file, &backend))
     return -1;
   if (self->v || self->closing) {
     PyErr_SetString(PyExc_RuntimeError, "Watcher.__init__ called twice");
@@ -906,12 +925,22 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
   }
   opt.progress = on_progress;
   opt.progress_userdata = self;
+  opt.backend = backend;
 
   vigil_t *v = NULL;
   int r;
   Py_BEGIN_ALLOW_THREADS
     r = vigil_open(&v, &opt);
   Py_END_ALLOW_THREADS
+  if (r == VIGIL_ENOBACKEND) {
+    PyObject *names = backend_names();
+    if (names) {
+      PyErr_Format(PyExc_ValueError, "backend '%s' is not built in; use 'auto' or one of %R",
+                   backend, names);
+      Py_DECREF(names);
+    }
+    goto out;
+  }
   if (r < 0) {
     set_vigil_error(r, NULL);
     goto out;
@@ -1439,6 +1468,10 @@ static PyObject *mod_eventfd_clear(PyObject *Py_UNUSED(mod), PyObject *arg) {
   Py_RETURN_NONE;
 }
 
+static PyObject *mod_backends(PyObject *Py_UNUSED(mod), PyObject *Py_UNUSED(ignored)) {
+  return backend_names();
+}
+
 static PyMethodDef module_methods[] = {
     {"_eventfd", mod_eventfd, METH_NOARGS, "_eventfd() -> a non-blocking eventfd"},
     {"_eventfd_set", mod_eventfd_set, METH_O, "_eventfd_set(fd): makes it readable"},
@@ -1446,6 +1479,8 @@ static PyMethodDef module_methods[] = {
     {"_poll", mod_poll, METH_VARARGS, "_poll(fds, timeout=None) -> the readable ones"},
     {"strerror", mod_strerror, METH_O,
      "strerror(code)\n--\n\nlibvigil's message for an error code."},
+    {"backends", mod_backends, METH_NOARGS,
+     "backends()\n--\n\nThe names of the backends built into libvigil, most preferred first."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef vigil_module = {

@@ -182,6 +182,21 @@ def test_ignore_file(root):
     assert [e.path for e in evs if e.kind == "created"] == [os.path.join(root, "sentinel")]
 
 
+def test_backend_choice(root):
+    assert vigil.backends() == ("inotify",)
+    for name in (None, "auto", "inotify"):
+        with vigil.Watcher(root, backend=name) as w:
+            touch(os.path.join(root, "f-%s" % name))
+            read_until(w, created(os.path.join(root, "f-%s" % name)))
+    for name in ("poll", "INOTIFY", ""):
+        with pytest.raises(ValueError) as e:
+            vigil.Watcher(root, backend=name)
+        assert str(e.value) == ("backend '%s' is not built in; use 'auto' or one of "
+                                "('inotify',)" % name)
+    with pytest.raises(TypeError):
+        vigil.Watcher(root, backend=1)
+
+
 def test_an_ignore_file_changed_later(root):
     # What a new or edited ignore file excludes leaves the watched tree
     # (removed), and what it no longer excludes comes back (created).

@@ -7,13 +7,13 @@
 See docs/python.md in the vigil repository.
 """
 from ._vigil import (ATTRIB, CLOSED, CLOSED_NOWRITE, CREATED, ERROR, LIBVIGIL_VERSION, MODIFIED, MOVED,
-                     OPENED, OVERFLOW, REMOVED, Event, ForkedError, strerror)
+                     OPENED, OVERFLOW, REMOVED, Event, ForkedError, backends, strerror)
 from ._watcher import Watcher
 from ._aio import awatch
 from ._observer import ObservedWatch, Observer
 
 __version__ = LIBVIGIL_VERSION
 
-__all__ = ["Watcher", "Event", "ForkedError", "awatch", "Observer", "ObservedWatch", "strerror",
+__all__ = ["Watcher", "Event", "ForkedError", "awatch", "Observer", "ObservedWatch", "strerror", "backends",
            "CREATED", "REMOVED", "MODIFIED", "ATTRIB", "MOVED", "CLOSED", "OVERFLOW", "ERROR",
            "OPENED", "CLOSED_NOWRITE"]

@@ -14,7 +14,7 @@ def _ready(fut):
 
 
 class awatch:
-    """awatch(paths, *, exclude=(), events=None, recursive=True, ignore_file=None)
+    """awatch(paths, *, exclude=(), events=None, recursive=True, ignore_file=None, backend=None)
 
     Yields vigil.Event objects as they happen::
 
@@ -32,9 +32,9 @@ class awatch:
     """
 
     def __init__(self, paths, *, exclude=(), events=None, recursive=True, ignore_file=None,
-                 max_events=_vigil.DEFAULT_MAX_EVENTS):
+                 backend=None, max_events=_vigil.DEFAULT_MAX_EVENTS):
         self._watcher = Watcher(paths, exclude=exclude, events=events, recursive=recursive,
-                                ignore_file=ignore_file)
+                                ignore_file=ignore_file, backend=backend)
         self._fd = self._watcher.fileno()
         self._max = max_events
         self._buf = collections.deque()

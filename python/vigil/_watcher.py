@@ -2,7 +2,7 @@ from . import _green, _vigil
 
 
 class Watcher(_vigil.Watcher):
-    """Watcher(paths, *, exclude=(), events=None, recursive=True, ignore_file=None)
+    """Watcher(paths, *, exclude=(), events=None, recursive=True, ignore_file=None, backend=None)
 
     Watches directories (recursively, unless recursive=False) and files.
     When the constructor returns, every watch is in place. paths is one
@@ -15,6 +15,7 @@ class Watcher(_vigil.Watcher):
     "modified", "attrib", "moved", "closed", "overflow", "error", "opened",
     "closed_nowrite"), None for all but the last two, which are delivered
     (and asked of the kernel) only when named. ignore_file: a per-directory ignore file such as ".gitignore".
+    backend: None or "auto" for the best one built in, or a name from vigil.backends().
 
     Use it as a context manager, or call close() (idempotent).
     """

@@ -69,7 +69,7 @@ typedef struct vigil__backend {
 extern const vigil__backend vigil__backend_inotify;
 
 /*
- * The backend named name (backends.c), the preferred one for NULL, "" or
+ * The backend named name (backends.c), the preferred one for NULL or
  * "auto", or NULL if none of that name is built in.
  */
 const vigil__backend *vigil__backend_find(const char *name);

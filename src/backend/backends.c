@@ -13,7 +13,7 @@ static const vigil__backend *const backends[] = {&vigil__backend_inotify};
 #define BACKENDS (sizeof backends / sizeof backends[0])
 
 const vigil__backend *vigil__backend_find(const char *name) {
-  if (!name || !name[0] || strcmp(name, "auto") == 0)
+  if (!name || strcmp(name, "auto") == 0)
     return backends[0];
   for (size_t i = 0; i < BACKENDS; i++)
     if (strcmp(backends[i]->name, name) == 0)

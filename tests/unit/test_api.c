@@ -235,7 +235,7 @@ static void test_backend_choice(void **state) {
 
   char dir[64];
   tu_tmpdir(dir, sizeof dir, "api");
-  const char *choices[] = {NULL, "", "auto", "inotify"};
+  const char *choices[] = {NULL, "auto", "inotify"};
   for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++) {
     vigil_options o;
     vigil_options_init(&o);
@@ -256,7 +256,7 @@ static void test_backend_choice(void **state) {
   assert_int_equal(tu_rm_tree(dir), 0);
 
   /* A name that is not built in, including a near miss, fails the open. */
-  const char *unknown[] = {"fanotify", "INOTIFY", "inotify ", "poll"};
+  const char *unknown[] = {"", "fanotify", "INOTIFY", "inotify ", "poll"};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     vigil_options o;
     vigil_options_init(&o);
