@@ -53,7 +53,7 @@ setup(
     name="vigil",
     version=version(),
     description="Report file-system changes, exactly: the Python binding of libvigil",
-    packages=["vigil"],
+    packages=["vigil", "vigil.observers"],
     ext_modules=[ext],
     python_requires=">=3.8",
 )

@@ -113,12 +113,17 @@ def test_os_fork_with_a_running_observer(root):
     obs.start()
     try:
         def child():
-            for w in obs.emitters:
+            watchers = [e._watcher for e in obs.emitters]
+            for w in watchers:
                 try:
                     w.read(0)
+                    return "read in the child"
                 except vigil.ForkedError:
                     pass
-                w.close()
+            obs.stop()
+            obs.join(5)
+            if obs.is_alive() or not all(w.closed for w in watchers):
+                return "left open"
             return "ok"
 
         assert _child(child) == (0, "'ok'")

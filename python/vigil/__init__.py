@@ -2,7 +2,8 @@
 
     vigil.Watcher(paths, *, exclude=(), events=None)   blocking, pollable
     vigil.awatch(paths, ...)                           async iterator (asyncio)
-    vigil.Observer()                                   watchdog-compatible shim
+    vigil.Observer()                                   watchdog's Observer (also
+                                                       vigil.observers.Observer)
 
 See docs/python.md in the vigil repository.
 """
@@ -10,7 +11,7 @@ from ._vigil import (ATTRIB, CLOSED, CLOSED_NOWRITE, CREATED, ERROR, LIBVIGIL_VE
                      OPENED, OVERFLOW, REMOVED, Event, ForkedError, backends, strerror)
 from ._watcher import Watcher
 from ._aio import awatch
-from ._observer import ObservedWatch, Observer
+from .observers import Observer, ObservedWatch
 
 __version__ = LIBVIGIL_VERSION
 

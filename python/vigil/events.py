@@ -10,6 +10,8 @@ EVENT_TYPE_DELETED = "deleted"
 EVENT_TYPE_CREATED = "created"
 EVENT_TYPE_MODIFIED = "modified"
 EVENT_TYPE_CLOSED = "closed"
+EVENT_TYPE_CLOSED_NO_WRITE = "closed_no_write"
+EVENT_TYPE_OPENED = "opened"
 
 
 class FileSystemEvent:
@@ -19,8 +21,10 @@ class FileSystemEvent:
     is_directory = False
     is_synthetic = False
 
-    def __init__(self, src_path):
+    def __init__(self, src_path, *, is_synthetic=False):
         self._src_path = src_path
+        if is_synthetic:
+            self.is_synthetic = True
 
     @property
     def src_path(self):
@@ -51,8 +55,8 @@ class FileSystemEvent:
 class FileSystemMovedEvent(FileSystemEvent):
     event_type = EVENT_TYPE_MOVED
 
-    def __init__(self, src_path, dest_path):
-        super().__init__(src_path)
+    def __init__(self, src_path, dest_path, *, is_synthetic=False):
+        super().__init__(src_path, is_synthetic=is_synthetic)
         self._dest_path = dest_path
 
     @property
@@ -86,6 +90,14 @@ class FileMovedEvent(FileSystemMovedEvent):
 
 class FileClosedEvent(FileSystemEvent):
     event_type = EVENT_TYPE_CLOSED
+
+
+class FileClosedNoWriteEvent(FileSystemEvent):
+    event_type = EVENT_TYPE_CLOSED_NO_WRITE
+
+
+class FileOpenedEvent(FileSystemEvent):
+    event_type = EVENT_TYPE_OPENED
 
 
 class DirDeletedEvent(FileSystemEvent):
@@ -130,4 +142,10 @@ class FileSystemEventHandler:
         pass
 
     def on_closed(self, event):
+        pass
+
+    def on_closed_no_write(self, event):
+        pass
+
+    def on_opened(self, event):
         pass
