@@ -17,6 +17,8 @@ PLOT_TIME = os.path.join(T.REPO, "docs", "bench-setup-time.png")
 PLOT_RSS = os.path.join(T.REPO, "docs", "bench-setup-rss.png")
 ORDER = ["vigil", "vigil-json", "inotifywait", "watchdog", "fswatch", "watchman", "parcel", "chokidar", "floor"]
 KEEP_HEADING = "## Changes and their effect"
+# Written from bench/python_storm.py's output, which bench/run does not run.
+PYTHON_HEADING = "## Python binding"
 
 
 def med(xs):
@@ -534,13 +536,17 @@ class Report:
              table(["measure", "target", "this run", "status"], [list(x) for x in self.targets])]
         keep = (f"{KEEP_HEADING}\n\nFilled in by hand: each change to vigil made for performance, and "
                 "what it did to the figures above.\n\n- (none yet)\n")
+        python = ""
         if os.path.exists(DOC):
             with open(DOC) as f:
                 old = f.read()
             m = re.search(r"^" + re.escape(KEEP_HEADING) + r"\n.*?(?=^## |\Z)", old, re.S | re.M)
             if m:
                 keep = m.group(0).rstrip() + "\n"
-        text = "\n".join(x for x in body if x) + "\n" + "\n".join(t) + "\n" + keep
+            m = re.search(r"^" + re.escape(PYTHON_HEADING) + r"\n.*?(?=^## |\Z)", old, re.S | re.M)
+            if m:
+                python = m.group(0).rstrip() + "\n\n"
+        text = "\n".join(x for x in body if x) + "\n" + python + "\n".join(t) + "\n" + keep
         with open(DOC, "w") as f:
             f.write(text)
 
