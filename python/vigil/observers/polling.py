@@ -1,34 +1,51 @@
-"""vigil.observers.polling: there is no polling backend in vigil yet.
+"""vigil.observers.polling: watchdog's PollingObserver names.
 
-watchdog's PollingObserver lists the tree again and again; it is what
-programs use where inotify sees nothing (network file systems, some
-container mounts). vigil cannot do that yet, and an observer that used
-inotify under this name would silently miss exactly those changes. So the
-names exist (the import keeps working) but constructing one raises
-NotImplementedError saying what to use instead.
+watchdog's PollingObserver lists the tree again and again; programs use it
+where inotify sees nothing (network file systems, some container mounts).
+An observer that used inotify under this name would silently miss exactly
+those changes. So these classes use libvigil's "poll" backend, and while
+the library has none (vigil.backends() does not list it), constructing
+one raises NotImplementedError saying what to use instead.
 """
+from .. import _vigil
+from .api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
+from .inotify import InotifyEmitter
 
-_WHY = ("vigil has no polling backend yet, so vigil.observers.polling.%s cannot watch "
-        "anything: use vigil.Observer (inotify) where inotify sees the changes, or keep "
-        "watchdog.observers.polling.%s where it does not (network file systems)")
+_WHY = ("vigil has no polling backend yet (vigil.backends() is %r), so "
+        "vigil.observers.polling.%s cannot watch anything: use vigil.Observer (inotify) where "
+        "inotify sees the changes, or keep watchdog.observers.polling.%s where it does not "
+        "(network file systems)")
 
 
-class _NoPolling:
+def _require_poll(name):
+    if "poll" not in _vigil.backends():
+        raise NotImplementedError(_WHY % (_vigil.backends(), name, name))
+
+
+class PollingEmitter(InotifyEmitter):
+    """The inotify emitter's events, from libvigil's poll backend."""
+
     def __init__(self, *args, **kwargs):
-        name = type(self).__name__
-        raise NotImplementedError(_WHY % (name, name))
+        _require_poll(type(self).__name__)
+        super().__init__(*args, **kwargs)
+        self._options = dict(self._options, backend="poll")
 
 
-class PollingObserver(_NoPolling):
-    pass
+class PollingObserver(BaseObserver):
+    def __init__(self, timeout=DEFAULT_OBSERVER_TIMEOUT, **kwargs):
+        _require_poll(type(self).__name__)
+        super().__init__(PollingEmitter, timeout, **kwargs)
+        self._options["backend"] = "poll"
 
 
-class PollingObserverVFS(_NoPolling):
-    pass
+class PollingObserverVFS(PollingObserver):
+    """watchdog's PollingObserverVFS takes stat and listdir functions;
+    libvigil lists directories itself, so they cannot be honoured."""
 
-
-class PollingEmitter(_NoPolling):
-    pass
+    def __init__(self, stat=None, listdir=None, polling_interval=1, **kwargs):
+        _require_poll(type(self).__name__)
+        raise NotImplementedError("vigil.observers.polling.PollingObserverVFS: libvigil lists "
+                                  "directories itself and cannot use the given stat and listdir")
 
 
 __all__ = ["PollingObserver", "PollingObserverVFS", "PollingEmitter"]
