@@ -39,7 +39,6 @@ typedef struct {
   atomic_int cb_closed; /* set after vigil_close returned inside cb */
 } fixture;
 
-/* Is the thread with this id still alive in this process? */
 static void make_files(const char *dir, const char *prefix, int n) {
   char name[64];
   for (int i = 0; i < n; i++) {
