@@ -135,6 +135,12 @@ def test_backend_by_name_watches(vigil, tmp, name):
     assert v.wait_exit() == 0, v.describe()
 
 
+def test_backend_in_help(run):
+    r = run("watch", "--help")
+    assert r.returncode == 0, r
+    assert b"--backend NAME" in r.stdout and b"inotify" in r.stdout, r
+
+
 def test_backend_needs_a_name(run, tmp):
     r = run("watch", str(tmp), "--backend")
     assert r.returncode == 1, r
