@@ -6,10 +6,13 @@
  * SIGTERM, SIGHUP) and the descriptor of each watched path; nothing
  * happens in a signal handler. Its state is small:
  *
- *   - the job: the command's process group. The leader (the process vigil
- *     started) is "alive" until it is reaped; the group is "alive" until
- *     kill(-pgid, 0) says ESRCH, which can be later, when children of the
- *     command outlive it. A new run starts only when both are gone.
+ *   - the job: the command's process group, and what the command left
+ *     behind outside it. The leader (the process vigil started) is "alive"
+ *     until it is reaped; the group is "alive" until kill(-pgid, 0) says
+ *     ESRCH, which can be later, when children of the command outlive it;
+ *     and what was left behind (daemons that called setsid) is alive while
+ *     vigil has children other than the leader. A new run starts, and
+ *     vigil exits, only when all three are gone.
  *   - the changes since the last run (run_changes.c) and the debounce:
  *     a trigger fires once changes stop coming for the debounce time, or
  *     at the latest a second (or the debounce time, if longer) after the
@@ -19,8 +22,9 @@
  *
  * vigil makes itself a child subreaper, so that the command's children
  * that lose their parent are re-parented to vigil and reaped by it: no
- * zombie is left behind, and a zombie in the group can never keep
- * kill(-pgid, 0) succeeding for ever.
+ * zombie is left behind, a zombie in the group can never keep
+ * kill(-pgid, 0) succeeding for ever, and a process that left the group
+ * is still found (as vigil's child) and stopped with the rest.
  */
 #include "cli.h"
 #include "run.h"
@@ -129,7 +133,8 @@ typedef struct {
 
 typedef struct {
   pid_t pid;       /* the leader, until it is reaped; 0 when there is none */
-  pid_t pgid;      /* the group, until it is gone; 0 when there is none */
+  pid_t pgid;      /* the job, until it is all gone; 0 when there is none */
+  int group_gone;  /* no process is left in the group pgid */
   int interactive; /* its group was given the terminal */
   int stopping, killed;
   int grace_over;            /* killed because the grace ran out */
@@ -154,6 +159,8 @@ typedef struct {
   int git_guard;         /* events under a .git directory never count */
   int64_t retry_at;      /* when to look again for watched paths that went away */
   struct termios tmodes; /* the terminal's modes, put back after each run */
+  pid_t *told;           /* processes left behind that got this stop's signal */
+  size_t ntold, captold;
 } runner;
 
 /* SIGINT or SIGTERM has been read from the signalfd. */
@@ -526,19 +533,80 @@ static void take_terminal_back(runner *r) {
   }
 }
 
-/* The leader is gone; is the rest of its group? */
+/* At most this many processes left behind are handled per turn of the loop. */
+#define LEFT_MAX 256
+
+/*
+ * Signals what the command left behind outside its group: vigil's children
+ * other than the leader (vigil is a subreaper, so every process of the
+ * command whose parent exits becomes one), each with its own group when it
+ * leads one, as a daemon that called setsid does. A child of vigil can
+ * neither be reaped by another nor have its pid reused, so signalling it
+ * (and the group it leads) reaches exactly it. With told, a process that
+ * was already sent sig in this stop is not sent it again (a second TERM
+ * can cut short the cleanup the first one started). sig 0 only looks.
+ * Returns how many such processes there are (at most LEFT_MAX).
+ */
+static size_t signal_left_behind(runner *r, int sig, int told) {
+  pid_t kids[LEFT_MAX];
+  size_t n = run_children(kids, LEFT_MAX), left = 0;
+  for (size_t i = 0; i < n; i++) {
+    pid_t p = kids[i], g = getpgid(p);
+    if (p == r->job.pid || (g == r->job.pgid && !r->job.group_gone))
+      continue; /* the leader, or in the group: signalled with the group */
+    left++;
+    if (!sig)
+      continue;
+    size_t k = 0;
+    while (told && k < r->ntold && r->told[k] != p)
+      k++;
+    if (told && k < r->ntold)
+      continue;
+    if (told && r->ntold == r->captold) {
+      size_t cap = r->captold ? 2 * r->captold : 16;
+      pid_t *t = realloc(r->told, cap * sizeof *t);
+      if (t) {
+        r->told = t;
+        r->captold = cap;
+      }
+    }
+    if (told && r->ntold < r->captold)
+      r->told[r->ntold++] = p;
+    pid_t target = g == p ? -p : p;
+    (void)kill(target, sig);
+    if (sig != SIGKILL && sig != SIGCONT)
+      (void)kill(target, SIGCONT);
+  }
+  return left;
+}
+
+/* Sends sig to the group, unless it is known to be empty (its id may be reused). */
+static void signal_group(runner *r, int sig) {
+  if (!r->job.group_gone && kill(-r->job.pgid, sig) < 0 && errno == ESRCH)
+    r->job.group_gone = 1;
+}
+
+/*
+ * The leader is gone; is the rest of the job: its group, and whatever it
+ * left behind outside the group? Only then can the next run start.
+ */
 static void check_group(runner *r) {
-  if (r->job.pgid && !r->job.pid && kill(-r->job.pgid, 0) < 0 && errno == ESRCH) {
+  if (!r->job.pgid || r->job.pid)
+    return;
+  signal_group(r, 0);
+  if (r->job.group_gone && signal_left_behind(r, 0, 0) == 0) {
     r->job.pgid = 0;
     r->job.stopping = 0;
+    r->ntold = 0;
   }
 }
 
-/* SIGKILL to the group: the grace ran out, or there was to be none. */
+/* SIGKILL to the job: the grace ran out, or there was to be none. */
 static void kill_group(runner *r, int grace_over) {
   if (!r->job.pgid || r->job.killed)
     return;
-  (void)kill(-r->job.pgid, SIGKILL);
+  signal_group(r, SIGKILL);
+  (void)signal_left_behind(r, SIGKILL, 0);
   r->job.killed = 1;
   r->job.grace_over = grace_over;
   if (!r->job.pid && !r->o->quiet) {
@@ -548,19 +616,24 @@ static void kill_group(runner *r, int grace_over) {
       run_format_duration(r->o->grace_ms, grace + 7, sizeof grace - 13);
       strcat(grace, " grace");
     }
-    say("[%s: what was left of its process group killed by SIGKILL%s]", r->name, grace);
+    say("[%s: what was left of it killed by SIGKILL%s]", r->name, grace);
   }
 }
 
-/* Sends the stop signal to the whole group; SIGKILL follows after the grace. */
+/*
+ * Sends the stop signal to the whole job, its group and what it left
+ * behind; SIGKILL follows after the grace.
+ */
 static void stop_group(runner *r) {
   if (!r->job.pgid || r->job.stopping)
     return;
   int sig = r->o->stop_signal;
-  (void)kill(-r->job.pgid, sig);
+  signal_group(r, sig);
   /* A stopped process acts on the signal only once it is continued. */
   if (sig != SIGKILL && sig != SIGCONT)
-    (void)kill(-r->job.pgid, SIGCONT);
+    signal_group(r, SIGCONT);
+  r->ntold = 0;
+  (void)signal_left_behind(r, sig, 1);
   r->job.stopping = 1;
   r->job.deadline = run_now_ms() + r->o->grace_ms;
   if (sig == SIGKILL)
@@ -942,6 +1015,9 @@ static int loop(runner *r) {
     now = run_now_ms();
     if (r->job.stopping && !r->job.killed && now >= r->job.deadline)
       kill_group(r, 1);
+    /* What was left behind since the stop began: a child of one that was stopped. */
+    if (r->job.stopping && r->job.pgid)
+      (void)signal_left_behind(r, r->job.killed ? SIGKILL : r->o->stop_signal, !r->job.killed);
     check_group(r);
     if (r->retry_at && now >= r->retry_at)
       retry_gone_roots(r);
@@ -1140,6 +1216,7 @@ out_roots:
   if (r.sfd >= 0)
     close(r.sfd);
   run_changes_free(&r.changes);
+  free(r.told);
 out_command:
   if (r.req.argv)
     free_command(&r);

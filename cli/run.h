@@ -64,6 +64,15 @@ typedef struct {
  */
 int run_spawn(const run_spawn_req *req, pid_t *pid, int *exec_err);
 
+/*
+ * This process's children, at most max of them into out; returns how many
+ * were written. vigil run is a subreaper, so these are the processes the
+ * command left behind as well as the command itself. Reads
+ * /proc/self/task/TID/children, or every /proc/PID/stat on a kernel
+ * without that file.
+ */
+size_t run_children(pid_t *out, size_t max);
+
 /* -- run_changes.c -------------------------------------------------------- */
 
 /* VIGIL_CHANGED is at most this long, its final "..." line included. */

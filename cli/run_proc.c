@@ -5,6 +5,7 @@
 #include "run.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -195,4 +196,51 @@ int run_spawn(const run_spawn_req *req, pid_t *pid, int *exec_err) {
   }
   *pid = child;
   return 0;
+}
+
+/* The children listed by scanning /proc, for a kernel without the children file. */
+static size_t children_by_scan(pid_t self, pid_t *out, size_t max) {
+  DIR *d = opendir("/proc");
+  if (!d)
+    return 0;
+  size_t n = 0;
+  struct dirent *e;
+  while (n < max && (e = readdir(d)) != NULL) {
+    if (!isdigit((unsigned char)e->d_name[0]))
+      continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+      continue;
+    buf[got] = '\0';
+    /* "pid (name) state ppid ...": the name may hold spaces and parentheses. */
+    const char *rp = strrchr(buf, ')');
+    char state;
+    long ppid;
+    if (rp && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)self)
+      out[n++] = (pid_t)atol(e->d_name);
+  }
+  closedir(d);
+  return n;
+}
+
+size_t run_children(pid_t *out, size_t max) {
+  pid_t self = getpid();
+  char path[64];
+  /* vigil forks from its main thread, and orphans are given to it too. */
+  snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)self);
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return children_by_scan(self, out, max);
+  size_t n = 0;
+  long pid;
+  while (n < max && fscanf(f, "%ld", &pid) == 1)
+    out[n++] = (pid_t)pid;
+  fclose(f);
+  return n;
 }

@@ -207,7 +207,7 @@ def test_leftovers_ignoring_TERM_are_killed_after_the_grace(rt):
     v.send(signal.SIGTERM)
     assert v.wait_exit() == 0
     assert not runtest.exists(old[-1])
-    assert ("what was left of its process group killed by SIGKILL after "
+    assert ("what was left of it killed by SIGKILL after "
             "300ms grace" in v.stderr_text())
 
 
@@ -1067,6 +1067,100 @@ def test_no_zombies_and_no_survivors(rt):
     assert runtest.children_of(v.pid) == []
     for p in rt.group(1):
         assert not runtest.exists(p)
+
+
+# A daemon: a process in a session (and group) of its own whose parent has
+# exited, so that vigil (a subreaper) inherits it. It writes its pid to
+# daemon.N and adds it to group.N, so that run N+1 records, as it starts,
+# whether it is still alive. Its own child (a worker in its group) is
+# recorded the same way. BODY is what the daemon runs.
+def _daemon(body, then="wait"):
+    inner = ('echo $$ > "$REC_OUT/daemon.$REC_N.tmp"; '
+             'echo $$ >> "$REC_OUT/group.$REC_N"; '
+             'sleep 1000 & echo $! >> "$REC_OUT/group.$REC_N"; '
+             'mv "$REC_OUT/daemon.$REC_N.tmp" "$REC_OUT/daemon.$REC_N"; ' + body)
+    # setsid, from a background child (not a group leader), makes the new
+    # session without forking; the shell that started it then exits.
+    return "(setsid sh -c '%s' &); %s" % (inner.replace("'", "'\\''"), then)
+
+
+def _wait_daemon(rt, n):
+    p = rt.out / ("daemon.%d" % n)
+    wait_until(p.exists, what="run %d's daemon" % n)
+    pid = int(p.read_text())
+    wait_until(lambda: len(rt.group(n)) == 3, what="the daemon's worker")
+    worker = rt.group(n)[-1]
+    # What this is about: neither is in the command's group any more.
+    assert os.getpgid(pid) == pid != rt.pid(n)
+    assert os.getpgid(worker) == pid
+    return pid, worker
+
+
+def test_a_daemon_the_command_started_is_stopped_when_vigil_exits(rt):
+    cmd = rt.rec("sh", "-c", _daemon("wait", then="exit 0"))
+    v = rt.start("--", *cmd)
+    rt.wait_run(1)
+    daemon, worker = _wait_daemon(rt, 1)
+    v.wait_stderr(lambda l: l.startswith(b"vigil: [sh exited 0"))
+    assert runtest.exists(daemon) and runtest.exists(worker)
+    v.send(signal.SIGTERM)
+    assert v.wait_exit() == 0, v.describe()
+    # Gone, and reaped: a zombie would still be in /proc.
+    assert not runtest.exists(daemon) and not runtest.exists(worker)
+    assert runtest.children_of(v.pid) == []
+
+
+@pytest.mark.parametrize("mode", [[], ["-r"]])
+def test_a_daemon_is_stopped_before_the_next_run(rt, mode):
+    # The command keeps running (restart stops it) or exits at once (the
+    # next run waits for what it left).
+    cmd = rt.rec("sh", "-c", _daemon("wait", then="sleep 1000" if mode
+                                     else "exit 0"))
+    v = rt.start(*mode, "--", *cmd)
+    rt.wait_run(1)
+    daemon, worker = _wait_daemon(rt, 1)
+    (rt.w / "a").write_text("")
+    r2 = rt.wait_run(2)
+    assert r2.check[daemon] == "dead" and r2.check[worker] == "dead", r2.check
+    daemon2, worker2 = _wait_daemon(rt, 2)
+    rt.stop(v)
+    for p in (daemon, worker, daemon2, worker2):
+        assert not runtest.exists(p)
+
+
+def test_a_daemon_ignoring_TERM_is_killed_after_the_grace(rt):
+    cmd = rt.rec("sh", "-c",
+                 _daemon("trap \"\" TERM; " + ARMED +
+                         "while :; do sleep 0.02; done"), "exit 0")
+    v = rt.start("--grace", "300ms", "--", *cmd)
+    rt.wait_armed(1)
+    daemon, worker = _wait_daemon(rt, 1)
+    v.wait_stderr(lambda l: l.startswith(b"vigil: [sh exited 0"))
+    t0 = time.monotonic()
+    v.send(signal.SIGTERM)
+    assert v.wait_exit() == 0, v.describe()
+    took = time.monotonic() - t0
+    assert 0.28 <= took < scaled(2.0), took
+    assert not runtest.exists(daemon) and not runtest.exists(worker)
+    assert ("[sh: what was left of it killed by SIGKILL after 300ms grace]"
+            in v.stderr_text()), v.stderr_text()
+
+
+@pytest.mark.parametrize("how,status", [("exit 3", 3),
+                                        ("sleep 1000", 128 + signal.SIGTERM)])
+def test_a_daemon_does_not_change_the_exit_status(rt, how, status):
+    """--once: the status is the command's own, whether it had ended or was
+    stopped, not that of a daemon reaped along the way."""
+    cmd = rt.rec("sh", "-c", _daemon("wait", then=how))
+    v = rt.start("--once", "--", *cmd)
+    rt.wait_run(1)
+    daemon, worker = _wait_daemon(rt, 1)
+    if how.startswith("exit"):
+        v.wait_stderr(lambda l: l.startswith(b"vigil: [sh exited 3"))
+    (rt.w / "a").write_text("")
+    assert v.wait_exit() == status, v.describe()
+    assert not runtest.exists(daemon) and not runtest.exists(worker)
+    assert rt.runs() == 1
 
 
 def test_the_command_is_in_its_own_process_group(rt):
