@@ -11,7 +11,9 @@
   (`unshare -m`) is unmounted while vigil watches it, as the root and as a
   directory inside the tree.
 
-Everything this file needs is in it. The mount cases run this very file as
+Everything this file needs is in it, but for the namespace probes shared
+with the other tests (vigiltest.py), which skip a test with the reason on
+any failure to set the namespace up. The mount cases run this very file as
 a script inside the new mount namespace (see helper_main at the end), since
 only processes in that namespace see the tmpfs.
 """
@@ -34,6 +36,9 @@ except ImportError:  # run as the helper script inside a namespace
 TIMEOUT = float(os.environ.get("VIGIL_TEST_EVENT_TIMEOUT", "20"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import vigiltest  # noqa: E402  (the namespace probes)
 
 
 # -- a running vigil -----------------------------------------------------------
@@ -204,29 +209,6 @@ def replay(start, root, events):
 
 # -- the real watch limit --------------------------------------------------------
 
-def userns_limit_refused(name, value):
-    """None if /proc/sys/user/NAME can be set in a new user namespace, else
-    why not."""
-    try:
-        r = subprocess.run(
-            ["unshare", "-U", "-r", "sh", "-c",
-             "echo %d > /proc/sys/user/%s && cat /proc/sys/user/%s"
-             % (value, name, name)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return "cannot run unshare -U -r: %s" % e
-    if r.returncode != 0 or r.stdout.strip() != str(value).encode():
-        return ("the kernel refuses /proc/sys/user/%s in a user namespace: %s"
-                % (name, r.stderr.decode(errors="replace").strip()))
-    return None
-
-
-def in_userns(name, value):
-    """argv words that run the rest in a new user namespace with the limit."""
-    return ["unshare", "-U", "-r", "sh", "-c",
-            'echo %d > /proc/sys/user/%s && exec "$0" "$@"' % (value, name)]
-
-
 if pytest:
     @pytest.fixture
     def vigil_exe(request):
@@ -249,7 +231,7 @@ def test_watch_limit_names_the_path_and_the_watches_it_placed(vigil_exe,
                                                                tmp_path):
     """Two roots and a limit of 5: the first (2 directories) fits, the second
     (6) fails after placing 3 watches; the message says so, for that path."""
-    why = userns_limit_refused("max_inotify_watches", 5)
+    why = vigiltest.userns_limit_refused("max_inotify_watches", 5)
     if why:
         pytest.skip(why)
     small = tmp_path / "small"
@@ -258,7 +240,7 @@ def test_watch_limit_names_the_path_and_the_watches_it_placed(vigil_exe,
     for i in range(5):
         (big / ("d%d" % i)).mkdir(parents=True)
     r = subprocess.run(
-        in_userns("max_inotify_watches", 5) +
+        vigiltest.in_userns_with_limit("max_inotify_watches", 5) +
         [vigil_exe, "watch", str(small), str(big)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, timeout=TIMEOUT)
@@ -284,7 +266,7 @@ def test_watch_limit_after_ready_for_a_tree_moved_in(vigil_exe, tmp_path,
     watches: the 3 that do not fit are each an `error` event naming the
     directory, the others are watched, the rest of the tree keeps working,
     and once the tree is removed its watches serve new directories."""
-    why = userns_limit_refused("max_inotify_watches", 6)
+    why = vigiltest.userns_limit_refused("max_inotify_watches", 6)
     if why:
         pytest.skip(why)
     root = tmp_path / "w"
@@ -295,7 +277,7 @@ def test_watch_limit_after_ready_for_a_tree_moved_in(vigil_exe, tmp_path,
     subs = ["s%d" % i for i in range(5)]
     for s in subs:
         (incoming / s).mkdir(parents=True)
-    v = Proc(in_userns("max_inotify_watches", 6) +
+    v = Proc(vigiltest.in_userns_with_limit("max_inotify_watches", 6) +
              [vigil_exe, "watch", "--json", str(root)])
     procs.append(v)
     v.wait_ready()
@@ -341,21 +323,19 @@ def test_watch_limit_after_ready_for_a_tree_moved_in(vigil_exe, tmp_path,
 
 def run_in_mount_namespace(mode, vigil_exe, tmp_path):
     """Runs helper_main(mode) in a private mount namespace; returns its
-    report (a dict), or skips when the kernel refuses."""
-    try:
-        r = subprocess.run(
-            ["unshare", "-m", "--propagation", "private", sys.executable,
-             os.path.abspath(__file__), "--mount-helper", mode, vigil_exe,
-             str(tmp_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, timeout=3 * TIMEOUT)
-    except OSError as e:
-        pytest.skip("cannot run unshare -m: %s" % e)
+    report (a dict), or skips when the namespace cannot be set up here (any
+    failure of the probe; a failure after it is the test's)."""
+    why = vigiltest.mount_ns_refused()
+    if why:
+        pytest.skip(why)
+    r = subprocess.run(
+        vigiltest.MOUNT_NS + [sys.executable, os.path.abspath(__file__),
+                              "--mount-helper", mode, vigil_exe,
+                              str(tmp_path)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, timeout=3 * TIMEOUT)
     err = r.stderr.decode(errors="replace")
     if r.returncode != 0 or not r.stdout.strip():
-        if "unshare" in err and ("Operation not permitted" in err
-                                 or "Permission denied" in err):
-            pytest.skip("the kernel refuses a mount namespace: " + err)
         raise AssertionError("helper failed (%d): %s" % (r.returncode, err))
     report = json.loads(r.stdout.decode().strip().splitlines()[-1])
     if report.get("skip"):

@@ -111,32 +111,15 @@ def test_unreadable_subdir_created_in_place(vigil, pubdir):
 
 # -- the inotify limits ------------------------------------------------------
 
-def _userns_sysctl_works(name, value):
-    try:
-        r = subprocess.run(
-            ["unshare", "-U", "-r", "sh", "-c",
-             "echo %d > /proc/sys/user/%s && cat /proc/sys/user/%s"
-             % (value, name, name)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return "unshare failed: %s" % e
-    if r.returncode != 0 or r.stdout.strip() != str(value).encode():
-        return ("cannot set /proc/sys/user/%s in a user namespace: %s"
-                % (name, r.stderr.decode(errors="replace").strip()))
-    return None
-
-
 def _in_userns(name, value, vigil_bin, *args):
     return subprocess.run(
-        ["unshare", "-U", "-r", "sh", "-c",
-         'echo %d > /proc/sys/user/%s && exec "$0" "$@"' % (value, name),
-         vigil_bin, *args],
+        vigiltest.in_userns_with_limit(name, value) + [vigil_bin, *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, timeout=vigiltest.EVENT_TIMEOUT)
 
 
 def test_watch_limit_message(vigil_bin, tmp):
-    why = _userns_sysctl_works("max_inotify_watches", 5)
+    why = vigiltest.userns_limit_refused("max_inotify_watches", 5)
     if why:
         pytest.skip(why)
     root = tmp / "w"
@@ -156,7 +139,7 @@ def test_watch_limit_message(vigil_bin, tmp):
 
 def test_watch_limit_just_enough(vigil_bin, tmp):
     """A tree that fits the limit exactly still works."""
-    why = _userns_sysctl_works("max_inotify_watches", 5)
+    why = vigiltest.userns_limit_refused("max_inotify_watches", 5)
     if why:
         pytest.skip(why)
     root = tmp / "w"
@@ -170,7 +153,7 @@ def test_watch_limit_just_enough(vigil_bin, tmp):
 
 
 def test_instance_limit_message(vigil_bin, tmp):
-    why = _userns_sysctl_works("max_inotify_instances", 0)
+    why = vigiltest.userns_limit_refused("max_inotify_instances", 0)
     if why:
         pytest.skip(why)
     root = tmp / "w"
@@ -184,14 +167,13 @@ def test_instance_limit_message(vigil_bin, tmp):
 
 
 def test_watch_limit_reached_later_is_an_error_event(vigil, tmp):
-    why = _userns_sysctl_works("max_inotify_watches", 4)
+    why = vigiltest.userns_limit_refused("max_inotify_watches", 4)
     if why:
         pytest.skip(why)
     root = tmp / "w"
     (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
-    wrapper = ["unshare", "-U", "-r", "sh", "-c",
-               'echo 4 > /proc/sys/user/max_inotify_watches && exec "$0" "$@"']
+    wrapper = vigiltest.in_userns_with_limit("max_inotify_watches", 4)
     v = vigil("watch", "--json", str(root), wrapper=wrapper)
     v.wait_ready()
     for n in ("c", "d", "e"):

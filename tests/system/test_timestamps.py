@@ -47,19 +47,17 @@ def run_helper(fs, vigil_exe, top):
         os.path.join("/usr/sbin", MKFS[fs][0]))
     if not mkfs:
         pytest.skip("%s is not installed" % MKFS[fs][0])
-    try:
-        r = subprocess.run(
-            ["unshare", "-m", "--propagation", "private", sys.executable,
-             os.path.abspath(__file__), "--helper", fs, vigil_exe, str(top)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, timeout=6 * TIMEOUT)
-    except OSError as e:
-        pytest.skip("cannot run unshare -m: %s" % e)
+    why = vigiltest.mount_ns_refused()
+    if why:
+        pytest.skip(why)
+    r = subprocess.run(
+        vigiltest.MOUNT_NS + [sys.executable, os.path.abspath(__file__),
+                              "--helper", fs, vigil_exe, str(top)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, timeout=6 * TIMEOUT)
     err = r.stderr.decode(errors="replace")
     out = r.stdout.decode(errors="replace").strip().splitlines()
     if not out:
-        if err.startswith("unshare:"):
-            pytest.skip("cannot set up a mount namespace: " + err.strip())
         raise AssertionError("helper failed (%d): %s" % (r.returncode, err))
     report = json.loads(out[-1])
     if report.get("skip"):

@@ -306,6 +306,58 @@ class Vigil:
                 pass
 
 
+# -- namespaces ------------------------------------------------------------
+#
+# Tests that need a namespace probe it first, with the very set-up they
+# will use and a command that does nothing else, and skip with the reason
+# on ANY failure of that probe: unshare may be missing, the kernel may
+# refuse (EPERM, EACCES), a chroot cannot change root propagation
+# (EINVAL), /proc/sys/user may be read-only. Only once the probe has
+# worked is vigil run inside the namespace, so a failure then is a failure
+# of vigil (or of the test), never a reason to skip.
+
+# argv words that run the rest in a private mount namespace.
+MOUNT_NS = ["unshare", "-m", "--propagation", "private"]
+
+
+def in_userns_with_limit(name, value):
+    """argv words that run the rest in a new user namespace (as its root)
+    whose inotify limit /proc/sys/user/NAME is VALUE; the host's
+    /proc/sys/fs/inotify is never touched."""
+    return ["unshare", "-U", "-r", "sh", "-c",
+            'echo %d > /proc/sys/user/%s && exec "$0" "$@"' % (value, name)]
+
+
+def namespace_refused(setup, probe=("true",)):
+    """None if `setup + probe` runs and exits 0, else why not (a sentence
+    for a skip). setup is the argv words of the namespace set-up."""
+    argv = list(setup) + list(probe)
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=EVENT_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "cannot set up the namespace (%s): %s" % (" ".join(setup[:4]), e)
+    if r.returncode != 0:
+        err = r.stderr.decode("utf-8", "replace").strip() or "no message"
+        return ("cannot set up the namespace (%s): status %d: %s"
+                % (" ".join(setup[:4]), r.returncode, err))
+    return None
+
+
+def mount_ns_refused():
+    """None if a private mount namespace can be had here, else why not."""
+    return namespace_refused(MOUNT_NS)
+
+
+def userns_limit_refused(name, value):
+    """None if a user namespace with /proc/sys/user/NAME set to VALUE can
+    be had here (the value is read back), else why not."""
+    return namespace_refused(
+        in_userns_with_limit(name, value),
+        ["sh", "-c", 'test "$(cat /proc/sys/user/%s)" = %d' % (name, value)])
+
+
 # -- trees and replay ------------------------------------------------------
 
 def scan(root, exclude=None):
