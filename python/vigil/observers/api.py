@@ -274,8 +274,13 @@ class EventEmitter(_ThreadLike):
         if not self._started:
             raise RuntimeError("cannot join thread before it is started")
         t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join(timeout)
+        if t is not None:
+            if t is not threading.current_thread():
+                t.join(timeout)
+        elif self._host is not None and not self._host._on_thread():
+            # Driven by the observer's thread: it ends when stopped, or
+            # when the observer ends (which stops every emitter).
+            self._stopped_event.wait(timeout)
 
     def is_alive(self):
         if not self._started:
@@ -532,6 +537,9 @@ class BaseObserver(_ThreadLike):
         t = self._thread
         return t is not None and t.is_alive()
 
+    def _on_thread(self):
+        return threading.current_thread() is self._thread
+
     def _running(self):
         t = self._thread
         return t is not None and not self._done and t.is_alive()
@@ -637,6 +645,8 @@ class BaseObserver(_ThreadLike):
         into large batches (see vigil_options.batch_us) where a wait on
         the descriptors would wake for every few; _poke wakes it."""
         w = emitter._watcher
+        if w is None:  # stopped by another thread meanwhile
+            return
         self._blocked_in = w
         try:
             if _vigil._poll([self._poke_fd], 0):
