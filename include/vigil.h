@@ -157,7 +157,8 @@ enum {
   VIGIL_ENOTROOT = -10006,    /* vigil_remove: the path is not a root */
   VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root */
   VIGIL_EOPTIONS = -10008,    /* vigil_options.size is not one this library knows */
-  VIGIL_ENOBACKEND = -10009   /* vigil_options.backend names no built-in backend */
+  VIGIL_ENOBACKEND = -10009,  /* vigil_options.backend names no built-in backend */
+  VIGIL_ENOPROC = -10010      /* /proc is not mounted (watches are placed through it) */
 };
 
 /*
@@ -283,7 +284,8 @@ VIGIL_API const char *vigil_backend_name(size_t i);
  * Errors: VIGIL_EOPTIONS (opt->size is not a size of vigil_options: the
  * options were not set up with vigil_options_init, or ask for options this
  * older library lacks), VIGIL_ENOBACKEND (opt->backend is not built in),
- * -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, other -errno.
+ * -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, VIGIL_ENOPROC (watches are placed
+ * through /proc/self/fd), other -errno.
  */
 VIGIL_API int vigil_open(vigil_t **out, const vigil_options *opt);
 
@@ -300,7 +302,11 @@ enum {
  * is VIGIL_REMOVED and one that comes back later VIGIL_CREATED, and the
  * root ends only when its directory goes away. A symbolic link given as
  * a root is followed; links inside the tree are reported, never followed.
- * The string is copied. When vigil_add returns 0 every watch is in place
+ * The string is copied, and events carry it as given; a relative path is
+ * resolved once, here, so a later chdir() changes nothing. Depth does not
+ * matter (a directory deeper than PATH_MAX is watched). Each watch covers
+ * the directory that is listed: the two are never told apart by name.
+ * When vigil_add returns 0 every watch is in place
  * and later changes will be reported. Problems below the root (an
  * unreadable directory, say) do not fail the call: they are queued as
  * VIGIL_ERROR events. On failure nothing of the root is left behind.

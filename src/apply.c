@@ -13,8 +13,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * Out of memory while queuing: the tree has changed but the event is gone.
@@ -360,16 +362,32 @@ static int live(const vigil__node *dir) {
 
 /* The inode now at dir/name, or 0 if it cannot be known. */
 static uint64_t ino_at(vigil_t *v, const vigil__node *dir, const char *name, size_t len) {
+  char buf[NAME_MAX + 1];
+  if (len > NAME_MAX)
+    return 0;
+  memcpy(buf, name, len);
+  buf[len] = '\0';
+  int dfd = vigil__open_dir(v, dir);
+  if (dfd < 0)
+    return 0;
   struct stat st;
-  if (vigil__fs_path(v, dir) < 0 ||
-      vigil__buf_grow(&v->scratch, &v->scratch_cap, v->scratch_len + len + 2) < 0)
-    return 0;
-  v->scratch[v->scratch_len++] = '/';
-  memcpy(v->scratch + v->scratch_len, name, len);
-  v->scratch[v->scratch_len + len] = '\0';
-  if (VIGIL__SYS(fstatat(AT_FDCWD, v->scratch, &st, AT_SYMLINK_NOFOLLOW)) < 0)
-    return 0;
-  return st.st_ino;
+  int rc = VIGIL__SYS(fstatat(dfd, buf, &st, AT_SYMLINK_NOFOLLOW));
+  close(dfd);
+  return rc < 0 ? 0 : st.st_ino;
+}
+
+/*
+ * A directory node turned out to hold another directory than the one at
+ * its name: what it holds is reported removed, and the directory at its
+ * name is watched and listed in its place.
+ */
+static int reidentify(vigil_t *v, vigil__node *d) {
+  while (vigil__node_first(d))
+    vigil__drop(v, vigil__node_first(d), 1);
+  if (vigil__node_dir(d)->wd >= 0)
+    v->be->unwatch(v->be_state, d);
+  d->ino = 0;
+  return vigil__reconcile(v, d, VIGIL__SCAN_NEW);
 }
 
 static int appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
@@ -476,6 +494,18 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
   if (rc < 0 || src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))
     return rc;
   /*
+   * The node may stand for another directory than the one renamed: a
+   * directory announced by the kernel is opened by its name, which may
+   * hold a newer one by then (mkdir a; mv a b; mkdir a). The rename took
+   * the older one to tname, so the node is made to stand for what is
+   * there now.
+   */
+  if (src->ino && !(src->flags & VIGIL__N_PARTIAL)) {
+    uint64_t ino = ino_at(v, tdir, tname, tlen);
+    if (ino && (uint32_t)ino != src->ino)
+      return reidentify(v, src);
+  }
+  /*
    * A directory renamed before its watch or listing was in place (it
    * vanished from under its old name) is listed now, under the new one.
    */
@@ -558,7 +588,7 @@ int vigil__root_intact(const vigil__root *r) {
   struct stat st;
   if (r->dead)
     return 0;
-  if (stat(r->is_file ? r->dirpath : r->given, &st) < 0)
+  if (stat(r->abspath, &st) < 0)
     return 0;
   return (uint32_t)st.st_ino == r->top->ino && st.st_dev == r->dev;
 }

@@ -48,6 +48,8 @@ const char *vigil_strerror(int err) {
            "set it up with vigil_options_init, and build with the vigil.h of this library";
   case VIGIL_ENOBACKEND:
     return "no backend of that name is built in (vigil_backend_name lists those that are)";
+  case VIGIL_ENOPROC:
+    return "/proc is not mounted: vigil places its watches through /proc/self/fd";
   }
   if (err < 0 && err > -4096) {
     /* The common causes get texts that say what to do; the rest come from

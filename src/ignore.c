@@ -190,14 +190,10 @@ int vigil__ignore_touched(vigil_t *v, vigil__node *dir, const char *name, size_t
   vigil__root *r = vigil__node_root(dir);
   if (!r || r->dead || r->is_file || (dir->flags & VIGIL__N_PARTIAL))
     return 0;
-  int rc = vigil__fs_path(v, dir);
-  if (rc < 0)
-    return rc;
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (vigil__node_parent(dir) ? O_NOFOLLOW : 0);
-  int dfd = VIGIL__SYS(open(v->scratch, flags));
-  if (dfd < 0)
-    return 0; /* the directory itself went away: its parent's watch says so */
-  rc = vigil__ignore_load(v, dir, dfd);
+  int dfd = vigil__open_dir(v, dir);
+  if (dfd < 0) /* the directory itself went away: its parent's watch says so */
+    return dfd == -ENOMEM ? dfd : 0;
+  int rc = vigil__ignore_load(v, dir, dfd);
   close(dfd);
   if (rc <= 0)
     return rc;

@@ -45,6 +45,7 @@ struct vigil {
   unsigned q_signalled : 1;
   unsigned timer_armed : 1;
   unsigned need_repair : 1; /* something was lost without an overflow record */
+  unsigned no_openat2 : 1;  /* the kernel lacks openat2: open name by name */
 
   pid_t pid;
   unsigned long fork_gen;
@@ -156,7 +157,12 @@ int vigil__stop_overdue(const vigil_t *v);
 
 /* reconcile.c */
 int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);
-int vigil__fs_path(vigil_t *v, const vigil__node *dir);
+/*
+ * Opens a directory node for listing (O_RDONLY, close-on-exec) relative to
+ * its root's descriptor, following no symbolic link below the root, at any
+ * depth. Returns the descriptor or -errno. Uses v->scratch.
+ */
+int vigil__open_dir(vigil_t *v, const vigil__node *dir);
 /* Forgets a directory that was waiting to be listed again. */
 void vigil__vanished_forget(vigil_t *v, vigil__node *dir);
 /* Lists again the directories that vanished, under their current paths. */

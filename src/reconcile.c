@@ -31,28 +31,107 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define DENTS_SIZE (64 * 1024)
 
-int vigil__fs_path(vigil_t *v, const vigil__node *dir) {
-  const vigil__node *top = dir;
-  while (vigil__node_parent(top))
-    top = vigil__node_parent(top);
-  const vigil__root *r = vigil__node_dir(top)->root;
-  v->scratch_len = 0;
-  if (r->is_file) {
-    size_t n = strlen(r->dirpath);
-    int rc = vigil__buf_grow(&v->scratch, &v->scratch_cap, n + 1);
-    if (rc < 0)
-      return rc;
-    memcpy(v->scratch, r->dirpath, n + 1);
-    v->scratch_len = n;
-    return 0;
+/*
+ * Opens path (names joined by '/', none of them "." or "..") below dfd
+ * without following a symbolic link anywhere on the way: a directory of
+ * the tree replaced by a link must never lead vigil out of the tree.
+ * openat2's RESOLVE_NO_SYMLINKS does it in one call; a kernel without it
+ * (before 5.6) gets one openat with O_NOFOLLOW per name.
+ */
+static int open_piece(vigil_t *v, int dfd, char *path, int flags) {
+  if (!v->no_openat2) {
+    struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_NO_SYMLINKS};
+    int fd = (int)VIGIL__SYS(syscall(SYS_openat2, dfd, path, &how, sizeof how));
+    if (fd >= 0)
+      return fd;
+    /* A seccomp filter that does not know the call may answer EPERM. */
+    if (errno != ENOSYS && errno != EPERM)
+      return -errno;
+    v->no_openat2 = 1;
   }
-  return vigil__node_path(dir, &v->scratch, &v->scratch_len, &v->scratch_cap);
+  int fd = dfd;
+  for (char *name = path, *slash; name; name = slash) {
+    slash = strchr(name, '/');
+    if (slash)
+      *slash = '\0';
+    int next = VIGIL__SYS(
+        openat(fd, name, (slash ? O_PATH | O_DIRECTORY | O_CLOEXEC : flags) | O_NOFOLLOW));
+    int err = errno;
+    if (slash)
+      *slash++ = '/';
+    if (fd != dfd)
+      close(fd);
+    if (next < 0)
+      return -err;
+    fd = next;
+  }
+  return fd;
+}
+
+/*
+ * Opens the root's top directory by its absolute path, and checks that it
+ * is still the directory the root was added as: if not, the root has gone
+ * (moved or deleted; the kernel's record of that is on its way), and
+ * nothing below may be looked for in whatever took its place.
+ */
+static int open_top(const vigil__root *r, int flags) {
+  int fd = VIGIL__SYS(open(r->abspath, flags | O_DIRECTORY | O_CLOEXEC));
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (VIGIL__SYS(fstat(fd, &st)) < 0 || st.st_dev != r->dev || (uint32_t)st.st_ino != r->top->ino) {
+    close(fd);
+    return -ENOENT;
+  }
+  return fd;
+}
+
+int vigil__open_dir(vigil_t *v, const vigil__node *dir) {
+  const vigil__root *r = vigil__node_root(dir);
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  if (!vigil__node_parent(dir))
+    return open_top(r, O_RDONLY);
+  v->scratch_len = 0;
+  int rc = vigil__node_relpath(dir, &v->scratch, &v->scratch_len, &v->scratch_cap);
+  if (rc < 0)
+    return rc;
+  /*
+   * The kernel takes at most PATH_MAX bytes of path per call, and a tree
+   * can be deeper than that: a longer path is opened a piece at a time,
+   * each piece relative to the last.
+   */
+  int top = open_top(r, O_PATH);
+  if (top < 0)
+    return top;
+  int fd = top;
+  for (char *p = v->scratch, *end = p + v->scratch_len; p < end;) {
+    char *stop = end;
+    if (end - p >= PATH_MAX) {
+      stop = p + PATH_MAX - 1;
+      while (*stop != '/')
+        stop--; /* a name is at most NAME_MAX bytes, so there is a '/' */
+    }
+    *stop = '\0';
+    int next = open_piece(v, fd, p, stop == end ? flags : O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (stop != end)
+      *stop = '/';
+    close(fd);
+    if (next < 0)
+      return next;
+    fd = next;
+    p = stop + 1;
+  }
+  return fd;
 }
 
 /* At most this many directories wait on the stack with a descriptor. */
@@ -356,39 +435,75 @@ static int visit(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode)
   return rc;
 }
 
+/*
+ * Is fd the directory d stands for? A listing records each entry's inode,
+ * and the name may hold another directory by the time it is opened (one
+ * renamed away and another made under its name): d then vanished, and the
+ * kernel's records of the rename take it to where it went. A node the
+ * kernel announced (inode not yet known) is whatever its name holds now.
+ * A mount point is listed with the inode of the directory it covers, so
+ * there the mount's own root stands for it.
+ */
+static int same_dir(vigil__node *d, int fd) {
+  if (!vigil__node_parent(d))
+    return 0; /* open_top checked the top */
+  struct statx sx;
+  if (VIGIL__SYS(statx(fd, "", AT_EMPTY_PATH, STATX_INO, &sx)) < 0)
+    return -errno;
+  if (d->ino && d->ino != (uint32_t)sx.stx_ino) {
+    int mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+                         ? (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0
+                         : makedev(sx.stx_dev_major, sx.stx_dev_minor) != vigil__node_root(d)->dev;
+    if (!mount_root)
+      return -ENOENT;
+  }
+  if (!d->ino)
+    d->ino = (uint32_t)sx.stx_ino;
+  return 0;
+}
+
 static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
-  int rc = vigil__fs_path(v, d);
-  if (rc < 0)
-    return rc;
+  int rc;
   /*
    * A repair places every watch again: a directory deleted and recreated
    * while records were lost may carry its old name and even its old inode
    * number, but not its old watch.
    */
   int had_watch = vigil__node_dir(d)->wd >= 0;
-  if (!had_watch || mode == VIGIL__SCAN_REPAIR) {
-    if (mode == VIGIL__SCAN_REPAIR && !vigil__node_parent(d) &&
-        !vigil__root_intact(vigil__node_dir(d)->root)) {
-      /* The root's path now leads somewhere else (an unmount, a rename). */
-      vigil__root_gone(v, vigil__node_dir(d)->root);
-      return 0;
-    }
-    rc = v->be->watch(v->be_state, d, v->scratch);
-    if (rc < 0)
-      return visit_failed(v, d, mode, rc);
-    if (!had_watch && mode == VIGIL__SCAN_SETUP) {
-      v->add_dirs++;
-      if (v->progress && (v->add_dirs & 255) == 0 && v->progress(v->progress_userdata, v->add_dirs))
-        return -ECANCELED;
-    }
+  int place = !had_watch || mode == VIGIL__SCAN_REPAIR;
+  if (place && mode == VIGIL__SCAN_REPAIR && !vigil__node_parent(d) &&
+      !vigil__root_intact(vigil__node_dir(d)->root)) {
+    /* The root's path now leads somewhere else (an unmount, a rename). */
+    vigil__root_gone(v, vigil__node_dir(d)->root);
+    return 0;
   }
   int own = -1;
   if (fd < 0) {
-    /* The top may be a symbolic link the caller named; nothing below is followed. */
-    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (vigil__node_parent(d) ? O_NOFOLLOW : 0);
-    fd = own = VIGIL__SYS(open(v->scratch, flags));
+    fd = own = vigil__open_dir(v, d);
     if (fd < 0)
-      return visit_failed(v, d, mode, -errno);
+      return visit_failed(v, d, mode, fd);
+  }
+  rc = same_dir(d, fd);
+  /*
+   * The watch goes on the very directory that is listed, through its
+   * descriptor: by name it could land on another one, or outside the tree.
+   */
+  if (rc == 0 && place) {
+    rc = v->be->watch(v->be_state, d, fd);
+    if (rc == 0 && !had_watch && mode == VIGIL__SCAN_SETUP) {
+      v->add_dirs++;
+      if (v->progress && (v->add_dirs & 255) == 0 &&
+          v->progress(v->progress_userdata, v->add_dirs)) {
+        if (own >= 0)
+          close(own);
+        return -ECANCELED;
+      }
+    }
+  }
+  if (rc < 0) {
+    if (own >= 0)
+      close(own);
+    return visit_failed(v, d, mode, rc);
   }
   size_t mark = v->work_len;
   rc = list_dir(v, d, fd, mode);

@@ -109,6 +109,13 @@ struct vigil__root {
   /* Its directories' ignore files, sorted by node address (src/ignore.c). */
   struct vigil__ignore *ignores;
   size_t nignores, ignores_cap;
+  /*
+   * The top directory's absolute path with every link resolved, once, at
+   * vigil_add: every directory below is opened relative to it, so a
+   * chdir() of the program changes nothing. No descriptor of it is held:
+   * an open directory would hold back the kernel's report of its deletion.
+   */
+  char *abspath;
   unsigned long dev; /* the device of the top, to tell an unmount */
   vigil__node *top;
   /*

@@ -65,6 +65,7 @@ static void root_free(vigil__root *r) {
   free(r->dirpath);
   free(r->base);
   vigil__ignore_free(r);
+  free(r->abspath);
   free(r);
 }
 
@@ -678,12 +679,19 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
   r->is_file = !S_ISDIR(st.st_mode);
   if (r->is_file) {
     rc = split_file_root(r);
-    if (rc == 0 && VIGIL__SYS(stat(r->dirpath, &st)) < 0)
-      rc = -errno;
     if (rc < 0)
       goto err;
-    rc = -ENOMEM;
   }
+  /*
+   * Resolved once, for good: a relative root keeps naming this directory
+   * whatever chdir() the program makes later.
+   */
+  r->abspath = realpath(r->is_file ? r->dirpath : path, NULL);
+  if (!r->abspath || VIGIL__SYS(stat(r->abspath, &st)) < 0) {
+    rc = -errno;
+    goto err;
+  }
+  rc = -ENOMEM;
   r->dev = (unsigned long)st.st_dev;
   r->top = vigil__node_new(&v->tree, "", 0, VIGIL__T_DIR, st.st_ino);
   if (!r->top)

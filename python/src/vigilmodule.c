@@ -124,6 +124,9 @@ static PyObject *set_vigil_error(int code, PyObject *filename) {
   case VIGIL_EINSTLIMIT:
     err = EMFILE;
     break;
+  case VIGIL_ENOPROC:
+    err = ENOENT;
+    break;
   case -ENOMEM:
     PyErr_NoMemory();
     return NULL;

@@ -32,11 +32,13 @@ typedef struct vigil__backend {
    */
   int (*open)(void **state, int *fd, unsigned kinds);
   /*
-   * Places (or refreshes) the watch on a directory node, whose path is
-   * given. Returns 0, -errno, or VIGIL_EWATCHLIMIT. Calling it on a node
-   * already watched re-checks that the watch still covers that directory.
+   * Places (or refreshes) the watch on a directory node, given an open
+   * descriptor of that very directory: the watch must cover the directory
+   * that is listed, whatever has happened to its name. Returns 0, -errno,
+   * or VIGIL_EWATCHLIMIT. Calling it on a node already watched re-checks
+   * that the watch still covers that directory.
    */
-  int (*watch)(void *state, vigil__node *dir, const char *path);
+  int (*watch)(void *state, vigil__node *dir, int fd);
   /* Drops the node's watch; the kernel watch goes when no node shares it. */
   void (*unwatch)(void *state, vigil__node *dir);
   /*

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/eventfd.h>
@@ -159,6 +160,8 @@ static int map_detach(state *s, vigil__node *n) {
   return 1;
 }
 
+static void in_close(void *st);
+
 static int in_open(void **out, int *fd, unsigned kinds) {
   state *s = vigil__calloc(1, sizeof *s);
   if (!s)
@@ -197,15 +200,29 @@ static int in_open(void **out, int *fd, unsigned kinds) {
     }
     return -err;
   }
+  /* Every watch is placed through /proc/self/fd (in_watch); without it none could be. */
+  if (VIGIL__SYS(access("/proc/self/fd", X_OK)) < 0) {
+    in_close(s);
+    return VIGIL_ENOPROC;
+  }
   *out = s;
   *fd = s->fd;
   return 0;
 }
 
-static int in_watch(void *st, vigil__node *dir, const char *path) {
+/*
+ * inotify has no *at form: a watch is placed by path. The path of an open
+ * descriptor in /proc/self/fd is a link the kernel resolves to the very
+ * directory the descriptor holds, so the watch covers the directory that
+ * is listed, whatever its name holds by now, at any depth, and with no
+ * symbolic link followed (the descriptor was opened without following
+ * any). IN_DONT_FOLLOW would watch the link itself.
+ */
+static int in_watch(void *st, vigil__node *dir, int fd) {
   state *s = st;
-  uint32_t mask = WATCH_MASK | s->extra | (vigil__node_parent(dir) ? IN_DONT_FOLLOW : 0);
-  int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, mask));
+  char path[sizeof "/proc/self/fd/" + 3 * sizeof(int)];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, WATCH_MASK | s->extra));
   if (wd < 0)
     return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
   if (vigil__node_dir(dir)->wd == wd)

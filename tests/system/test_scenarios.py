@@ -34,6 +34,15 @@ SCENARIOS = {
         None,
         lambda W, O: (mk(W("new/sub"), ["f"]),
                       os.rename(W("new"), W("new2")))),
+    "mkdir-then-renamed-and-replaced": (
+        None,
+        lambda W, O: (mk(W("x/sub"), ["f"]), os.rename(W("x"), W("y")),
+                      mk(W("x"), ["g"]))),
+    "move-in-then-each-renamed-and-replaced": (
+        lambda W, O: [mk(O("t/d%02d" % i), ["f"]) for i in range(20)],
+        lambda W, O: (os.rename(O("t"), W("t")),
+                      [(os.rename(W("t/d%02d" % i), W("t/r%02d" % i)),
+                        mk(W("t/d%02d" % i))) for i in range(20)])),
     "mkdir-then-parent-renamed": (
         lambda W, O: mk(W("a")),
         lambda W, O: (mk(W("a/new/sub"), ["f"]),

@@ -369,24 +369,34 @@ def scan(root, exclude=None):
     root = fsbytes(root)
     out = {}
 
-    def walk(dirpath, rel):
+    # Relative to open descriptors, so that a tree deeper than PATH_MAX
+    # can be scanned too.
+    def walk(dirfd, name, rel):
         try:
-            it = list(os.scandir(dirpath))
+            # The root itself may be a link the test named.
+            nofollow = os.O_NOFOLLOW if dirfd is not None else 0
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow,
+                         dir_fd=dirfd)
         except (FileNotFoundError, NotADirectoryError):
             return
-        for e in it:
-            r = rel + b"/" + e.name if rel else e.name
-            try:
-                d = e.is_dir(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if exclude is not None and exclude(r, d):
-                continue
-            out[r] = d
-            if d:
-                walk(e.path, r)
+        try:
+            it = list(os.scandir(fd))
+            for e in it:
+                ename = os.fsencode(e.name)
+                r = rel + b"/" + ename if rel else ename
+                try:
+                    d = e.is_dir(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if exclude is not None and exclude(r, d):
+                    continue
+                out[r] = d
+                if d:
+                    walk(fd, ename, r)
+        finally:
+            os.close(fd)
 
-    walk(root, b"")
+    walk(None, root, b"")
     return out
 
 
@@ -586,3 +596,30 @@ def flood(dirpath, count=None):
         m = 0o644 if i % 2 else 0o600
         os.chmod(a, m)
         os.chmod(b, m)
+
+
+# -- processes under strace ----------------------------------------------------
+
+def traced_child(tracer_pid):
+    """The pid of the one process that strace (tracer_pid) runs, or None."""
+    with open("/proc/%d/task/%d/children" % (tracer_pid, tracer_pid)) as f:
+        kids = f.read().split()
+    return int(kids[0]) if kids else None
+
+
+def wait_in_syscall(pid, nr, v, timeout=None):
+    """Waits until pid is stopped inside system call number nr (held there
+    by strace's fault injection, say). v is the Vigil, for the diagnostics."""
+    deadline = time.monotonic() + (EVENT_TIMEOUT if timeout is None
+                                   else timeout)
+    while True:
+        try:
+            with open("/proc/%d/syscall" % pid) as f:
+                words = f.read().split()
+        except OSError:
+            words = []
+        if words and words[0] == str(nr):
+            return
+        if time.monotonic() > deadline or not v.running():
+            v.fail("vigil never entered system call %d" % nr)
+        time.sleep(0.002)
