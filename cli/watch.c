@@ -127,7 +127,13 @@ int cli_check_backend(const char *name, char *why, size_t n) {
   return -1;
 }
 
-static long read_sysctl(const char *file) {
+/* A sysctl's value ("fs.inotify.max_user_watches"), or -1. */
+static long read_sysctl(const char *name) {
+  char file[96] = "/proc/sys/";
+  size_t n = strlen(file);
+  for (const char *c = name; *c && n + 1 < sizeof file; c++)
+    file[n++] = *c == '.' ? '/' : *c;
+  file[n] = '\0';
   FILE *f = fopen(file, "re");
   if (!f)
     return -1;
@@ -138,24 +144,44 @@ static long read_sysctl(const char *file) {
   return val;
 }
 
+/*
+ * The limit that bit, as vigil_strerror judges it: fs.inotify.* is the
+ * initial user namespace's; inside a user namespace (a rootless
+ * container) its own user.* counts too, and is the one to raise when it
+ * is lower. *cur is its value, or -1.
+ */
+static const char *limit_that_bit(const char *fs, const char *user, long *cur) {
+  long f = read_sysctl(fs), u = read_sysctl(user);
+  if (u >= 0 && f >= 0 && u < f) {
+    *cur = u;
+    return user;
+  }
+  *cur = f;
+  return fs;
+}
+
 void cli_add_error(const char *path, int err, const vigil_t *v) {
   vigil_stats st = {0};
   if (v)
     vigil_get_stats(v, &st, sizeof st);
   if (err == VIGIL_EWATCHLIMIT) {
-    long cur = read_sysctl("/proc/sys/fs/inotify/max_user_watches");
+    long cur;
+    const char *name =
+        limit_that_bit("fs.inotify.max_user_watches", "user.max_inotify_watches", &cur);
     char now[128] = "";
     if (cur > 0)
-      snprintf(now, sizeof now, " (now %ld; e.g. sysctl fs.inotify.max_user_watches=%ld)", cur,
-               cur * 4);
+      snprintf(now, sizeof now, " (now %ld; e.g. sysctl %s=%ld)", cur, name, cur * 4);
     cli_error("%s: inotify watch limit reached after placing %zu watches for this path: "
-              "not a full disk; raise fs.inotify.max_user_watches%s",
-              path, st.add_watches, now);
+              "not a full disk; raise %s%s",
+              path, st.add_watches, name, now);
   } else if (err == VIGIL_EINSTLIMIT) {
-    long cur = read_sysctl("/proc/sys/fs/inotify/max_user_instances");
-    cli_error("inotify instance limit reached%s%ld%s: raise fs.inotify.max_user_instances",
-              cur >= 0 ? " (fs.inotify.max_user_instances is " : "", cur >= 0 ? cur : 0L,
-              cur >= 0 ? ")" : "");
+    long cur;
+    const char *name =
+        limit_that_bit("fs.inotify.max_user_instances", "user.max_inotify_instances", &cur);
+    if (cur >= 0)
+      cli_error("inotify instance limit reached (%s is %ld): raise %s", name, cur, name);
+    else
+      cli_error("inotify instance limit reached: raise %s", name);
   } else {
     cli_error("%s: %s", path, vigil_strerror(err));
   }

@@ -149,8 +149,8 @@ VIGIL_API vigil_kind vigil_kind_parse(const char *name);
  * errno, append-only, and each has a text in vigil_strerror().
  */
 enum {
-  VIGIL_EWATCHLIMIT = -10001, /* inotify watch limit (max_user_watches) reached */
-  VIGIL_EINSTLIMIT = -10002,  /* inotify instance limit (max_user_instances) */
+  VIGIL_EWATCHLIMIT = -10001, /* inotify watch limit reached (see vigil_strerror) */
+  VIGIL_EINSTLIMIT = -10002,  /* inotify instance limit reached (see vigil_strerror) */
   VIGIL_EFORKED = -10003,     /* the instance was created in another process */
   VIGIL_EBUSY = -10004,       /* the instance is started; use vigil_stop first */
   VIGIL_EPATTERN = -10005,    /* an exclude pattern is malformed */
@@ -163,7 +163,10 @@ enum {
 
 /*
  * A message for err (a negative errno or VIGIL_E* code). For the limits it
- * names the sysctl to raise. The string is static; safe from any thread.
+ * names the sysctl to raise: fs.inotify.max_user_watches (or _instances),
+ * or inside a user namespace whose own user.max_inotify_watches (or
+ * _instances) is lower, that one; the two are read from /proc/sys at the
+ * call. The string is static; safe from any thread.
  */
 VIGIL_API const char *vigil_strerror(int err);
 

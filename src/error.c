@@ -1,7 +1,10 @@
 #include "vigil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const kind_names[] = {
     [VIGIL_CREATED] = "created",   [VIGIL_REMOVED] = "removed",
@@ -25,13 +28,51 @@ vigil_kind vigil_kind_parse(const char *name) {
   return 0;
 }
 
+/* A number from a /proc/sys file, or -1. */
+static long sysctl_value(const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  char *end;
+  long val = strtol(buf, &end, 10);
+  return end == buf ? -1 : val;
+}
+
+/*
+ * Which limit bit. fs.inotify.max_user_* is the initial user namespace's
+ * limit; inside a user namespace (a rootless container, say) that
+ * namespace's own user.max_inotify_* counts too, and raising the first
+ * does not help when the second is lower. In the initial namespace the
+ * two are one value, and the first is named.
+ */
+static int namespace_limit_lower(const char *user, const char *fs) {
+  int saved = errno;
+  long u = sysctl_value(user), f = sysctl_value(fs);
+  errno = saved;
+  return u >= 0 && f >= 0 && u < f;
+}
+
 const char *vigil_strerror(int err) {
   switch (err) {
   case 0:
     return "success";
   case VIGIL_EWATCHLIMIT:
+    if (namespace_limit_lower("/proc/sys/user/max_inotify_watches",
+                              "/proc/sys/fs/inotify/max_user_watches"))
+      return "inotify watch limit reached: raise user.max_inotify_watches (this user "
+             "namespace's limit)";
     return "inotify watch limit reached: raise fs.inotify.max_user_watches";
   case VIGIL_EINSTLIMIT:
+    if (namespace_limit_lower("/proc/sys/user/max_inotify_instances",
+                              "/proc/sys/fs/inotify/max_user_instances"))
+      return "inotify instance limit reached: raise user.max_inotify_instances (this user "
+             "namespace's limit)";
     return "inotify instance limit reached: raise fs.inotify.max_user_instances";
   case VIGIL_EFORKED:
     return "instance used after fork(): it belongs to the parent process; open a new one";
