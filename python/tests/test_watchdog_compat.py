@@ -607,6 +607,36 @@ def test_unschedule_from_a_handler(Observer, root):
 
 
 @pytest.mark.parametrize("Observer", OBSERVERS)
+def test_a_subclass_dispatch_events_sees_every_event(Observer, root):
+    """Programs that override dispatch_events (to batch or debounce)
+    receive each (event, watch) through event_queue, as from watchdog."""
+    seen = queue.Queue()
+
+    class Batching(Observer):
+        def dispatch_events(self, event_queue, *timeout):
+            entry = event_queue.get(block=True, timeout=self.timeout)
+            if not isinstance(entry, tuple):  # watchdog's stop marker
+                return
+            ev, watch = entry
+            seen.put((t(ev), watch.path))
+            event_queue.task_done()
+
+    obs = Batching()
+    obs.schedule(Recorder(), root)
+    obs.start()
+    try:
+        a = os.path.join(root, "a")
+        mkfile(a)
+        got = []
+        while FCL(a) not in [g[0] for g in got]:
+            got.append(seen.get(timeout=TIMEOUT))
+        assert [g[0] for g in got[:2]] == [FC(a), DM(root)]
+        assert {g[1] for g in got} == {root}
+    finally:
+        _stop(obs)
+
+
+@pytest.mark.parametrize("Observer", OBSERVERS)
 def test_full_events_observer(Observer, tmp):
     w, out = str(tmp / "w"), str(tmp / "out")
     os.mkdir(w)

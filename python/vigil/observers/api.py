@@ -395,6 +395,7 @@ class BaseObserver(_ThreadLike):
         self._done = False
         self._poke_fd = _vigil._eventfd()
         self._blocked_in = None      # the watcher whose read the thread blocks in
+        self._custom_dispatch = None  # a subclass's dispatch_events (see start)
         self._event_queue = _ObserverQueue(self._poke)
 
     # -- properties ------------------------------------------------------
@@ -499,6 +500,7 @@ class BaseObserver(_ThreadLike):
                     self._remove_emitter(emitter)
                     raise
             self.on_thread_start()
+            self._custom_dispatch = self._find_custom_dispatch()
             t = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread = t
             self._started = True
@@ -601,11 +603,35 @@ class BaseObserver(_ThreadLike):
 
     def _dispatch_queued(self):
         q = self._event_queue
-        while True:
+        custom = self._custom_dispatch
+        if custom is None:
+            while True:
+                try:
+                    self.dispatch_events(q, 0)
+                except queue.Empty:
+                    return
+        # A subclass's dispatch_events blocks on the queue as watchdog's
+        # does: call it only while something waits there.
+        while not q.empty():
             try:
-                self.dispatch_events(q, 0)
+                custom(q)
             except queue.Empty:
                 return
+
+    def _find_custom_dispatch(self):
+        """A subclass that overrides dispatch_events gets every event
+        through event_queue and its dispatch_events, as in watchdog;
+        returns how to call it, or None."""
+        if type(self).dispatch_events is BaseObserver.dispatch_events:
+            return None
+        try:
+            import inspect
+            n = len(inspect.signature(self.dispatch_events).parameters)
+        except (TypeError, ValueError):
+            n = 2
+        if n >= 2:  # watchdog 2.x: dispatch_events(event_queue, timeout)
+            return lambda q: self.dispatch_events(q, self._timeout)
+        return self.dispatch_events
 
     def _run(self):
         try:
@@ -679,6 +705,13 @@ class BaseObserver(_ThreadLike):
             return
         flt = emitter._filter
         watch = emitter._watch
+        if self._custom_dispatch is not None:
+            q = self._event_queue
+            for ev in out:
+                if flt is None or isinstance(ev, flt):
+                    q.put((ev, watch))
+            self._dispatch_queued()
+            return
         with self._lock:
             handlers = self._handlers.get(watch)
             if not handlers:
