@@ -344,10 +344,10 @@ static void print_event(printer *p, const vigil_event *ev) {
   if (p->nends == p->capends) {
     size_t cap = p->capends ? 2 * p->capends : 256;
     size_t *e = realloc(p->ends, cap * sizeof *e);
-    if (!e)
-      return; /* counted as if written: nothing else can be done */
-    p->ends = e;
-    p->capends = cap;
+    if (e) {
+      p->ends = e;
+      p->capends = cap;
+    }
   }
   if (o->json) {
     out_json(&p->out, ev);
@@ -358,7 +358,9 @@ static void print_event(printer *p, const vigil_event *ev) {
   } else {
     out_text(&p->out, ev, o->color);
   }
-  if (p->out.len != before)
+  /* Out of memory for the end alone: the event still goes out, uncounted
+     if a stop then leaves it unwritten. */
+  if (p->out.len != before && p->nends < p->capends)
     p->ends[p->nends++] = p->out.len;
 }
 
