@@ -155,7 +155,7 @@ enum {
   VIGIL_EBUSY = -10004,       /* the instance is started; use vigil_stop first */
   VIGIL_EPATTERN = -10005,    /* an exclude pattern is malformed */
   VIGIL_ENOTROOT = -10006,    /* vigil_remove: the path is not a root */
-  VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root */
+  VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root (same directory or file) */
   VIGIL_EOPTIONS = -10008,    /* vigil_options.size is not one this library knows */
   VIGIL_ENOBACKEND = -10009,  /* vigil_options.backend names no built-in backend */
   VIGIL_ENOPROC = -10010      /* /proc is not mounted (watches are placed through it) */
@@ -309,6 +309,12 @@ enum {
  * resolved once, here, so a later chdir() changes nothing. Depth does not
  * matter (a directory deeper than PATH_MAX is watched). Each watch covers
  * the directory that is listed: the two are never told apart by name.
+ * A path that is an existing root's directory (or file) under another
+ * spelling ("d/", "./d", a link, a bind mount) fails with VIGIL_EEXIST.
+ * A root inside another one ("d/sub" with "d") reports nothing while the
+ * outer root holds it: each change is reported once, by the outer root,
+ * under its path; the inner one keeps its watches and goes on by itself
+ * if the outer one is removed (see docs/events.md, "Overlapping roots").
  * When vigil_add returns 0 every watch is in place
  * and later changes will be reported. Problems below the root (an
  * unreadable directory, say) do not fail the call: they are queued as

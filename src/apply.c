@@ -54,7 +54,48 @@ static unsigned node_flags(const vigil__node *n) {
   return n->type == VIGIL__T_DIR ? VIGIL_ISDIR : 0;
 }
 
-int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error) {
+/*
+ * Roots may overlap: "d" and "d/sub", or a file of d given as a root too.
+ * Then each entry is reported once, by the outer root: a root whose top
+ * (or, for a file root, whose file) another root holds reports nothing
+ * while that root holds it. It keeps its tree all the same, so that it
+ * goes on fully when the outer root is removed, and what it would report
+ * is what the outer root reports, with the outer root's exclusions.
+ * Whether the outer root holds the top is told by the watch the two share
+ * (nodes sharing a watch are the same directory), not by the outer root's
+ * tree, so the answer does not depend on which root a kernel record is
+ * applied to first.
+ */
+static int covered(vigil_t *v, const vigil__node *n) {
+  const vigil__node *top = n;
+  while (vigil__node_parent(top))
+    top = vigil__node_parent(top);
+  if (vigil__node_dir(top)->wd < 0)
+    return 0;
+  const vigil__node *first = v->be->sharing(v->be_state, top);
+  if (!first || (first == top && !vigil__node_dir(top)->wd_next))
+    return 0;
+  const vigil__root *r = vigil__node_dir(top)->root;
+  for (const vigil__node *m = first; m; m = vigil__node_dir(m)->wd_next) {
+    const vigil__root *s = vigil__node_root(m);
+    if (m == top || s->dead || s->is_file)
+      continue;
+    /* A directory root holds another's top as a directory below its own. */
+    if (!r->is_file && vigil__node_parent(m))
+      return 1;
+    /*
+     * It holds a file root's file if it holds its directory (its own top
+     * included) and admits the name; with exclusions, what it admits is
+     * what its tree holds.
+     */
+    if (r->is_file &&
+        (!(v->filter || s->nignores) || vigil__tree_find(&v->tree, m, r->base, strlen(r->base))))
+      return 1;
+  }
+  return 0;
+}
+
+static int emit_node(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error) {
   if (!(v->events & (1u << kind)))
     return 0;
   vigil__queue *q = &v->queue;
@@ -67,6 +108,12 @@ int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *
   return 0;
 lost:
   return event_lost(v, mark);
+}
+
+int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error) {
+  if (!(v->events & (1u << kind)) || covered(v, n))
+    return 0;
+  return emit_node(v, kind, flags, n, error);
 }
 
 /* Reports n and everything below it removed, children first; the tree is left as it is. */
@@ -102,6 +149,8 @@ static int paths_asked(const vigil_t *v) {
 static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *tname,
                      size_t tlen) {
   vigil__queue *q = &v->queue;
+  if (covered(v, n))
+    return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
   if (!moved_asked(v)) {
     if (!paths_asked(v))
       return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
@@ -137,7 +186,58 @@ static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *
  * Removes n and everything below it, children first, reporting each when
  * emit is set. Kernel watches are dropped as directories go.
  */
+/*
+ * n, a directory below its root's top, is about to leave the tree, and it
+ * may be the top (or a file root's directory) of inner roots, whose
+ * entries it covered. An inner root whose path no longer leads to its
+ * directory (deleted, or moved with n) ends now, silently, since n's root
+ * reports what went. One still in place goes on; if n's removal is
+ * reported, its entries are reported again as created once n is gone
+ * (announce_roots), so that the stream still replays. Returns whether
+ * any root was marked for that.
+ */
+static int inner_roots_uncovered(vigil_t *v, const vigil__node *n) {
+  int announce = 0;
+  for (;;) {
+    vigil__root *inner = NULL;
+    for (vigil__node *k = v->be->sharing(v->be_state, n); k; k = vigil__node_dir(k)->wd_next) {
+      vigil__root *r = vigil__node_dir(k)->root;
+      if (k != n && !vigil__node_parent(k) && r && !r->dead && !r->announce) {
+        inner = r;
+        break;
+      }
+    }
+    if (!inner)
+      return announce;
+    if (!vigil__root_intact(inner)) {
+      vigil__root_gone(v, inner);
+      continue;
+    }
+    inner->announce = 1; /* also marks it seen, for this loop */
+    announce = 1;
+  }
+}
+
+/* Reports anew the entries of the roots that inner_roots_uncovered marked. */
+static void announce_roots(vigil_t *v, int emit) {
+  for (vigil__root *r = v->roots; r; r = r->next) {
+    if (!r->announce)
+      continue;
+    r->announce = 0;
+    if (!emit || r->dead)
+      continue;
+    if (!r->is_file)
+      emit_created_tree(v, r->top, VIGIL_SYNTHETIC);
+    else if (vigil__node_first(r->top))
+      emit_created_tree(v, vigil__node_first(r->top), VIGIL_SYNTHETIC);
+  }
+}
+
 void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
+  /* Decided while n is watched: a top's own watch tells whether another root holds it. */
+  int report = emit && (v->events & (1u << VIGIL_REMOVED)) && !covered(v, n);
+  int uncovered = vigil__node_dir(n) && vigil__node_parent(n) && vigil__node_dir(n)->wd >= 0 &&
+                  inner_roots_uncovered(v, n);
   if (vigil__node_dir(n)) {
     while (vigil__node_first(n))
       vigil__drop(v, vigil__node_first(n), emit);
@@ -151,10 +251,12 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
     if (r && r->nignores)
       vigil__ignore_forget(r, n);
   }
-  if (emit)
-    vigil__emit(v, VIGIL_REMOVED, 0, n, 0);
+  if (report)
+    emit_node(v, VIGIL_REMOVED, 0, n, 0);
   vigil__tree_unlink(&v->tree, n);
   vigil__node_free(&v->tree, n);
+  if (uncovered)
+    announce_roots(v, emit);
 }
 
 /*

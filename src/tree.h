@@ -117,6 +117,7 @@ struct vigil__root {
    */
   char *abspath;
   unsigned long dev; /* the device of the top, to tell an unmount */
+  uint64_t ino;      /* the inode of the top: with dev (and base), what the root is */
   vigil__node *top;
   /*
    * A file root whose file went away waits until then (CLOCK_MONOTONIC
@@ -126,6 +127,7 @@ struct vigil__root {
   int64_t file_due;
   vigil__root *file_next;    /* the next root waiting, in the order they began */
   unsigned file_by_move : 1; /* it was renamed away rather than deleted */
+  unsigned announce : 1;     /* uncovered with its entries removed: report them anew */
   unsigned is_file : 1;
   unsigned norecurse : 1;
   unsigned dead : 1; /* gone from disk; the caller will see no more of it */

@@ -609,6 +609,14 @@ static vigil__root *find_root(vigil_t *v, const char *path) {
   return NULL;
 }
 
+static vigil__root *same_root(vigil_t *v, const vigil__root *n) {
+  for (vigil__root *r = v->roots; r; r = r->next)
+    if (!r->dead && r->dev == n->dev && r->ino == n->ino && r->is_file == n->is_file &&
+        (!r->is_file || strcmp(r->base, n->base) == 0))
+      return r;
+  return NULL;
+}
+
 /*
  * A file root is watched through its directory. A symbolic link the
  * caller named is followed to the file it points to, whose directory and
@@ -693,6 +701,15 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
   }
   rc = -ENOMEM;
   r->dev = (unsigned long)st.st_dev;
+  r->ino = st.st_ino;
+  /*
+   * The same directory (or the same name in it) under another spelling,
+   * "d/", "./d", a symbolic link or a bind mount, is the same root.
+   */
+  rc = VIGIL_EEXIST;
+  if (same_root(v, r))
+    goto err;
+  rc = -ENOMEM;
   r->top = vigil__node_new(&v->tree, "", 0, VIGIL__T_DIR, st.st_ino);
   if (!r->top)
     goto err;

@@ -153,6 +153,63 @@ def test_add_and_remove_roots(tmp):
         assert w.paths == (b,)
 
 
+def test_overlapping_roots_report_once_and_outlive_each_other(tmp):
+    d = str(tmp / "d")
+    sub = os.path.join(d, "sub")
+    os.makedirs(sub)
+    with pytest.raises(ValueError):
+        vigil.Watcher([d, d + "/"])
+    for first, second in ((d, sub), (sub, d)):
+        with vigil.Watcher([first, second]) as w:
+            assert w.stats()["watches"] == 2
+            touch(os.path.join(sub, "x"))
+            evs = sentinel(w, d)
+            # The outer root reports it, once.
+            assert [e.path for e in evs if e.kind == "created"] == [
+                os.path.join(sub, "x"), os.path.join(d, "sentinel")]
+            os.unlink(os.path.join(d, "sentinel"))
+            # Either root goes on fully when the other is removed.
+            w.remove(d)
+            touch(os.path.join(sub, "y"))
+            os.mkdir(os.path.join(sub, "n"))
+            touch(os.path.join(sub, "n", "z"))
+            evs = read_until(w, created(os.path.join(sub, "n", "z")))
+            assert [(e.kind, e.path) for e in evs if e.kind in ("created", "removed")] == [
+                ("created", os.path.join(sub, "y")), ("created", os.path.join(sub, "n")),
+                ("created", os.path.join(sub, "n", "z"))]
+            w.add(d)
+            w.remove(sub)
+            os.unlink(os.path.join(sub, "y"))
+            evs = read_until(w, lambda e: e.kind == "removed")
+            assert [(e.kind, e.path) for e in evs] == [("removed", os.path.join(sub, "y"))]
+        for name in ("x", "n/z", "n"):
+            p = os.path.join(sub, name)
+            os.rmdir(p) if os.path.isdir(p) else os.unlink(p)
+
+
+def test_an_inner_root_the_outer_one_stops_holding_is_reported_anew(tmp):
+    d = str(tmp / "d")
+    sub = os.path.join(d, "sub")
+    os.makedirs(os.path.join(sub, "deep"))
+    touch(os.path.join(sub, "deep", "y"))
+    with vigil.Watcher([d, sub], ignore_file=".gitignore") as w:
+        # d now leaves sub out: it reports sub's entries removed, and sub,
+        # still a root, reports them created again, so that replay holds.
+        touch(os.path.join(d, ".gitignore"), b"sub/\n")
+        evs = read_until(w, created(os.path.join(sub, "deep", "y")))
+        assert [(e.kind, e.path) for e in evs if e.kind in ("created", "removed")] == [
+            ("created", os.path.join(d, ".gitignore")),
+            ("removed", os.path.join(sub, "deep", "y")),
+            ("removed", os.path.join(sub, "deep")),
+            ("removed", sub),
+            ("created", sub),
+            ("created", os.path.join(sub, "deep")),
+            ("created", os.path.join(sub, "deep", "y"))]
+        touch(os.path.join(sub, "z"))
+        evs = read_until(w, created(os.path.join(sub, "z")))
+        assert [e.path for e in evs if e.kind == "created"] == [os.path.join(sub, "z")]
+
+
 def test_exclude_events_and_recursive(root):
     os.mkdir(os.path.join(root, "sub"))
     os.mkdir(os.path.join(root, "node_modules"))

@@ -50,6 +50,12 @@ typedef struct vigil__backend {
    */
   int (*read)(void *state, vigil_t *v, size_t max_bytes, int *wait_ms);
   /*
+   * The first of the directory nodes that share dir's watch (dir among
+   * them; the rest follow through wd_next), or NULL if dir is not watched.
+   * They are the same directory, seen through several roots.
+   */
+  vigil__node *(*sharing)(void *state, const vigil__node *dir);
+  /*
    * How many kernel watches are held: directories, each counted once
    * however many nodes (overlapping roots, file roots) share its watch.
    */

@@ -54,6 +54,7 @@ typedef struct {
   unsigned char *used; /* pair: the destination nodes already paired */
   size_t used_cap;
   unsigned long detached; /* counts map_detach calls, to skip needless rechecks */
+  int ignored_wd;         /* the watch the kernel is dropping (IN_IGNORED), or 0 */
   /*
    * A rename source waits here for its destination. The kernel queues the
    * two records back to back, but a read can end between them; the pair
@@ -248,7 +249,7 @@ static void in_unwatch(void *st, vigil__node *dir) {
   int wd = vigil__node_dir(dir)->wd;
   if (wd < 0)
     return;
-  if (map_detach(s, dir))
+  if (map_detach(s, dir) && wd != s->ignored_wd)
     inotify_rm_watch(s->fd, wd);
 }
 
@@ -390,15 +391,24 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
     return;
   vigil__node **nodes = s->from.at;
   size_t n = s->from.len;
+  unsigned long gen = s->detached;
   if (e->mask & IN_IGNORED) {
-    /* The kernel has dropped the watch; nothing is left to remove. */
+    /*
+     * The kernel has dropped the watch, so it is not removed again. The
+     * roots whose top it was end first, while the chain still shows
+     * whether another root holds that directory (which then reports it);
+     * below a top, the parent's watch reports the removal.
+     */
+    s->ignored_wd = e->wd;
     for (size_t i = 0; i < n; i++)
-      map_detach(s, nodes[i]);
+      if (!vigil__node_parent(nodes[i]) && still_watched(s, gen, e->wd, nodes[i]))
+        vigil__obs_watch_lost(v, nodes[i]);
     for (size_t i = 0; i < n; i++)
-      vigil__obs_watch_lost(v, nodes[i]);
+      if (still_watched(s, gen, e->wd, nodes[i]))
+        map_detach(s, nodes[i]);
+    s->ignored_wd = 0;
     return;
   }
-  unsigned long gen = s->detached;
   for (size_t i = 0; i < n; i++) {
     vigil__node *d = nodes[i];
     if (!still_watched(s, gen, e->wd, d))
@@ -489,6 +499,12 @@ static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
   return (int)got;
 }
 
+static vigil__node *in_sharing(void *st, const vigil__node *dir) {
+  int wd = vigil__node_dir(dir)->wd;
+  slot *e = wd >= 0 ? map_find(st, wd) : NULL;
+  return e ? e->head : NULL;
+}
+
 static size_t in_watches(void *st) {
   return ((state *)st)->count;
 }
@@ -548,6 +564,7 @@ const vigil__backend vigil__backend_inotify = {
     .watch = in_watch,
     .unwatch = in_unwatch,
     .read = in_read,
+    .sharing = in_sharing,
     .watches = in_watches,
     .pending = in_pending,
     .discard = in_discard,

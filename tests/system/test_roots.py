@@ -282,3 +282,174 @@ def test_vigil_run_runs_once_per_save_with_the_file_there(rt, how):
     assert _seen(rt, 5) == b"save 3!"
     rt.stop(v)
     assert rt.runs() == 5
+
+
+# -- roots that overlap ---------------------------------------------------------
+
+def _tree(tmp):
+    d = tmp / "d"
+    (d / "sub" / "deeper").mkdir(parents=True)
+    (d / "other").mkdir()
+    (d / "sub" / "a.txt").write_bytes(b"a")
+    (d / "f.txt").write_bytes(b"f")
+    return d
+
+
+def _workload(d):
+    """Changes everywhere below d, d/sub included, and d/sub's own ones."""
+    (d / "sub" / "new.txt").write_bytes(b"n")
+    (d / "sub" / "deeper" / "x").write_bytes(b"x")
+    os.mkdir(str(d / "sub" / "made"))
+    (d / "sub" / "made" / "y").write_bytes(b"y")
+    with open(str(d / "sub" / "a.txt"), "ab") as f:
+        f.write(b"+")
+    os.rename(str(d / "sub" / "new.txt"), str(d / "sub" / "renamed.txt"))
+    os.rename(str(d / "sub" / "renamed.txt"), str(d / "moved-up.txt"))
+    os.rename(str(d / "f.txt"), str(d / "sub" / "moved-down.txt"))
+    os.rename(str(d / "sub" / "made"), str(d / "other" / "made"))
+    os.chmod(str(d / "sub"), 0o750)
+    os.unlink(str(d / "sub" / "deeper" / "x"))
+    (d / "other" / "z").write_bytes(b"z")
+
+
+def _check_once(evs):
+    """No event twice in a row for the same thing (it would be a duplicate)."""
+    seen = [(e["type"], e["path"], e.get("from")) for e in evs
+            if e["type"] not in ("modified", "closed", "attrib")]
+    assert len(seen) == len(set(seen)), seen
+
+
+@pytest.mark.parametrize("second", ["d/", "./d", "lnk", "d/../d"])
+def test_the_same_directory_given_twice_is_watched_once(vigil, tmp, second):
+    d = _tree(tmp)
+    os.symlink("d", str(tmp / "lnk"))
+    v = vigil("watch", "--json", "d", second, cwd=str(tmp))
+    line = v.wait_ready()
+    # d, d/sub, d/sub/deeper, d/other
+    assert re.search(r"\bready, watching 4 directories\b", line), line
+    replay = vigiltest.Replay("d", vigiltest.scan(str(d)))
+    _workload(d)
+    evs = v.sync(str(d), "d")
+    assert all(e["path"].startswith("d/") for e in evs), evs
+    _check_once(evs)
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(str(d)))
+
+
+@pytest.mark.parametrize("roots", [
+    ("d", "d/sub"), ("d/sub", "d"), ("d", "./d/sub/"), ("./d/sub", "d"),
+    ("d", "d/sub", "d/sub/deeper"), ("d/sub/deeper", "d/sub", "d")])
+def test_a_root_inside_another_is_reported_once_by_the_outer(vigil, tmp,
+                                                             roots):
+    d = _tree(tmp)
+    v = vigil("watch", "--json", *roots, cwd=str(tmp))
+    line = v.wait_ready()
+    assert re.search(r"\bready, watching 4 directories\b", line), line
+    replay = vigiltest.Replay("d", vigiltest.scan(str(d)))
+    _workload(d)
+    evs = v.sync(str(d), "d")
+    # Every change is reported by d, the outer root, and only once.
+    _check_once(evs)
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(str(d)))
+    # The inner root going away ends it silently: d reports what went.
+    shutil.rmtree(str(d / "sub"))
+    evs = v.sync(str(d), "d")
+    _check_once(evs)
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(str(d)))
+    assert v.running()
+    os.mkdir(str(d / "sub"))
+    (d / "sub" / "back").write_bytes(b"")
+    evs = v.sync(str(d), "d")
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(str(d)))
+
+
+def test_an_inner_root_moved_out_ends_silently(vigil, tmp):
+    d = _tree(tmp)
+    (tmp / "elsewhere").mkdir()
+    v = vigil("watch", "--json", "d/sub", "d", cwd=str(tmp))
+    v.wait_ready()
+    replay = vigiltest.Replay("d", vigiltest.scan(str(d)))
+    os.rename(str(d / "sub"), str(tmp / "elsewhere" / "sub"))
+    (tmp / "elsewhere" / "sub" / "later").write_bytes(b"")
+    evs = v.sync(str(d), "d")
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(str(d)))
+    assert not any("later" in e["path"] for e in evs), evs
+
+
+@pytest.mark.parametrize("roots", [("d", "d/f.txt"), ("d/f.txt", "d"),
+                                   ("./d/f.txt", "d")])
+def test_a_file_root_inside_a_directory_root(vigil, tmp, roots):
+    d = _tree(tmp)
+    v = vigil("watch", "--json", *roots, cwd=str(tmp))
+    line = v.wait_ready()
+    assert re.search(r"\bready, watching 4 directories\b", line), line
+    replay = vigiltest.Replay("d", vigiltest.scan(str(d)))
+    with open(str(d / "f.txt"), "ab") as f:
+        f.write(b"+")
+    evs = v.sync(str(d), "d")
+    assert [(e["type"], e["path"]) for e in evs] == [
+        ("modified", "d/f.txt"), ("closed", "d/f.txt"),
+        ("created", "d/.sentinel-1")], evs
+    replay.apply_all(evs)
+    for how in ("backup rename", "unlink and create", "rename onto"):
+        SAVES[how](d, b"saved")
+        evs = v.sync(str(d), "d")
+        _check_once(evs)
+        replay.apply_all(evs)
+        replay.check(vigiltest.scan(str(d)))
+    os.unlink(str(d / "f.txt"))
+    evs = v.sync(str(d), "d")
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(str(d)))
+    assert v.running()
+
+
+@pytest.mark.time_limit(240)
+@pytest.mark.parametrize("seed,overflow", [(1, False), (2, False), (3, True)])
+def test_overlapping_roots_replay_under_random_changes(vigil, tmp, seed,
+                                                       overflow):
+    """Random changes below d, whose subdirectories are roots too (given
+    so that any event of theirs would not replay as d's), then replay."""
+    import random
+    import signal
+    import test_random
+    if overflow and vigiltest.max_queued_events() > 200000:
+        pytest.skip("max_queued_events too big to overflow cheaply")
+    d = tmp / "d"
+    outside = tmp / "outside"
+    for p in (d / "sub" / "deeper", d / "two", outside):
+        p.mkdir(parents=True)
+    pre = test_random.Fuzzer(random.Random(seed ^ 0x5eed), str(d), str(d),
+                             tag="p")
+    for _ in range(100):
+        pre.op_create() if pre.rng.random() < 0.6 else pre.op_mkdir()
+    v = vigil("watch", "--json", "./d/sub", str(d), "./d/sub/deeper/",
+              "./d/two", cwd=str(tmp))
+    v.wait_ready()
+    replay = vigiltest.Replay(str(d), vigiltest.scan(str(d)))
+    fz = test_random.Fuzzer(random.Random(seed), str(d), str(outside))
+    for rnd in range(3):
+        if overflow:
+            v.send(signal.SIGSTOP)
+            try:
+                fz.run(200)
+                vigiltest.flood(str(d))
+                fz.run(200)
+            finally:
+                v.send(signal.SIGCONT)
+        else:
+            fz.run(400)
+        evs = []
+        for _ in range(5):
+            got = v.sync(str(d), str(d), timeout=120)
+            evs += got
+            if not any(e["type"] == "overflow" for e in got):
+                break
+        assert not overflow or any(e["type"] == "overflow" for e in evs)
+        replay.apply_all(evs)
+        replay.check(vigiltest.scan(str(d)))
+    assert v.running()
