@@ -488,6 +488,7 @@ static int reidentify(vigil_t *v, vigil__node *d) {
     vigil__drop(v, vigil__node_first(d), 1);
   if (vigil__node_dir(d)->wd >= 0)
     v->be->unwatch(v->be_state, d);
+  vigil__node_dir(d)->listed_ino = 0;
   d->ino = 0;
   return vigil__reconcile(v, d, VIGIL__SCAN_NEW);
 }
@@ -596,15 +597,18 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
   if (rc < 0 || src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))
     return rc;
   /*
-   * The node may stand for another directory than the one renamed: a
-   * directory announced by the kernel is opened by its name, which may
-   * hold a newer one by then (mkdir a; mv a b; mkdir a). The rename took
-   * the older one to tname, so the node is made to stand for what is
-   * there now.
+   * The node may hold another directory than the one renamed: a directory
+   * is opened by its name after it was announced or listed, and the name
+   * may hold a newer one by then (mkdir a; mv a b; mkdir a). The rename
+   * took the older one to tname, so the node is made to hold what is
+   * there now. The inode of what was listed comes from its "." entry, so
+   * it compares with stat's on any file system (readdir's d_ino of an
+   * entry does not, on FAT or for a btrfs subvolume).
    */
-  if (src->ino && !(src->flags & VIGIL__N_PARTIAL)) {
+  uint32_t listed = vigil__node_dir(src)->listed_ino;
+  if (listed && !(src->flags & VIGIL__N_PARTIAL)) {
     uint64_t ino = ino_at(v, tdir, tname, tlen);
-    if (ino && (uint32_t)ino != src->ino)
+    if (ino && (uint32_t)ino != listed)
       return reidentify(v, src);
   }
   /*

@@ -36,7 +36,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define DENTS_SIZE (64 * 1024)
@@ -357,6 +356,7 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   /* After the ignore file: its patterns already prune this listing. */
   vigil__admission adm;
   vigil__admit_begin(v, d, &adm);
+  vigil__node_dir(d)->listed_ino = 0;
   for (;;) {
     ssize_t got = VIGIL__SYS(getdents64(fd, v->dents, v->dents_cap));
     if (got < 0)
@@ -369,8 +369,12 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
       const char *name = e->d_name;
       size_t len = strlen(name);
       if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))) {
-        if (len == 1 && !d->ino)
-          d->ino = (uint32_t)e->d_ino;
+        if (len == 1) {
+          if (!d->ino)
+            d->ino = (uint32_t)e->d_ino;
+          /* The directory's own inode, as stat gives it, at no cost. */
+          vigil__node_dir(d)->listed_ino = (uint32_t)e->d_ino;
+        }
         continue;
       }
       int type;
@@ -412,6 +416,10 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
         return -ENOMEM;
     }
   }
+  struct stat st;
+  /* A file system that lists no "." entry: ask the kernel. */
+  if (!vigil__node_dir(d)->listed_ino && VIGIL__SYS(fstat(fd, &st)) == 0)
+    vigil__node_dir(d)->listed_ino = (uint32_t)st.st_ino;
   if (had_children) {
     vigil__node *next;
     for (vigil__node *k = vigil__node_first(d); k; k = next) {
@@ -435,33 +443,6 @@ static int visit(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode)
   return rc;
 }
 
-/*
- * Is fd the directory d stands for? A listing records each entry's inode,
- * and the name may hold another directory by the time it is opened (one
- * renamed away and another made under its name): d then vanished, and the
- * kernel's records of the rename take it to where it went. A node the
- * kernel announced (inode not yet known) is whatever its name holds now.
- * A mount point is listed with the inode of the directory it covers, so
- * there the mount's own root stands for it.
- */
-static int same_dir(vigil__node *d, int fd) {
-  if (!vigil__node_parent(d))
-    return 0; /* open_top checked the top */
-  struct statx sx;
-  if (VIGIL__SYS(statx(fd, "", AT_EMPTY_PATH, STATX_INO, &sx)) < 0)
-    return -errno;
-  if (d->ino && d->ino != (uint32_t)sx.stx_ino) {
-    int mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
-                         ? (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0
-                         : makedev(sx.stx_dev_major, sx.stx_dev_minor) != vigil__node_root(d)->dev;
-    if (!mount_root)
-      return -ENOENT;
-  }
-  if (!d->ino)
-    d->ino = (uint32_t)sx.stx_ino;
-  return 0;
-}
-
 static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
   int rc;
   /*
@@ -483,12 +464,12 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
     if (fd < 0)
       return visit_failed(v, d, mode, fd);
   }
-  rc = same_dir(d, fd);
   /*
    * The watch goes on the very directory that is listed, through its
    * descriptor: by name it could land on another one, or outside the tree.
    */
-  if (rc == 0 && place) {
+  rc = 0;
+  if (place) {
     rc = v->be->watch(v->be_state, d, fd);
     if (rc == 0 && !had_watch && mode == VIGIL__SCAN_SETUP) {
       v->add_dirs++;

@@ -47,6 +47,13 @@ struct vigil__dir {
   int wd;               /* kernel watch descriptor, -1 when not watched */
   uint32_t nchild;
   uint32_t indexed; /* its children are in the child index (see tree.c) */
+  /*
+   * The low 32 bits of the inode number of the directory last opened,
+   * watched and listed for this node (from its "." entry), or 0: what the
+   * node holds is that directory's, which a rename's other end is checked
+   * against (reidentify in apply.c).
+   */
+  uint32_t listed_ino;
 };
 
 /*

@@ -68,6 +68,13 @@ typedef struct {
   size_t plen;
   struct timespec deadline;
   char pname[NAME_MAX + 1];
+  /*
+   * "/proc/PID/fd/": this process's descriptors as the mounted /proc
+   * numbers it, read once from /proc/self. Naming the process saves the
+   * kernel following the /proc/self link at every watch placed.
+   */
+  char fds[48];
+  size_t fds_len;
 } state;
 
 static size_t slot_of(const state *s, int wd) {
@@ -201,8 +208,14 @@ static int in_open(void **out, int *fd, unsigned kinds) {
     }
     return -err;
   }
-  /* Every watch is placed through /proc/self/fd (in_watch); without it none could be. */
-  if (VIGIL__SYS(access("/proc/self/fd", X_OK)) < 0) {
+  /* Every watch is placed through /proc (in_watch); without it none could be. */
+  char pid[24];
+  ssize_t n = VIGIL__SYS(readlink("/proc/self", pid, sizeof pid - 1));
+  if (n > 0) {
+    pid[n] = '\0';
+    s->fds_len = (size_t)snprintf(s->fds, sizeof s->fds, "/proc/%s/fd/", pid);
+  }
+  if (n <= 0 || s->fds_len >= sizeof s->fds - 12 || VIGIL__SYS(access(s->fds, X_OK)) < 0) {
     in_close(s);
     return VIGIL_ENOPROC;
   }
@@ -221,8 +234,9 @@ static int in_open(void **out, int *fd, unsigned kinds) {
  */
 static int in_watch(void *st, vigil__node *dir, int fd) {
   state *s = st;
-  char path[sizeof "/proc/self/fd/" + 3 * sizeof(int)];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  char path[sizeof s->fds + 12];
+  memcpy(path, s->fds, s->fds_len);
+  snprintf(path + s->fds_len, sizeof path - s->fds_len, "%d", fd);
   int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, WATCH_MASK | s->extra));
   if (wd < 0)
     return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
