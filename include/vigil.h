@@ -59,7 +59,7 @@ VIGIL_API const char *vigil_version_string(void);
  * Growing the API. Until 1.0 any release may change the API; from 1.0 on,
  * a program built against an older vigil.h keeps working with a newer
  * library. Structs the caller allocates and the library reads or fills
- * (vigil_options, vigil_stats) carry their size for that: the library
+ * (vigil_options, vigil_root_options, vigil_stats) carry their size for that: the library
  * reads or writes only the bytes the caller's struct has. Fields are only
  * ever appended, never removed or reordered, a field's zero means what
  * the field's absence meant before it existed, and a version of a struct
@@ -206,7 +206,8 @@ typedef struct {
    * Exclude patterns in gitignore syntax, an array of exclude_count strings.
    * A pattern is matched against the path relative to each root. An
    * excluded directory is never listed and never gets a kernel watch. The
-   * patterns are compiled by vigil_open; the caller keeps ownership.
+   * patterns are compiled by vigil_open; the caller keeps ownership. A
+   * root added with vigil_add_opts can have patterns of its own instead.
    */
   const char *const *exclude;
   size_t exclude_count;
@@ -246,7 +247,8 @@ typedef struct {
    * directory is judged again: entries it now excludes are reported
    * VIGIL_REMOVED and no longer watched, entries it no longer excludes
    * are listed, watched and reported VIGIL_CREATED (VIGIL_SYNTHETIC), so
-   * replay gives the watched tree (docs/events.md, "Exclusions").
+   * replay gives the watched tree (docs/events.md, "Exclusions"). A root
+   * added with vigil_add_opts can name another, or none.
    */
   const char *ignore_file;
   /* Optional progress report during vigil_add, called on the adding thread. */
@@ -323,6 +325,64 @@ enum {
  * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM, -ECANCELED (see vigil_progress_cb).
  */
 VIGIL_API int vigil_add(vigil_t *v, const char *path, unsigned flags);
+
+/*
+ * Options of one root, for vigil_add_opts. Set them up with
+ * vigil_root_options_init, then set the fields wanted; every field left at
+ * zero (or NULL) has its default, which for the patterns and the ignore
+ * file is the instance's (vigil_options). One instance can thus watch
+ * roots that each leave out something else, rather than one instance per
+ * set of patterns (each instance costs one of the kernel's
+ * fs.inotify.max_user_instances, 128 by default).
+ *
+ *   vigil_root_options ro;
+ *   vigil_root_options_init(&ro);
+ *   ro.exclude = (const char *[]){"/build", "*.o"};
+ *   ro.exclude_count = 2;
+ *   vigil_add_opts(v, "src", 0, &ro);
+ */
+typedef struct {
+  /* sizeof the struct, which vigil_root_options_init sets (see vigil_options.size). */
+  size_t size;
+  /*
+   * The root's exclude patterns in gitignore syntax, an array of
+   * exclude_count strings, matched against the path relative to this root.
+   * NULL: the instance's patterns (vigil_options.exclude). Not NULL: these
+   * instead of the instance's, even when exclude_count is 0 (then nothing
+   * is excluded). They are compiled by vigil_add_opts; the caller keeps
+   * ownership.
+   */
+  const char *const *exclude;
+  size_t exclude_count;
+  /*
+   * The name of the root's per-directory ignore files, as
+   * vigil_options.ignore_file. NULL: the instance's; "": none for this
+   * root. The string is copied.
+   */
+  const char *ignore_file;
+} vigil_root_options;
+
+/*
+ * Sets every field of *ro to its default (zero) and ro->size to size, as
+ * vigil_options_init_sized does for vigil_options. Returns 0, -EINVAL if
+ * ro is NULL, or VIGIL_EOPTIONS. Safe from any thread.
+ */
+VIGIL_API int vigil_root_options_init_sized(vigil_root_options *ro, size_t size);
+
+static inline int vigil_root_options_init(vigil_root_options *ro) {
+  return vigil_root_options_init_sized(ro, sizeof *ro);
+}
+
+/*
+ * vigil_add with options of the root's own; flags are vigil_add's, and ro
+ * NULL is vigil_add(v, path, flags). ro is read only during the call, and
+ * the root keeps what it needs of it. Errors: those of vigil_add, and
+ * VIGIL_EOPTIONS (ro->size is not a size of vigil_root_options),
+ * VIGIL_EPATTERN (a malformed exclude pattern), -EINVAL (exclude_count
+ * without exclude, or a NULL pattern).
+ */
+VIGIL_API int vigil_add_opts(vigil_t *v, const char *path, unsigned flags,
+                             const vigil_root_options *ro);
 
 /*
  * Sets *name to the name of the backend that watches the root path (the

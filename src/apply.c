@@ -89,7 +89,7 @@ static int covered(vigil_t *v, const vigil__node *n) {
      * what its tree holds.
      */
     if (r->is_file &&
-        (!(v->filter || s->nignores) || vigil__tree_find(&v->tree, m, r->base, strlen(r->base))))
+        (!(s->filter || s->nignores) || vigil__tree_find(&v->tree, m, r->base, strlen(r->base))))
       return 1;
   }
   return 0;
@@ -246,7 +246,7 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
   }
   if (n->flags & VIGIL__N_PARTIAL)
     vigil__vanished_forget(v, n);
-  if (v->ignore_file && vigil__node_dir(n)) {
+  if (vigil__node_dir(n)) {
     vigil__root *r = vigil__node_root(n);
     if (r && r->nignores)
       vigil__ignore_forget(r, n);
@@ -407,7 +407,7 @@ static void ignore_chain(vigil_t *v, const vigil__node *dir, vigil__admission *a
 void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
   a->root = vigil__node_root(dir);
   a->nchain = 0;
-  a->filtered = !a->root->is_file && (v->filter || a->root->nignores);
+  a->filtered = !a->root->is_file && (a->root->filter || a->root->nignores);
   if (!a->filtered)
     return;
   /* Not v->scratch: a scan holds the directory's own path there. */
@@ -443,7 +443,7 @@ int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, 
    * does over .gitignore files; then the deepest ignore file with a
    * pattern that matches decides, as in git.
    */
-  int m = vigil__filter_match(v->filter, v->rel, v->rel_len, is_dir);
+  int m = vigil__filter_match(r->filter, v->rel, v->rel_len, is_dir);
   for (size_t i = 0; m < 0 && i < a->nchain; i++) {
     size_t off = v->chain[i].off;
     m = vigil__filter_match(v->chain[i].filter, v->rel + off, v->rel_len - off, is_dir);
@@ -627,7 +627,7 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
    * Exclude patterns can depend on the path ("/build", "src/gen"), so what
    * lies below a moved directory is judged again under its new name.
    */
-  if (v->filter || sroot->nignores)
+  if (sroot->filter || sroot->nignores)
     return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
   return 0;
 }

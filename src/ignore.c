@@ -103,10 +103,10 @@ static uint64_t hash_text(const char *s, size_t len) {
 }
 
 /* Reads the ignore file in dfd; *text is NULL when there is none (or none usable). */
-static int read_file(vigil_t *v, int dfd, char **text, size_t *len) {
+static int read_file(const char *name, int dfd, char **text, size_t *len) {
   *text = NULL;
   *len = 0;
-  int fd = VIGIL__SYS(openat(dfd, v->ignore_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  int fd = VIGIL__SYS(openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (fd < 0)
     return errno == ENOMEM ? -ENOMEM : 0;
   struct stat st;
@@ -158,13 +158,13 @@ static int compile(char *text, size_t len, vigil__filter **out) {
   return 0;
 }
 
-int vigil__ignore_load(vigil_t *v, const vigil__node *d, int dfd) {
+int vigil__ignore_load(const vigil__node *d, int dfd) {
   vigil__root *r = vigil__node_root(d);
   size_t i = slot_of(r, d);
   uint64_t old = i < r->nignores && r->ignores[i].dir == d ? r->ignores[i].hash : 0;
   char *text;
   size_t len;
-  int rc = read_file(v, dfd, &text, &len);
+  int rc = read_file(r->ignore_file, dfd, &text, &len);
   if (rc < 0)
     return rc;
   if (!text) {
@@ -185,15 +185,15 @@ int vigil__ignore_load(vigil_t *v, const vigil__node *d, int dfd) {
 }
 
 int vigil__ignore_touched(vigil_t *v, vigil__node *dir, const char *name, size_t len) {
-  if (!v->ignore_file || len != v->ignore_len || memcmp(name, v->ignore_file, len) != 0)
-    return 0;
   vigil__root *r = vigil__node_root(dir);
   if (!r || r->dead || r->is_file || (dir->flags & VIGIL__N_PARTIAL))
+    return 0;
+  if (!r->ignore_file || len != r->ignore_len || memcmp(name, r->ignore_file, len) != 0)
     return 0;
   int dfd = vigil__open_dir(v, dir);
   if (dfd < 0) /* the directory itself went away: its parent's watch says so */
     return dfd == -ENOMEM ? dfd : 0;
-  int rc = vigil__ignore_load(v, dir, dfd);
+  int rc = vigil__ignore_load(dir, dfd);
   close(dfd);
   if (rc <= 0)
     return rc;

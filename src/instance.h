@@ -19,9 +19,9 @@ struct vigil {
   vigil__tree tree;
   vigil__queue queue;
   vigil__root *roots;
-  vigil__filter *filter; /* NULL when nothing is excluded */
+  /* The defaults of the roots that have none of their own (vigil__root). */
+  vigil__filter *filter; /* exclude patterns; NULL when nothing is excluded */
   char *ignore_file;     /* per-directory ignore file name, or NULL */
-  size_t ignore_len;
   const vigil__backend *be;
   void *be_state;
   unsigned events; /* mask of (1u << kind) to deliver */
@@ -185,11 +185,11 @@ int vigil__obs_overflow(vigil_t *v);
 
 /* ignore.c: per-directory ignore files. */
 /*
- * Reads d's ignore file through dfd (d opened) into d's filter, or forgets
+ * Reads d's ignore file (its root's) through dfd (d opened) into d's filter, or forgets
  * it when there is none. Returns 1 if the patterns changed, 0 if not, or
  * -ENOMEM.
  */
-int vigil__ignore_load(vigil_t *v, const vigil__node *d, int dfd);
+int vigil__ignore_load(const vigil__node *d, int dfd);
 const vigil__filter *vigil__ignore_find(const vigil__root *r, const vigil__node *dir);
 void vigil__ignore_forget(vigil__root *r, const vigil__node *dir);
 void vigil__ignore_free(vigil__root *r);

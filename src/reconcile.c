@@ -346,8 +346,8 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
    * changed while records were lost, or that a directory brought along
    * when it was moved in, is what judges.
    */
-  if (v->ignore_file && !vigil__node_root(d)->is_file) {
-    int rc = vigil__ignore_load(v, d, fd);
+  if (vigil__node_root(d)->ignore_file && !vigil__node_root(d)->is_file) {
+    int rc = vigil__ignore_load(d, fd);
     if (rc < 0)
       return rc;
   }

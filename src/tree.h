@@ -113,6 +113,14 @@ struct vigil__root {
   size_t prefix_len; /* length of given without trailing slashes (but "/" stays) */
   char *dirpath;     /* a file root's parent directory, for system calls */
   char *base;        /* a file root's name in that directory */
+  /*
+   * Its exclude patterns: its own (own_filter) or the instance's, shared;
+   * NULL when nothing is excluded. They are relative to this root.
+   */
+  const struct vigil__filter *filter;
+  struct vigil__filter *own_filter;
+  char *ignore_file; /* the name of its per-directory ignore files, or NULL */
+  size_t ignore_len;
   /* Its directories' ignore files, sorted by node address (src/ignore.c). */
   struct vigil__ignore *ignores;
   size_t nignores, ignores_cap;

@@ -64,6 +64,8 @@ static void root_free(vigil__root *r) {
   free(r->given);
   free(r->dirpath);
   free(r->base);
+  free(r->ignore_file);
+  vigil__filter_free(r->own_filter);
   vigil__ignore_free(r);
   free(r->abspath);
   free(r);
@@ -123,84 +125,112 @@ const char *vigil_version_string(void) {
 }
 
 /*
- * The sizes vigil_options can have: each is the end of a field, so each
- * is the size of the struct as it was when that field was the last one
- * (or could be, for a program that wants the defaults of the rest). A
- * field appended to vigil_options must be appended here too; the static
- * assertion below fails until it is.
+ * The sizes vigil_options and vigil_root_options can have: each is the
+ * end of a field, so each is the size of the struct as it was when that
+ * field was the last one (or could be, for a program that wants the
+ * defaults of the rest). A field appended to either struct must be
+ * appended here too; the static assertions below fail until it is.
  */
-#define FIELD_END(f) (offsetof(vigil_options, f) + sizeof(((vigil_options *)0)->f))
+#define FIELD_END(type, f) (offsetof(type, f) + sizeof(((type *)0)->f))
+#define OPT_END(f) FIELD_END(vigil_options, f)
 static const size_t options_sizes[] = {
-    FIELD_END(size),        FIELD_END(exclude),      FIELD_END(exclude_count),
-    FIELD_END(events),      FIELD_END(move_wait_ms), FIELD_END(batch_us),
-    FIELD_END(ignore_file), FIELD_END(progress),     FIELD_END(progress_userdata),
-    FIELD_END(backend)};
-#define OPTIONS_SIZES (sizeof options_sizes / sizeof options_sizes[0])
-_Static_assert(FIELD_END(backend) == sizeof(vigil_options),
+    OPT_END(size),        OPT_END(exclude),      OPT_END(exclude_count),
+    OPT_END(events),      OPT_END(move_wait_ms), OPT_END(batch_us),
+    OPT_END(ignore_file), OPT_END(progress),     OPT_END(progress_userdata),
+    OPT_END(backend)};
+_Static_assert(OPT_END(backend) == sizeof(vigil_options),
                "a field was appended to vigil_options: add it to options_sizes");
+#define ROOT_END(f) FIELD_END(vigil_root_options, f)
+static const size_t root_options_sizes[] = {ROOT_END(size), ROOT_END(exclude),
+                                            ROOT_END(exclude_count), ROOT_END(ignore_file)};
+_Static_assert(ROOT_END(ignore_file) == sizeof(vigil_root_options),
+               "a field was appended to vigil_root_options: add it to root_options_sizes");
 
-/* Is size that of some version of vigil_options, older or newer? */
-static int options_size_known(size_t size) {
-  if (size > sizeof(vigil_options))
+/* The versions one sized struct has had: their sizes, and the latest's. */
+typedef struct {
+  const size_t *sizes;
+  size_t n;
+  size_t latest;
+} sized_struct;
+
+static const sized_struct options_struct = {
+    options_sizes, sizeof options_sizes / sizeof options_sizes[0], sizeof(vigil_options)};
+static const sized_struct root_options_struct = {
+    root_options_sizes, sizeof root_options_sizes / sizeof root_options_sizes[0],
+    sizeof(vigil_root_options)};
+
+/* Is size that of some version of the struct, older or newer? */
+static int size_known(const sized_struct *t, size_t size) {
+  if (size > t->latest)
     return 1;
-  for (size_t i = 0; i < OPTIONS_SIZES; i++)
-    if (options_sizes[i] == size)
+  for (size_t i = 0; i < t->n; i++)
+    if (t->sizes[i] == size)
       return 1;
   return 0;
 }
 
-int vigil_options_init_sized(vigil_options *opt, size_t size) {
-  if (!opt)
+/* Zeroes size bytes at p and sets the leading size field. */
+static int sized_init(const sized_struct *t, void *p, size_t size) {
+  if (!p)
     return -EINVAL;
-  if (!options_size_known(size))
+  if (!size_known(t, size))
     return VIGIL_EOPTIONS;
-  memset(opt, 0, size);
-  opt->size = size;
+  memset(p, 0, size);
+  memcpy(p, &size, sizeof size);
   return 0;
 }
 
 /*
- * Copies the caller's options into *o, which has this library's layout:
- * what an older, smaller struct lacks stays zero (the default), and a
- * newer, larger struct is accepted only when what this library does not
- * know of it is zero, since a request that would be ignored is an error.
+ * Copies the caller's struct (src, which starts with its size) into dst,
+ * which has this library's layout: what an older, smaller struct lacks
+ * stays zero (the default), and a newer, larger struct is accepted only
+ * when what this library does not know of it is zero, since a request
+ * that would be ignored is an error.
  */
-static int options_read(vigil_options *o, const vigil_options *opt) {
-  memset(o, 0, sizeof *o);
-  if (!opt)
+static int sized_read(const sized_struct *t, void *dst, const void *src) {
+  memset(dst, 0, t->latest);
+  if (!src)
     return 0;
-  if (!options_size_known(opt->size))
+  size_t size;
+  memcpy(&size, src, sizeof size);
+  if (!size_known(t, size))
     return VIGIL_EOPTIONS;
-  if (opt->size > sizeof *o) {
-    const unsigned char *tail = (const unsigned char *)opt + sizeof *o;
-    for (size_t i = 0; i < opt->size - sizeof *o; i++)
+  if (size > t->latest) {
+    const unsigned char *tail = (const unsigned char *)src + t->latest;
+    for (size_t i = 0; i < size - t->latest; i++)
       if (tail[i])
         return VIGIL_EOPTIONS;
   }
-  memcpy(o, opt, opt->size < sizeof *o ? opt->size : sizeof *o);
+  memcpy(dst, src, size < t->latest ? size : t->latest);
   return 0;
 }
 
-static int compile_filter(vigil_t *v, const vigil_options *opt) {
-  if (!opt->exclude_count)
+int vigil_options_init_sized(vigil_options *opt, size_t size) {
+  return sized_init(&options_struct, opt, size);
+}
+
+int vigil_root_options_init_sized(vigil_root_options *ro, size_t size) {
+  return sized_init(&root_options_struct, ro, size);
+}
+
+/* Compiles patterns into *out, which stays NULL when they exclude nothing. */
+static int compile_filter(const char *const *pat, size_t n, vigil__filter **out) {
+  *out = NULL;
+  if (!n)
     return 0;
-  if (!opt->exclude)
+  if (!pat)
     return -EINVAL;
-  v->filter = vigil__filter_new();
-  if (!v->filter)
+  vigil__filter *f = vigil__filter_new();
+  if (!f)
     return -ENOMEM;
-  for (size_t i = 0; i < opt->exclude_count; i++) {
-    if (!opt->exclude[i])
-      return -EINVAL;
-    int rc = vigil__filter_add(v->filter, opt->exclude[i], "");
-    if (rc < 0)
-      return rc;
-  }
-  if (vigil__filter_count(v->filter) == 0) {
-    vigil__filter_free(v->filter);
-    v->filter = NULL;
-  }
-  return 0;
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = pat[i] ? vigil__filter_add(f, pat[i], "") : -EINVAL;
+  if (rc < 0 || vigil__filter_count(f) == 0)
+    vigil__filter_free(f);
+  else
+    *out = f;
+  return rc;
 }
 
 static int init_sync(vigil_t *v) {
@@ -227,7 +257,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
     return -EINVAL;
   *out = NULL;
   vigil_options o;
-  int rc = options_read(&o, opt);
+  int rc = sized_read(&options_struct, &o, opt);
   if (rc < 0)
     return rc;
   const vigil__backend *be = vigil__backend_find(o.backend);
@@ -250,7 +280,6 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
     v->batch_us = o.batch_us > 0 ? o.batch_us : 0;
   if (o.ignore_file && o.ignore_file[0]) {
     v->ignore_file = vigil__strdup(o.ignore_file);
-    v->ignore_len = strlen(o.ignore_file);
     if (!v->ignore_file) {
       vigil__free(v);
       return -ENOMEM;
@@ -266,7 +295,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   rc = vigil__tree_init(&v->tree);
   if (rc < 0)
     goto err;
-  rc = compile_filter(v, &o);
+  rc = compile_filter(o.exclude, o.exclude_count, &v->filter);
   if (rc < 0)
     goto err;
   int befd;
@@ -658,7 +687,29 @@ static int split_file_root(vigil__root *r) {
   return 0;
 }
 
-static int add_root(vigil_t *v, const char *path, unsigned flags) {
+/*
+ * The root's patterns and ignore file: its own where ro names them, the
+ * instance's otherwise.
+ */
+static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro) {
+  r->filter = v->filter;
+  if (ro->exclude || ro->exclude_count) {
+    int rc = compile_filter(ro->exclude, ro->exclude_count, &r->own_filter);
+    if (rc < 0)
+      return rc;
+    r->filter = r->own_filter;
+  }
+  const char *ign = ro->ignore_file ? ro->ignore_file : v->ignore_file;
+  if (ign && ign[0]) {
+    r->ignore_file = vigil__strdup(ign);
+    if (!r->ignore_file)
+      return -ENOMEM;
+    r->ignore_len = strlen(ign);
+  }
+  return 0;
+}
+
+static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_root_options *ro) {
   size_t len = strlen(path);
   if (len == 0)
     return -ENOENT;
@@ -683,6 +734,10 @@ static int add_root(vigil_t *v, const char *path, unsigned flags) {
   r->prefix_len = len;
   while (r->prefix_len > 1 && path[r->prefix_len - 1] == '/')
     r->prefix_len--;
+  rc = root_options(v, r, ro);
+  if (rc < 0)
+    goto err;
+  rc = -ENOMEM;
   r->norecurse = (flags & VIGIL_NORECURSE) != 0;
   r->is_file = !S_ISDIR(st.st_mode);
   if (r->is_file) {
@@ -773,15 +828,23 @@ static void get_stats(const vigil_t *v, vigil_stats *st) {
 }
 
 /* These three take the lock, since the thread of vigil_start may be running. */
-int vigil_add(vigil_t *v, const char *path, unsigned flags) {
+int vigil_add_opts(vigil_t *v, const char *path, unsigned flags, const vigil_root_options *ro) {
   if (!v || !path)
     return -EINVAL;
+  vigil_root_options o;
+  int rc = sized_read(&root_options_struct, &o, ro);
+  if (rc < 0)
+    return rc;
   if (vigil__forked(v))
     return VIGIL_EFORKED;
   vigil__lock(v);
-  int rc = add_root(v, path, flags);
+  rc = add_root(v, path, flags, &o);
   vigil__unlock(v);
   return rc;
+}
+
+int vigil_add(vigil_t *v, const char *path, unsigned flags) {
+  return vigil_add_opts(v, path, flags, NULL);
 }
 
 /*

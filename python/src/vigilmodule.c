@@ -699,7 +699,8 @@ static PyObject *encode_path(PyObject *obj, int *mode) {
  * The caller has made sure nobody else uses self->v concurrently, or is a
  * registered user. GIL held on entry and exit; 0 or -1 with an exception.
  */
-static int do_add(WatcherObject *self, PyObject *given, const char *path, unsigned flags) {
+static int do_add(WatcherObject *self, PyObject *given, const char *path, unsigned flags,
+                  const vigil_root_options *ro) {
   sigguard g;
   int rc;
   for (;;) {
@@ -709,7 +710,7 @@ static int do_add(WatcherObject *self, PyObject *given, const char *path, unsign
     self->in_add = 1;
     self->add_sig = &g;
     self->add_ts = ts;
-    rc = vigil_add(self->v, path, flags);
+    rc = vigil_add_opts(self->v, path, flags, ro);
     ts = self->add_ts; /* the progress callback may have taken the GIL and given it back */
     self->add_ts = NULL;
     self->add_sig = NULL;
@@ -952,8 +953,8 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
   self->gen = current_gen();
   unsigned flags = recursive ? 0 : VIGIL_NORECURSE;
   for (Py_ssize_t i = 0; i < n; i++) {
-    if (do_add(self, PyList_GET_ITEM(given, i), PyBytes_AS_STRING(PyList_GET_ITEM(roots, i)),
-               flags) < 0) {
+    if (do_add(self, PyList_GET_ITEM(given, i), PyBytes_AS_STRING(PyList_GET_ITEM(roots, i)), flags,
+               NULL) < 0) {
       self->v = NULL;
       Py_BEGIN_ALLOW_THREADS
         vigil_close(v);
@@ -1202,17 +1203,24 @@ static PyObject *Watcher_read(WatcherObject *self, PyObject *args, PyObject *kwd
   return read_loop(self, ms, (size_t)max, wait);
 }
 
+/*
+ * add(path, recursive=True, *, exclude=None, ignore_file=None): None
+ * keeps the Watcher's patterns or ignore file for this root; a sequence
+ * (empty too) or a name ("" for none) replaces them for it.
+ */
 static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"path", "recursive", NULL};
-  PyObject *path;
+  static char *kwlist[] = {"path", "recursive", "exclude", "ignore_file", NULL};
+  PyObject *path, *exclude = Py_None, *ignore_file = Py_None;
   int recursive = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:add", kwlist, &path, &recursive))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p$OO:add", kwlist, &path, &recursive, &exclude,
+                                   &ignore_file))
     return NULL;
   int mode;
   PyObject *b = encode_path(path, &mode);
   if (!b)
     return NULL;
-  PyObject *given = PyOS_FSPath(path);
+  PyObject *given = PyOS_FSPath(path), *pats = NULL, *ign = NULL;
+  const char **patv = NULL;
   if (!given) {
     Py_DECREF(b);
     return NULL;
@@ -1221,9 +1229,34 @@ static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds
     PyErr_SetString(PyExc_TypeError, "paths mix str and bytes");
     goto fail;
   }
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  if (exclude != Py_None) {
+    pats = encode_list(exclude, "exclude");
+    if (!pats)
+      goto fail;
+    Py_ssize_t np = PyList_GET_SIZE(pats);
+    /* Not NULL even when empty: no patterns at all for this root. */
+    patv = PyMem_Calloc((size_t)np + 1, sizeof *patv);
+    if (!patv) {
+      PyErr_NoMemory();
+      goto fail;
+    }
+    for (Py_ssize_t i = 0; i < np; i++)
+      patv[i] = PyBytes_AS_STRING(PyList_GET_ITEM(pats, i));
+    ro.exclude = patv;
+    ro.exclude_count = (size_t)np;
+  }
+  if (ignore_file != Py_None) {
+    int m;
+    ign = encode_path(ignore_file, &m);
+    if (!ign)
+      goto fail;
+    ro.ignore_file = PyBytes_AS_STRING(ign);
+  }
   if (w_enter(self) < 0)
     goto fail;
-  int rc = do_add(self, given, PyBytes_AS_STRING(b), recursive ? 0 : VIGIL_NORECURSE);
+  int rc = do_add(self, given, PyBytes_AS_STRING(b), recursive ? 0 : VIGIL_NORECURSE, &ro);
   w_leave(self);
   if (rc < 0)
     goto fail;
@@ -1231,10 +1264,16 @@ static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds
     self->bytes_mode = mode;
   if (PyList_Append(self->roots, given) < 0)
     goto fail;
+  PyMem_Free(patv);
+  Py_XDECREF(pats);
+  Py_XDECREF(ign);
   Py_DECREF(b);
   Py_DECREF(given);
   Py_RETURN_NONE;
 fail:
+  PyMem_Free(patv);
+  Py_XDECREF(pats);
+  Py_XDECREF(ign);
   Py_DECREF(b);
   Py_DECREF(given);
   return NULL;
@@ -1332,7 +1371,10 @@ static PyMethodDef Watcher_methods[] = {
     {"wake", (PyCFunction)Watcher_wake, METH_NOARGS,
      "Makes a blocked read() return (or the next one). Safe from any thread."},
     {"add", (PyCFunction)(void (*)(void))Watcher_add, METH_VARARGS | METH_KEYWORDS,
-     "add(path, recursive=True)\n--\n\nWatches one more root."},
+     "add(path, recursive=True, *, exclude=None, ignore_file=None)\n--\n\n"
+     "Watches one more root. exclude and ignore_file, unless None, replace\n"
+     "the Watcher's for this root: patterns relative to it, and the name of\n"
+     "its per-directory ignore files (\"\" for none)."},
     {"remove", (PyCFunction)Watcher_remove, METH_O,
      "remove(path)\n--\n\nStops watching a root given before."},
     {"stats", (PyCFunction)Watcher_stats, METH_NOARGS, "Counters: roots, dirs, entries, watches."},

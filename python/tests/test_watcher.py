@@ -240,6 +240,39 @@ def test_ignore_file(root):
     assert [e.path for e in evs if e.kind == "created"] == [os.path.join(root, "sentinel")]
 
 
+def test_add_with_patterns_and_ignore_file_of_its_own(root):
+    # add()'s exclude and ignore_file replace the Watcher's for that root
+    # only, relative to it; None keeps the Watcher's, [] and "" mean none.
+    names = ("a", "b", "c", "d")
+    for n in names:
+        os.makedirs(os.path.join(root, n, "gen"))
+        touch(os.path.join(root, n, ".gitignore"), b"*.o\n")
+        touch(os.path.join(root, n, ".vigilignore"), b"*.v\n")
+    a, b, c, d = (os.path.join(root, n) for n in names)
+    with vigil.Watcher(a, exclude=["*.tmp"], ignore_file=".gitignore") as w:
+        w.add(b, exclude=["/gen", "*.log"])
+        w.add(c, exclude=[], ignore_file="")
+        w.add(d, ignore_file=".vigilignore")
+        # b/gen is not watched: the others' gen directories are.
+        assert w.stats()["watches"] == 7
+        for n in names:
+            for f in ("x.tmp", "x.log", "x.o", "x.v", "gen/f"):
+                touch(os.path.join(root, n, f))
+        evs = sentinel(w, d)
+        got = sorted(os.path.relpath(e.path, root) for e in evs if e.kind == "created")
+        assert got == sorted([
+            "a/x.log", "a/x.v", "a/gen/f",
+            "b/x.tmp", "b/x.v",
+            "c/x.tmp", "c/x.log", "c/x.o", "c/x.v", "c/gen/f",
+            "d/x.log", "d/x.o", "d/gen/f",
+            "d/sentinel"])
+        with pytest.raises(ValueError):
+            w.add(os.path.join(root, "a", "gen"), exclude=["[unclosed"])
+        with pytest.raises(TypeError):
+            w.add(os.path.join(root, "a", "gen"), exclude="*.o")
+        assert w.paths == (a, b, c, d)
+
+
 def test_backend_choice(root):
     assert vigil.backends() == ("inotify",)
     for name in (None, "auto", "inotify"):
