@@ -1137,7 +1137,9 @@ static int setup_signals(runner *r) {
   r->req.nreset = 2;
   /* Orphans of the command become vigil's to reap. */
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-  return cli_set_stop_check(stop_asked);
+  /* Without its tick (no timer to be had), a blocked write just waits. */
+  (void)cli_set_stop_check(stop_asked);
+  return 0;
 }
 
 static int user_reincludes_git(const run_opts *o) {
