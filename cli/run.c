@@ -128,6 +128,7 @@ typedef struct {
   size_t prefix_len; /* given without its trailing slashes */
   int is_file;
   int gone;
+  int missing; /* a watched file reported removed, and not back yet */
   vigil_t *v;
 } run_root;
 
@@ -814,6 +815,21 @@ static void on_event(runner *r, const run_root *root, const vigil_event *ev) {
   note_change(r, ev->kind, rel, from);
 }
 
+/*
+ * A watched file reported removed is most likely being saved by an editor
+ * that took longer than the library waits for it: the run is held back
+ * until the file is back (see burst_due), so that the command does not
+ * run without it, then once more with it.
+ */
+static void note_missing(run_root *root, const vigil_event *ev) {
+  if (!root->is_file || !ev->path || strcmp(ev->path, root->given) != 0)
+    return;
+  if (ev->kind == VIGIL_REMOVED)
+    root->missing = 1;
+  else if (ev->kind == VIGIL_CREATED || ev->kind == VIGIL_MODIFIED || ev->kind == VIGIL_MOVED)
+    root->missing = 0;
+}
+
 static void read_events(runner *r, run_root *root) {
   vigil_event ev;
   for (int i = 0; i < EVENTS_PER_TURN; i++) {
@@ -825,6 +841,7 @@ static void read_events(runner *r, run_root *root) {
       begin_exit(r, EXIT_ERROR, 0);
       return;
     }
+    note_missing(root, &ev);
     on_event(r, root, &ev);
   }
   vigil_stats st;
@@ -861,6 +878,7 @@ static void retry_gone_roots(runner *r) {
     struct stat st;
     root->is_file = stat(root->given, &st) == 0 && !S_ISDIR(st.st_mode);
     root->gone = 0;
+    root->missing = 0;
     say("%s: back; watching it again", root->given);
     if (r->o->events & VIGIL_MASK(VIGIL_CREATED))
       note_change(r, VIGIL_CREATED, root->is_file ? root->given : ".", NULL);
@@ -871,6 +889,10 @@ static void retry_gone_roots(runner *r) {
 static int64_t burst_due(const runner *r) {
   int64_t cap = r->o->debounce_ms > DEBOUNCE_CAP_MS ? r->o->debounce_ms : DEBOUNCE_CAP_MS;
   int64_t quiet = r->burst_last + r->o->debounce_ms, latest = r->burst_first + cap;
+  /* A watched file that went away is waited for, up to the cap. */
+  for (size_t i = 0; i < r->nroots; i++)
+    if (r->roots[i].missing)
+      return latest;
   return quiet < latest ? quiet : latest;
 }
 

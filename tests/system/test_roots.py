@@ -4,7 +4,9 @@ editors save, and roots that overlap."""
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -244,6 +246,16 @@ def test_a_file_root_deleted_is_removed_and_watched_for(vigil, tmp):
     assert v.wait_exit() == 3, v.describe()
 
 
+def test_a_file_root_deleted_just_before_a_stop_is_reported(vigil, tmp):
+    # The stop's drain does not leave the file waited for: it is removed.
+    v, d, sdir = _file_root(vigil, tmp)
+    os.unlink(str(d / "f.txt"))
+    v.send(signal.SIGTERM)
+    assert v.wait_exit() == 0, v.describe()
+    evs = [e for e in iter(v.event, None)]
+    assert evs == [{"type": "removed", "path": "dir/f.txt", "dir": False}]
+
+
 @pytest.fixture
 def rt(vigil, vigil_bin, tmp):
     t = runtest.RunTest(vigil, vigil_bin, tmp)
@@ -415,7 +427,6 @@ def test_overlapping_roots_replay_under_random_changes(vigil, tmp, seed,
     """Random changes below d, whose subdirectories are roots too (given
     so that any event of theirs would not replay as d's), then replay."""
     import random
-    import signal
     import test_random
     if overflow and vigiltest.max_queued_events() > 200000:
         pytest.skip("max_queued_events too big to overflow cheaply")
@@ -453,3 +464,27 @@ def test_overlapping_roots_replay_under_random_changes(vigil, tmp, seed,
         replay.apply_all(evs)
         replay.check(vigiltest.scan(str(d)))
     assert v.running()
+
+
+def test_vigil_run_waits_for_a_watched_file_a_slow_save_takes_away(rt):
+    # An editor that takes a while between moving the file away and
+    # writing the new one (a large file, a slow disk): longer than the
+    # library waits, so vigil run hears removed, then created. The run
+    # still comes once, after the file is back.
+    d = rt.w
+    (d / "f.txt").write_bytes(b"v0")
+    cmd = rt.rec("sh", "-c", 'cat f.txt > "$REC_OUT/seen.t" 2>&1; '
+                 'mv "$REC_OUT/seen.t" "$REC_OUT/seen.$REC_N"')
+    v = rt.start("-w", "f.txt", "--", *cmd)
+    rt.wait_run(1)
+    os.rename(str(d / "f.txt"), str(d / "f.txt~"))
+    time.sleep(0.3)  # the slow editor's pause, not a wait for vigil
+    (d / "f.txt").write_bytes(b"slow save")
+    os.unlink(str(d / "f.txt~"))
+    r = rt.wait_run(2)
+    assert r.changed == "f.txt", r.changed
+    assert _seen(rt, 2) == b"slow save"
+    (d / "f.txt").write_bytes(b"next")
+    rt.wait_run(3)
+    assert _seen(rt, 3) == b"next"
+    rt.stop(v)
