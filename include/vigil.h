@@ -87,7 +87,10 @@ typedef enum {
   VIGIL_REMOVED,     /* path disappeared */
   VIGIL_MODIFIED,    /* content of path changed */
   VIGIL_ATTRIB,      /* metadata of path changed (mode, owner, times, xattrs) */
-  VIGIL_MOVED,       /* from was renamed to path, within the watched tree */
+  VIGIL_MOVED,       /* from was renamed to path, within the watched tree,
+                        replacing what was at path. An exchange of a and b
+                        (RENAME_EXCHANGE) is "moved a -> b" and then
+                        VIGIL_CREATED for a and all below it. */
   VIGIL_CLOSED,      /* path was closed after being opened for writing */
   VIGIL_OVERFLOW,    /* events were lost; a rescan follows (see docs/events.md) */
   VIGIL_ERROR,       /* path could not be watched or read; error says why */

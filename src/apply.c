@@ -463,19 +463,135 @@ static int live(const vigil__node *dir) {
 }
 
 /* The inode now at dir/name, or 0 if it cannot be known. */
-static uint64_t ino_at(vigil_t *v, const vigil__node *dir, const char *name, size_t len) {
+static int stat_at(vigil_t *v, const vigil__node *dir, const char *name, size_t len,
+                   struct stat *st) {
   char buf[NAME_MAX + 1];
   if (len > NAME_MAX)
-    return 0;
+    return -1;
   memcpy(buf, name, len);
   buf[len] = '\0';
   int dfd = vigil__open_dir(v, dir);
   if (dfd < 0)
-    return 0;
-  struct stat st;
-  int rc = VIGIL__SYS(fstatat(dfd, buf, &st, AT_SYMLINK_NOFOLLOW));
+    return -1;
+  int rc = VIGIL__SYS(fstatat(dfd, buf, st, AT_SYMLINK_NOFOLLOW));
   close(dfd);
-  return rc < 0 ? 0 : st.st_ino;
+  return rc;
+}
+
+static uint64_t ino_at(vigil_t *v, const vigil__node *dir, const char *name, size_t len) {
+  struct stat st;
+  return stat_at(v, dir, name, len, &st) < 0 ? 0 : st.st_ino;
+}
+
+/*
+ * Exchanges. renameat2(RENAME_EXCHANGE) swaps two names in one step, and
+ * the kernel reports it as two renames back to back, a -> b and then
+ * b -> a, each with a cookie of its own. Read as two renames, the first
+ * would replace b and the second move the entry back, losing the real b.
+ * So every rename is remembered until the next record (struct vigil__xchg),
+ * with the entry it replaced kept aside, unlinked but whole, subtree and
+ * watches included. A rename that is the exact reverse of the one before,
+ * with both names on disk holding the types (and, where known, the inodes)
+ * of the swapped entries, is the second half of an exchange: the entry
+ * kept aside comes back under the other name. Two plain renames, there
+ * and back, leave the first name empty, and stay two renames.
+ *
+ * An exchange is reported as "moved a -> b" (replay replaces b) and then
+ * "created" for a and everything now below it: replay holds with the
+ * kinds every reader knows, and nothing is invented.
+ */
+int vigil__detached(const vigil__node *n) {
+  const vigil__node *p;
+  while ((p = vigil__node_parent(n)))
+    n = p;
+  return !vigil__node_dir(n) || !vigil__node_dir(n)->root;
+}
+
+static struct vigil__xchg *xchg_add(vigil_t *v, const vigil__node *sdir, const char *sname,
+                                    size_t slen, vigil__node *tdir, const char *tname, size_t tlen,
+                                    int s_isdir) {
+  if (slen > NAME_MAX || tlen > NAME_MAX)
+    return NULL;
+  if (v->xchg_len == v->xchg_cap) {
+    size_t ncap = v->xchg_cap ? v->xchg_cap * 2 : 4;
+    struct vigil__xchg *nx = vigil__realloc(v->xchg, ncap * sizeof *nx);
+    if (!nx) {
+      /* Without the record an exchange would read as two renames: rescan. */
+      v->need_repair = 1;
+      return NULL;
+    }
+    v->xchg = nx;
+    v->xchg_cap = ncap;
+  }
+  struct vigil__xchg *x = &v->xchg[v->xchg_len++];
+  x->sdir = (vigil__node *)(uintptr_t)sdir;
+  x->tdir = tdir;
+  x->kept = NULL;
+  x->s_isdir = s_isdir;
+  x->old = 0;
+  x->slen = (uint8_t)slen;
+  x->tlen = (uint8_t)tlen;
+  if (slen)
+    memcpy(x->sname, sname, slen);
+  memcpy(x->tname, tname, tlen);
+  return x;
+}
+
+void vigil__xchg_age(vigil_t *v) {
+  for (size_t i = 0; i < v->xchg_len; i++)
+    v->xchg[i].old = 1;
+}
+
+static void xchg_remove(vigil_t *v, size_t i) {
+  v->xchg[i] = v->xchg[--v->xchg_len];
+}
+
+void vigil__xchg_release(vigil_t *v, int only_old) {
+  for (size_t i = 0; i < v->xchg_len;) {
+    if (only_old && !v->xchg[i].old) {
+      i++;
+      continue;
+    }
+    /* Its removal is already in the stream: "moved" replaced it, or removed said so. */
+    vigil__node *kept = v->xchg[i].kept;
+    xchg_remove(v, i);
+    if (kept)
+      vigil__drop(v, kept, 0);
+  }
+}
+
+/* The earlier rename that this one (sdir/sname -> tdir/tname) reverses, or NULL. */
+static struct vigil__xchg *xchg_reverse_of(vigil_t *v, const vigil__node *sdir, const char *sname,
+                                           size_t slen, const vigil__node *tdir, const char *tname,
+                                           size_t tlen) {
+  for (size_t i = 0; i < v->xchg_len; i++) {
+    struct vigil__xchg *x = &v->xchg[i];
+    if (x->old && x->sdir == tdir && x->tdir == sdir && x->slen == tlen && x->tlen == slen &&
+        memcmp(x->sname, tname, tlen) == 0 && memcmp(x->tname, sname, slen) == 0)
+      return x;
+  }
+  return NULL;
+}
+
+/* Does the disk hold an entry of this type (and inode, when n knows it) at dir/name? */
+static int holds(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir,
+                 const vigil__node *n) {
+  struct stat st;
+  if (stat_at(v, dir, name, len, &st) < 0 || !S_ISDIR(st.st_mode) != !is_dir)
+    return 0;
+  return !n || !n->ino || n->ino == (uint32_t)st.st_ino;
+}
+
+/*
+ * Is the rename x (a -> b) followed by b -> a an exchange? Then a holds
+ * what b held (the entry kept aside, of type b_isdir) and b what a held.
+ */
+static int exchanged(vigil_t *v, const struct vigil__xchg *x, int b_isdir) {
+  if (!live(x->sdir) || !live(x->tdir))
+    return 0;
+  const vigil__node *at_b = vigil__tree_find(&v->tree, x->tdir, x->tname, x->tlen);
+  return holds(v, x->sdir, x->sname, x->slen, b_isdir, x->kept) &&
+         holds(v, x->tdir, x->tname, x->tlen, x->s_isdir, at_b);
 }
 
 /*
@@ -521,6 +637,9 @@ static int appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, 
   }
   vigil__tree_link(&v->tree, dir, n);
   vigil__emit(v, VIGIL_CREATED, how == VIGIL__BY_MOVE ? VIGIL_BY_MOVE : 0, n, 0);
+  /* It may be the first half of an exchange with an entry of another root. */
+  if (how == VIGIL__BY_MOVE)
+    xchg_add(v, NULL, "", 0, dir, name, len, is_dir);
   if (is_dir && vigil__should_descend(dir))
     return vigil__reconcile(v, n, VIGIL__SCAN_NEW);
   return 0;
@@ -537,6 +656,35 @@ int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t l
   return rc < 0 ? rc : vigil__ignore_touched(v, dir, name, len);
 }
 
+/*
+ * The rename just applied took the entry away from dir/name, reversing
+ * the rename before it with other records in between. If the name still
+ * holds an entry, that was an exchange whose halves were not adjacent,
+ * and the entry the first half replaced is lost to the tree: the stream
+ * says so with an overflow, and the rescan after it repairs.
+ */
+static void suspect_exchange(vigil_t *v, const vigil__node *dir, const char *name, size_t len) {
+  struct stat st;
+  if (live(dir) && stat_at(v, dir, name, len, &st) == 0)
+    v->need_repair = 1;
+}
+
+/*
+ * A rename takes n out of this root just after another rename put it at
+ * dir/name. If the disk still holds an entry of its type there, the two
+ * renames are an exchange with another root, and what left is the entry
+ * the first one already replaced, whose removal is in the stream.
+ */
+static int xchg_second_half_out(vigil_t *v, const vigil__node *dir, const char *name, size_t len,
+                                const vigil__node *n) {
+  for (size_t i = 0; i < v->xchg_len; i++) {
+    const struct vigil__xchg *x = &v->xchg[i];
+    if (x->old && x->tdir == dir && x->tlen == len && memcmp(x->tname, name, len) == 0)
+      return holds(v, dir, name, len, n->type == VIGIL__T_DIR, n);
+  }
+  return 0;
+}
+
 static int gone(vigil_t *v, vigil__node *dir, const char *name, size_t len, enum vigil__how how) {
   if (!live(dir))
     return 0;
@@ -548,6 +696,10 @@ static int gone(vigil_t *v, vigil__node *dir, const char *name, size_t len, enum
     file_gone(v, r, how);
     return 0;
   }
+  if (how == VIGIL__BY_MOVE && xchg_second_half_out(v, dir, name, len, n))
+    return 0;
+  if (how == VIGIL__BY_MOVE && v->xchg_suspect)
+    suspect_exchange(v, dir, name, len);
   if (how == VIGIL__BY_MOVE) {
     /* Children first, as always; only the top says it was moved out. */
     while (vigil__node_dir(n) && vigil__node_first(n))
@@ -566,11 +718,74 @@ int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
   return rc < 0 ? rc : vigil__ignore_touched(v, dir, name, len);
 }
 
+/*
+ * What follows the move of a directory: a listing if it was never listed,
+ * the directories below it that vanished with it, and the exclude
+ * patterns, which can depend on the path, judged again under its new one.
+ */
+static int after_dir_move(vigil_t *v, vigil__node *src, vigil__node *tdir, vigil__root *root) {
+  if (src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))
+    return 0;
+  /*
+   * A directory renamed before its watch or listing was in place (it
+   * vanished from under its old name) is listed now, under the new one.
+   */
+  int was_partial = (src->flags & VIGIL__N_PARTIAL) != 0;
+  int rc = 0;
+  if (was_partial)
+    rc = vigil__reconcile(v, src, VIGIL__SCAN_NEW);
+  /* So is one below it that vanished when this directory was renamed. */
+  if (rc == 0 && v->vanished_len)
+    rc = vigil__vanished_retry(v);
+  if (rc < 0 || was_partial)
+    return rc;
+  /*
+   * Exclude patterns can depend on the path ("/build", "src/gen"), so what
+   * lies below a moved directory is judged again under its new name.
+   */
+  if (root->filter || root->nignores)
+    return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
+  return 0;
+}
+
+/*
+ * The second half of an exchange (x was a -> b; this is b -> a, and b's
+ * old entry has type b_isdir): the entry kept aside comes back as a, with
+ * its subtree and watches, and is reported created with all below it.
+ * When it was not kept (it was not in the tree, or in another root), a is
+ * whatever is there now, listed like a tree moved in.
+ */
+static int exchange_back(vigil_t *v, struct vigil__xchg *x, int b_isdir) {
+  vigil__node *pa = x->sdir, *pb = x->tdir, *kept = x->kept;
+  char name[NAME_MAX + 1];
+  size_t len = x->slen;
+  memcpy(name, x->sname, len);
+  xchg_remove(v, (size_t)(x - v->xchg));
+  if (kept) {
+    vigil__root *r = vigil__node_root(pa);
+    if (!r->is_file && r == vigil__node_root(pb) && (kept->type == VIGIL__T_DIR) == !!b_isdir &&
+        vigil__admit(v, pa, name, len, b_isdir) && !vigil__tree_find(&v->tree, pa, name, len) &&
+        vigil__tree_move(&v->tree, kept, pa, name, len) == 0) {
+      emit_created_tree(v, kept, VIGIL_BY_MOVE);
+      return after_dir_move(v, kept, pa, r);
+    }
+    vigil__drop(v, kept, 0);
+  }
+  return appeared(v, pa, name, len, b_isdir, VIGIL__BY_MOVE);
+}
+
 static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, vigil__node *tdir,
                  const char *tname, size_t tlen, int is_dir) {
+  if (v->xchg_len) {
+    struct vigil__xchg *rev = xchg_reverse_of(v, sdir, sname, slen, tdir, tname, tlen);
+    if (rev && exchanged(v, rev, is_dir))
+      return exchange_back(v, rev, is_dir);
+  }
   vigil__root *sroot = vigil__node_root(sdir), *troot = vigil__node_root(tdir);
   vigil__node *src = live(sdir) ? vigil__tree_find(&v->tree, sdir, sname, slen) : NULL;
   int admitted = live(tdir) && vigil__admit(v, tdir, tname, tlen, is_dir);
+  struct vigil__xchg *x = xchg_add(v, sdir, sname, slen, tdir, tname, tlen, is_dir);
+  size_t xi = x ? (size_t)(x - v->xchg) : SIZE_MAX;
 
   /*
    * A move is one event only when both ends are in the same root and the
@@ -589,11 +804,23 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
     return 0;
   /*
    * The rename replaced the target. Replay of "moved" replaces it too;
-   * without moved in the mask, its removal must be said.
+   * without moved in the mask, its removal must be said. The entry is kept
+   * aside until the next record, in case this is half of an exchange
+   * (with ignore files in play it is not: their patterns are tied to it).
    */
-  if (old)
-    vigil__drop(v, old, !moved_asked(v));
+  if (old) {
+    if (!moved_asked(v))
+      emit_removed_tree(v, old, 0);
+    if (xi != SIZE_MAX && !sroot->nignores) {
+      vigil__tree_unlink(&v->tree, old);
+      v->xchg[xi].kept = old;
+    } else {
+      vigil__drop(v, old, 0);
+    }
+  }
   int rc = emit_move(v, src, tdir, tname, tlen);
+  if (v->xchg_suspect)
+    suspect_exchange(v, sdir, sname, slen);
   if (rc < 0 || src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))
     return rc;
   /*
@@ -611,25 +838,7 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
     if (ino && (uint32_t)ino != listed)
       return reidentify(v, src);
   }
-  /*
-   * A directory renamed before its watch or listing was in place (it
-   * vanished from under its old name) is listed now, under the new one.
-   */
-  int was_partial = (src->flags & VIGIL__N_PARTIAL) != 0;
-  if (was_partial)
-    rc = vigil__reconcile(v, src, VIGIL__SCAN_NEW);
-  /* So is one below it that vanished when this directory was renamed. */
-  if (rc == 0 && v->vanished_len)
-    rc = vigil__vanished_retry(v);
-  if (rc < 0 || was_partial)
-    return rc;
-  /*
-   * Exclude patterns can depend on the path ("/build", "src/gen"), so what
-   * lies below a moved directory is judged again under its new name.
-   */
-  if (sroot->filter || sroot->nignores)
-    return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
-  return 0;
+  return after_dir_move(v, src, tdir, sroot);
 }
 
 int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
@@ -667,9 +876,13 @@ int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t le
 }
 
 int vigil__obs_self_gone(vigil_t *v, vigil__node *dir) {
-  /* Below the top, the parent's watch reports the same removal or move. */
-  if (vigil__node_parent(dir))
+  /*
+   * Below the top, the parent's watch reports the same removal or move.
+   * A directory kept aside for an exchange is moved by one too.
+   */
+  if (vigil__node_parent(dir) || !vigil__node_dir(dir)->root)
     return 0;
+  vigil__xchg_release(v, 0);
   vigil__root_gone(v, vigil__node_dir(dir)->root);
   return 0;
 }
@@ -711,6 +924,7 @@ int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {
 
 int vigil__obs_overflow(vigil_t *v) {
   v->be->flush(v->be_state, v);
+  vigil__xchg_release(v, 0);
   /* The rescan starts from what is known: a file not back yet is removed. */
   vigil__files_settle(v, INT64_MAX, NULL);
   v->need_repair = 0;

@@ -10,6 +10,7 @@
 #include "queue.h"
 #include "tree.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -100,6 +101,24 @@ struct vigil {
   /* File roots waiting for their file to come back, oldest first. */
   vigil__root *files_waiting, *files_waiting_last;
   /*
+   * The renames of the last kernel rename, kept until the next record in
+   * case it is the first half of an exchange (renameat2 RENAME_EXCHANGE),
+   * which the kernel reports as a -> b then b -> a. The entry a rename
+   * replaced is kept aside, unlinked, with its subtree and watches, so
+   * that an exchange can put it back under the other name (apply.c).
+   */
+  struct vigil__xchg {
+    vigil__node *sdir, *tdir; /* where the entry came from and went to */
+    vigil__node *kept;        /* the entry it replaced, unlinked, or NULL */
+    int s_isdir;              /* the type of the entry that moved */
+    unsigned old : 1;         /* made by an earlier rename than the current one */
+    uint8_t slen, tlen;
+    char sname[NAME_MAX + 1], tname[NAME_MAX + 1];
+  } * xchg;
+  size_t xchg_len, xchg_cap;
+  /* The rename being applied may be an exchange's second half, unpaired (inotify.c). */
+  unsigned xchg_suspect : 1;
+  /*
    * Reconcile's stack of directories to visit, each with a descriptor
    * opened relative to its parent while that was open (or -1): opening
    * by name under an open parent costs one lookup, not a whole path's.
@@ -182,6 +201,16 @@ int vigil__obs_self_gone(vigil_t *v, vigil__node *dir);
 int vigil__obs_unmounted(vigil_t *v, vigil__node *dir);
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir);
 int vigil__obs_overflow(vigil_t *v);
+/*
+ * Exchanges (see struct vigil__xchg): the backend marks the renames kept
+ * so far as older before it applies the next rename, releases the older
+ * ones after it, and releases them all before any other record, whose
+ * nodes must not be among those kept aside.
+ */
+void vigil__xchg_age(vigil_t *v);
+void vigil__xchg_release(vigil_t *v, int only_old);
+/* Is n in a subtree kept aside (not linked under any root)? */
+int vigil__detached(const vigil__node *n);
 
 /* ignore.c: per-directory ignore files. */
 /*

@@ -303,6 +303,11 @@ int vigil__vanished_retry(vigil_t *v) {
   /* A success takes the entry out of the list (swap-remove), so look again at i. */
   for (size_t i = 0; i < v->vanished_len;) {
     vigil__node *d = v->vanished[i];
+    /* One in a subtree kept aside for an exchange waits until it is back. */
+    if (vigil__detached(d)) {
+      i++;
+      continue;
+    }
     int rc = vigil__reconcile(v, d, VIGIL__SCAN_NEW);
     if (rc < 0)
       return rc;

@@ -263,7 +263,9 @@ int vigil__tree_move(vigil__tree *t, vigil__node *n, vigil__node *new_parent, co
   vigil__node *old_parent = vigil__node_parent(n);
   vigil__tree_unlink(t, n);
   int rc = node_rename(t, n, name, len);
-  vigil__tree_link(t, rc == 0 ? new_parent : old_parent, n);
+  /* A node that was not linked (kept aside for an exchange) stays so on failure. */
+  if (rc == 0 || old_parent)
+    vigil__tree_link(t, rc == 0 ? new_parent : old_parent, n);
   return rc;
 }
 

@@ -185,7 +185,10 @@ int vigil__tree_link(vigil__tree *t, vigil__node *parent, vigil__node *n);
 void vigil__tree_unlink(vigil__tree *t, vigil__node *n);
 /* Finds a child of dir by name, or NULL. */
 vigil__node *vigil__tree_find(vigil__tree *t, const vigil__node *dir, const char *name, size_t len);
-/* Moves n under new_parent with a new name; 0 or -ENOMEM (then n is unchanged). */
+/*
+ * Moves n under new_parent with a new name; 0 or -ENOMEM (then n is
+ * unchanged). n may be unlinked, and is then linked.
+ */
 int vigil__tree_move(vigil__tree *t, vigil__node *n, vigil__node *new_parent, const char *name,
                      size_t len);
 /* Counts the nodes under n, n included. */

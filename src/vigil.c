@@ -101,6 +101,7 @@ void vigil__free(vigil_t *v) {
   free(v->dents);
   free(v->chain);
   free(v->work);
+  free(v->xchg);
   free(v->vanished);
   free(v);
 }

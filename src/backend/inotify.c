@@ -75,6 +75,16 @@ typedef struct {
    */
   char fds[48];
   size_t fds_len;
+  /*
+   * The last rename's ends, to tell when the next rename reverses it with
+   * records in between: the two halves of an exchange that were not
+   * adjacent, which apply.c can then no longer pair (see pair).
+   */
+  int last_valid;
+  int last_swd, last_twd;
+  size_t last_slen, last_tlen;
+  size_t since_pair; /* records since the last rename, MOVE_SELF aside */
+  char last_sname[NAME_MAX + 1], last_tname[NAME_MAX + 1];
 } state;
 
 static size_t slot_of(const state *s, int wd) {
@@ -311,6 +321,9 @@ static void resolve_pending(state *s, vigil_t *v) {
   if (!s->pending)
     return;
   s->pending = 0;
+  /* A rename that goes unpaired is no half of an exchange, nor is the one before. */
+  if (v->xchg_len)
+    vigil__xchg_release(v, 0);
   if (chain(s, v, s->pwd, &s->from) < 0)
     return;
   unsigned long gen = s->detached;
@@ -319,8 +332,55 @@ static void resolve_pending(state *s, vigil_t *v) {
       vigil__obs_gone(v, s->from.at[i], s->pname, s->plen, VIGIL__BY_MOVE);
 }
 
+/* Does a node watching wd lie in a subtree that apply.c keeps aside for an exchange? */
+static int chain_detached(state *s, int wd) {
+  slot *e = map_find(s, wd);
+  for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next)
+    if (vigil__detached(k))
+      return 1;
+  return 0;
+}
+
+static void pair_apply(state *s, vigil_t *v, int wd, const char *name, size_t len);
+
+/*
+ * A rename, both ends. The renames before it are kept (apply.c) in case
+ * this one is the second half of an exchange, and let go after it; it is
+ * then kept itself until the next record.
+ */
 static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
   s->pending = 0;
+  if (v->xchg_len) {
+    /* Renamed inside a subtree kept aside: no exchange, and no node of it may be used. */
+    if (chain_detached(s, s->pwd) || chain_detached(s, wd))
+      vigil__xchg_release(v, 0);
+    vigil__xchg_age(v);
+  }
+  /*
+   * The reverse of the last rename, with other records between them (its
+   * own two aside): if it is an exchange, the entry the first half
+   * replaced is gone, and apply.c asks for a rescan when the disk says so.
+   */
+  v->xchg_suspect = s->last_valid && s->since_pair > 2 && s->pwd == s->last_twd &&
+                    wd == s->last_swd && s->plen == s->last_tlen && len == s->last_slen &&
+                    memcmp(s->pname, s->last_tname, s->plen) == 0 &&
+                    memcmp(name, s->last_sname, len) == 0;
+  pair_apply(s, v, wd, name, len);
+  v->xchg_suspect = 0;
+  if (v->xchg_len)
+    vigil__xchg_release(v, 1);
+  s->last_valid = len <= NAME_MAX;
+  s->last_swd = s->pwd;
+  s->last_twd = wd;
+  s->last_slen = s->plen;
+  s->last_tlen = len;
+  memcpy(s->last_sname, s->pname, s->plen);
+  if (s->last_valid)
+    memcpy(s->last_tname, name, len);
+  s->since_pair = 0;
+}
+
+static void pair_apply(state *s, vigil_t *v, int wd, const char *name, size_t len) {
   if (chain(s, v, s->pwd, &s->from) < 0)
     return;
   unsigned long gen = s->detached;
@@ -372,6 +432,24 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
   size_t len = name ? strlen(name) : 0;
   int is_dir = (e->mask & IN_ISDIR) != 0;
 
+  /*
+   * Opens and closes of directories (asked for with opened and
+   * closed_nowrite) are dropped below: vigil's own listings make them,
+   * and so do other watchers'. They must not come between the two halves
+   * of a rename either, which they would unpair.
+   */
+  if (is_dir && !(e->mask & ~(uint32_t)(IN_OPEN | IN_CLOSE_NOWRITE | IN_ISDIR)))
+    return;
+  if (!(e->mask & IN_MOVE_SELF))
+    s->since_pair++;
+  int pairs = (e->mask & IN_MOVED_TO) && name && s->pending && e->cookie == s->cookie;
+  /*
+   * The renames kept in case of an exchange (apply.c) are let go at any
+   * record but the next rename's and the MOVE_SELF of a renamed directory,
+   * which the kernel sends between the two halves of an exchange.
+   */
+  if (v->xchg_len && !pairs && !(e->mask & (IN_MOVED_FROM | IN_MOVE_SELF)))
+    vigil__xchg_release(v, 0);
   if (s->pending && !((e->mask & IN_MOVED_TO) && e->cookie == s->cookie))
     resolve_pending(s, v);
   if (e->mask & IN_Q_OVERFLOW) {
@@ -551,6 +629,7 @@ static size_t in_discard(void *st, size_t max_bytes) {
 
 static void in_flush(void *st, vigil_t *v) {
   resolve_pending(st, v);
+  vigil__xchg_release(v, 0);
 }
 
 static void in_close(void *st) {

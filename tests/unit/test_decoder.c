@@ -307,6 +307,67 @@ static void truncated_and_malformed_buffers_are_harmless(void **state) {
   expect_nothing(f);
 }
 
+/* Swaps dir/a and dir/b on disk, as renameat2(RENAME_EXCHANGE) does. */
+static void exchange_on_disk(fixture *f, const char *a, const char *b) {
+  char pa[256], pb[256];
+  snprintf(pa, sizeof pa, "%s/%s", f->dir, a);
+  snprintf(pb, sizeof pb, "%s/%s", f->dir, b);
+  assert_int_equal(renameat2(AT_FDCWD, pa, AT_FDCWD, pb, RENAME_EXCHANGE), 0);
+  /* The kernel's own records of it are dropped: the test feeds its own. */
+  vigil_t *v = f->v;
+  v->be->discard(v->be_state, v->be->pending(v->be_state));
+}
+
+/* The kernel's records of an exchange of the file a and the directory sub. */
+static void exchange_records(fixture *f, int between) {
+  rec(f, f->wd_top, IN_MOVED_FROM, 21, "a");
+  rec(f, f->wd_top, IN_MOVED_TO, 21, "sub");
+  if (between)
+    rec(f, f->wd_top, IN_ATTRIB, 0, "unrelated");
+  rec(f, f->wd_top, IN_MOVED_FROM | IN_ISDIR, 22, "sub");
+  rec(f, f->wd_top, IN_MOVED_TO | IN_ISDIR, 22, "a");
+  rec(f, f->wd_sub, IN_MOVE_SELF, 0, NULL);
+}
+
+static void exchange_is_moved_then_created(void **state) {
+  fixture *f = *state;
+  exchange_on_disk(f, "a", "sub");
+  exchange_records(f, 0);
+  feed(f);
+  expect(f, VIGIL_MOVED, "sub", "a");
+  expect_flags(f, VIGIL_CREATED, "a", VIGIL_ISDIR | VIGIL_BY_MOVE);
+  expect_nothing(f);
+  /* The directory kept its watch, and it is now a. */
+  rec(f, f->wd_sub, IN_CREATE, 0, "x");
+  feed(f);
+  expect(f, VIGIL_CREATED, "a/x", NULL);
+  expect_nothing(f);
+}
+
+static void exchange_with_a_record_between_asks_for_a_rescan(void **state) {
+  fixture *f = *state;
+  exchange_on_disk(f, "a", "sub");
+  exchange_records(f, 1);
+  feed(f);
+  expect(f, VIGIL_MOVED, "sub", "a");
+  expect(f, VIGIL_MOVED, "a", "sub");
+  vigil_event ev = next(f, 200);
+  assert_int_equal(ev.kind, VIGIL_OVERFLOW);
+}
+
+static void renames_there_and_back_are_no_exchange(void **state) {
+  fixture *f = *state;
+  /* On disk, a is back where it was and b is gone. */
+  rec(f, f->wd_top, IN_MOVED_FROM, 31, "a");
+  rec(f, f->wd_top, IN_MOVED_TO, 31, "b");
+  rec(f, f->wd_top, IN_MOVED_FROM, 32, "b");
+  rec(f, f->wd_top, IN_MOVED_TO, 32, "a");
+  feed(f);
+  expect(f, VIGIL_MOVED, "b", "a");
+  expect(f, VIGIL_MOVED, "a", "b");
+  expect_nothing(f);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -326,6 +387,9 @@ int main(void) {
       T(overflow_reports_and_rescans),
       T(root_deleted_reports_contents_then_root),
       T(truncated_and_malformed_buffers_are_harmless),
+      T(exchange_is_moved_then_created),
+      T(exchange_with_a_record_between_asks_for_a_rescan),
+      T(renames_there_and_back_are_no_exchange),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
