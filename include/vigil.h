@@ -303,7 +303,8 @@ enum {
 };
 
 /*
- * Adds a root. A directory is watched recursively (unless VIGIL_NORECURSE);
+ * Adds a root. A directory is watched recursively (unless VIGIL_NORECURSE),
+ * file systems mounted below it later included;
  * a file is watched through its parent directory, and by its name: a save
  * that replaces the file (renamed onto it, or renamed away or deleted and
  * written again) is one VIGIL_MODIFIED, a file gone for longer than 50 ms
@@ -407,8 +408,9 @@ VIGIL_API int vigil_remove(vigil_t *v, const char *path);
  * A descriptor that polls readable whenever vigil_read would return without
  * blocking: an event is ready, or vigil_wake was called. It is also
  * readable, with vigil_read then returning 0, when a rename waits for its
- * pair past its deadline, and once 10 ms after a spell of changes (one more
- * look at the kernel's queue, see docs/events.md on overflow). Use it with
+ * pair past its deadline, once 10 ms after a spell of changes (one more
+ * look at the kernel's queue, see docs/events.md on overflow), and when
+ * the process's mount table changed (see docs/events.md, "Mounts"). Use it with
  * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
  * instance; do not read it or close it. Safe from any thread.
  */

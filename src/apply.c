@@ -896,10 +896,12 @@ int vigil__obs_unmounted(vigil_t *v, vigil__node *dir) {
   }
   /*
    * A file system mounted inside the tree went away. What is now visible
-   * at that path is whatever lies beneath the mount point: a repair pass
-   * reports the difference and re-places the watches.
+   * at that path is whatever lies beneath the mount point, which the
+   * mount table tells (mounts.c); without it, a repair pass reports the
+   * difference and re-places the watches.
    */
-  v->need_repair = 1;
+  if (vigil__mounts_stale(v) < 0)
+    v->need_repair = 1;
   return 0;
 }
 

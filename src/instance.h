@@ -35,14 +35,16 @@ struct vigil {
   vigil_progress_cb progress;
   void *progress_userdata;
 
-  int epfd;           /* vigil_fd: the backend fd and the three below */
-  int befd;           /* the backend's descriptor, owned by the backend */
-  int wakefd;         /* eventfd written by vigil_wake */
-  int qfd;            /* eventfd kept readable while the queue holds events */
-  int timerfd;        /* fires when a held-back rename must be resolved */
-  int64_t timer_due;  /* CLOCK_MONOTONIC ms the timer is set for */
-  int64_t resync_due; /* when to look at an empty kernel queue again (see resync), or 0 */
-  int64_t records_ms; /* when records were last read */
+  int epfd;    /* vigil_fd: the backend fd and the three below */
+  int befd;    /* the backend's descriptor, owned by the backend */
+  int wakefd;  /* eventfd written by vigil_wake */
+  int qfd;     /* eventfd kept readable while the queue holds events */
+  int timerfd; /* fires when a held-back rename must be resolved */
+  int mountfd; /* /proc/self/mountinfo, POLLPRI when the mount table changed (mounts.c) */
+  struct vigil__mounts *mounts; /* the mount table as last read, or NULL without /proc */
+  int64_t timer_due;            /* CLOCK_MONOTONIC ms the timer is set for */
+  int64_t resync_due;           /* when to look at an empty kernel queue again (see resync), or 0 */
+  int64_t records_ms;           /* when records were last read */
   unsigned q_signalled : 1;
   unsigned timer_armed : 1;
   unsigned need_repair : 1; /* something was lost without an overflow record */
@@ -228,6 +230,15 @@ void vigil__ignore_free(vigil__root *r);
  * dir is judged again: removed, or listed and created (REFILTER).
  */
 int vigil__ignore_touched(vigil_t *v, vigil__node *dir, const char *name, size_t len);
+
+/* mounts.c: the mount table, watched for mounts inside and above the roots. */
+/* Opens it (v->mountfd, v->mounts); without /proc nothing is watched. 0 or -ENOMEM. */
+int vigil__mounts_open(vigil_t *v);
+void vigil__mounts_close(vigil_t *v);
+/* If the table changed, applies what that did to the roots. 0 or -ENOMEM. */
+int vigil__mounts_check(vigil_t *v);
+/* Makes the next check read the table; -1 if the table is not watched. */
+int vigil__mounts_stale(vigil_t *v);
 
 /* Shared by apply.c and reconcile.c. */
 int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error);

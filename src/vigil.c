@@ -87,6 +87,7 @@ void vigil__free(vigil_t *v) {
   close_fd(&v->wakefd);
   close_fd(&v->qfd);
   close_fd(&v->timerfd);
+  vigil__mounts_close(v);
   if (!vigil__forked(v) && v->sync_init) {
     /* In a forked child the lock may have been held by a thread that is gone. */
     pthread_mutex_destroy(&v->lock);
@@ -268,7 +269,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   vigil_t *v = vigil__calloc(1, sizeof *v);
   if (!v)
     return -ENOMEM;
-  v->epfd = v->befd = v->wakefd = v->qfd = v->timerfd = -1;
+  v->epfd = v->befd = v->wakefd = v->qfd = v->timerfd = v->mountfd = -1;
   v->be = be;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
@@ -314,6 +315,16 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   if ((rc = epoll_add(v->epfd, befd)) < 0 || (rc = epoll_add(v->epfd, v->wakefd)) < 0 ||
       (rc = epoll_add(v->epfd, v->qfd)) < 0 || (rc = epoll_add(v->epfd, v->timerfd)) < 0)
     goto err;
+  if ((rc = vigil__mounts_open(v)) < 0)
+    goto err;
+  if (v->mountfd >= 0) {
+    /* POLLPRI only: the file always polls readable. */
+    struct epoll_event ev = {.events = EPOLLPRI, .data.fd = v->mountfd};
+    if (VIGIL__SYS(epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->mountfd, &ev)) < 0) {
+      rc = -errno;
+      goto err;
+    }
+  }
   *out = v;
   return 0;
 err:
@@ -480,6 +491,12 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
         return rc;
       continue;
     }
+    /* Before the records: a watch the kernel dropped in an unmount is replaced first. */
+    int rc = v->roots ? vigil__mounts_check(v) : 0;
+    if (rc < 0)
+      return rc;
+    if (!vigil__queue_empty(&v->queue))
+      continue;
     int n = v->be->read(v->be_state, v, max_bytes, wait_ms);
     if (n < 0)
       return n;
@@ -526,7 +543,7 @@ static int gather(vigil_t *v) {
 }
 
 int vigil__wait(vigil_t *v, int block) {
-  struct epoll_event evs[4];
+  struct epoll_event evs[8];
   int64_t t0 = 0;
   if (block != 0) {
     /* A storm: enough came since the last blocking wait, and more comes at once. */
@@ -534,7 +551,7 @@ int vigil__wait(vigil_t *v, int block) {
       t0 = now_us();
     v->records_since_wait = 0;
   }
-  int n = VIGIL__SYS_ONCE(epoll_wait(v->epfd, evs, 4, block));
+  int n = VIGIL__SYS_ONCE(epoll_wait(v->epfd, evs, 8, block));
   if (n < 0)
     return errno == EINTR ? 1 : -errno;
   int backend = 0;
@@ -770,8 +787,10 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   if (!r->top)
     goto err;
   vigil__node_dir(r->top)->root = r;
-
-  rc = vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
+  /* A change of the mount table before this listing must not be applied to it later. */
+  rc = vigil__mounts_check(v);
+  if (rc == 0)
+    rc = vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
   /* Counted before a failure undoes them: the watch-limit message says how many fit. */
   v->add_watches = v->be->watches(v->be_state) - watches_before;
   if (rc == 0 && r->is_file && !vigil__node_first(r->top))

@@ -1,0 +1,386 @@
+/*
+ * Mounts: file systems mounted or unmounted inside or above a root.
+ *
+ * inotify watches inodes, not paths, so a mount changes what a watched
+ * path shows without a record: a file system mounted over a watched
+ * directory hides its entries and shows others, an unmount shows them
+ * again, and a bind-mounted root that is unmounted keeps its watch on the
+ * source directory, which is no longer the root's. IN_UNMOUNT comes only
+ * when a whole file system goes away. So vigil watches the mount table
+ * itself: /proc/self/mountinfo polls POLLPRI after every change in the
+ * process's mount namespace.
+ *
+ * It is opened twice. One descriptor sits in vigil_fd's epoll set, to
+ * wake the caller. But a poll of that file takes the news with it, and a
+ * caller that polls vigil_fd polls it too, so the change itself is looked
+ * for on a second descriptor that only vigil polls, once per step before
+ * the backend is read. The table is read and parsed only then, when it
+ * changed: a machine with thousands of mounts pays for them once per
+ * change, never per event.
+ *
+ * The table as last read is kept; a mount whose identity (id, parent,
+ * device, root within its file system, mount point) is new or gone
+ * changed its mount point. For each such point, shortest first:
+ *   - at or above a root's directory: the root ends if its path no longer
+ *     leads to the directory it was (as a removed root does);
+ *   - below a root: the directory there is taken as replaced. What it
+ *     showed is reported removed, and what it shows now is watched,
+ *     listed and reported created (VIGIL_SYNTHETIC), as for a directory
+ *     moved in. Below a point just handled there is nothing more to do.
+ *     A file that is a mount point (a bind-mounted file) is reported
+ *     modified.
+ * A file system of any type is watched with inotify alike; on those where
+ * inotify sees nothing (FUSE, network file systems) only the changes made
+ * through this machine's kernel are reported.
+ */
+#include "instance.h"
+#include "fault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MOUNTINFO "/proc/self/mountinfo"
+
+struct mount {
+  unsigned long id, parent;
+  const char *dev;   /* "major:minor" */
+  const char *root;  /* the directory of its file system that is mounted */
+  const char *point; /* where, as an absolute path */
+};
+
+struct vigil__mounts {
+  int pollfd; /* the second descriptor, polled by vigil alone */
+  char *text; /* the table as last read; the entries point into it */
+  struct mount *m;
+  size_t n;
+  unsigned stale : 1; /* read the table again even without POLLPRI */
+};
+
+/* Reads the whole table into a new buffer. */
+static int read_table(int fd, char **out, size_t *len) {
+  size_t cap = 16384, n = 0;
+  char *buf = vigil__malloc(cap);
+  if (!buf)
+    return -ENOMEM;
+  if (VIGIL__SYS(lseek(fd, 0, SEEK_SET)) < 0)
+    goto fail;
+  for (;;) {
+    if (cap - n < 4096) {
+      char *nb = vigil__realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        return -ENOMEM;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t got = VIGIL__SYS(read(fd, buf + n, cap - n - 1));
+    if (got < 0)
+      goto fail;
+    if (got == 0)
+      break;
+    n += (size_t)got;
+  }
+  buf[n] = '\0';
+  *out = buf;
+  *len = n;
+  return 0;
+fail:;
+  int err = -errno;
+  free(buf);
+  return err;
+}
+
+/* Undoes mountinfo's octal escapes ("\040" for a space) in place. */
+static void unescape(char *s) {
+  char *w = s;
+  for (char *r = s; *r; r++) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+        r[3] <= '7') {
+      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+      r += 3;
+    } else {
+      *w++ = *r;
+    }
+  }
+  *w = '\0';
+}
+
+static int by_id(const void *a, const void *b) {
+  const struct mount *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Splits the table into mounts, in place: "36 35 98:0 /mnt1 /mnt/parent
+ * rw ... - ext3 /dev/root rw". Only the first five fields matter here.
+ */
+static int parse(char *text, size_t len, struct mount **out, size_t *count) {
+  size_t lines = 0;
+  for (size_t i = 0; i < len; i++)
+    lines += text[i] == '\n';
+  struct mount *m = vigil__calloc(lines + 1, sizeof *m);
+  if (!m)
+    return -ENOMEM;
+  size_t n = 0;
+  for (char *line = text; line < text + len;) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line));
+    if (nl)
+      *nl = '\0';
+    char *f[5];
+    char *p = line;
+    int k = 0;
+    for (; k < 5 && *p; k++) {
+      f[k] = p;
+      p += strcspn(p, " ");
+      if (*p)
+        *p++ = '\0';
+    }
+    if (k == 5 && f[4][0] == '/') {
+      m[n].id = strtoul(f[0], NULL, 10);
+      m[n].parent = strtoul(f[1], NULL, 10);
+      m[n].dev = f[2];
+      unescape(f[3]);
+      unescape(f[4]);
+      m[n].root = f[3];
+      m[n].point = f[4];
+      n++;
+    }
+    if (!nl)
+      break;
+    line = nl + 1;
+  }
+  qsort(m, n, sizeof *m, by_id);
+  *out = m;
+  *count = n;
+  return 0;
+}
+
+static int same_mount(const struct mount *a, const struct mount *b) {
+  return a->parent == b->parent && strcmp(a->dev, b->dev) == 0 && strcmp(a->root, b->root) == 0 &&
+         strcmp(a->point, b->point) == 0;
+}
+
+/* Is p the path a or a directory above it? */
+static int at_or_above(const char *p, const char *a) {
+  size_t n = strlen(p);
+  if (n == 1 && p[0] == '/')
+    return 1;
+  return strncmp(p, a, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+static int by_length(const void *a, const void *b) {
+  size_t x = strlen(*(const char *const *)a), y = strlen(*(const char *const *)b);
+  return x < y ? -1 : x > y;
+}
+
+/* The node at rel (a path relative to the top), or NULL. */
+static vigil__node *walk(vigil_t *v, vigil__node *top, const char *rel) {
+  vigil__node *n = top;
+  while (*rel) {
+    size_t len = strcspn(rel, "/");
+    if (!vigil__node_dir(n))
+      return NULL;
+    n = len ? vigil__tree_find(&v->tree, n, rel, len) : n;
+    if (!n)
+      return NULL;
+    rel += len;
+    while (*rel == '/')
+      rel++;
+  }
+  return n;
+}
+
+/* The directory at n's path is another one now (see the comment at the top). */
+static int replace_dir(vigil_t *v, vigil__node *n) {
+  if (!vigil__node_dir(n))
+    return vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
+  if (!vigil__should_descend(n))
+    return 0;
+  while (vigil__node_first(n))
+    vigil__drop(v, vigil__node_first(n), 1);
+  if (vigil__node_dir(n)->wd >= 0)
+    v->be->unwatch(v->be_state, n);
+  /*
+   * Its inode number stays the one its parent's listing shows (the
+   * covered directory's), so a later rescan of the parent matches it.
+   */
+  return vigil__reconcile(v, n, VIGIL__SCAN_NEW);
+}
+
+static int apply_point(vigil_t *v, const char *point) {
+  for (vigil__root *r = v->roots; r; r = r->next) {
+    if (r->dead)
+      continue;
+    if (at_or_above(point, r->abspath)) {
+      if (!vigil__root_intact(r))
+        vigil__root_gone(v, r);
+      continue;
+    }
+    if (!at_or_above(r->abspath, point))
+      continue;
+    const char *rel = point + strlen(r->abspath);
+    while (*rel == '/')
+      rel++;
+    vigil__node *n = walk(v, r->top, rel);
+    if (n) {
+      int rc = replace_dir(v, n);
+      if (rc < 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+/* The mount points that changed between the two tables, shortest first. */
+static int changed_points(const struct vigil__mounts *old, const struct mount *m, size_t n,
+                          const char ***out, size_t *count) {
+  const char **pts = vigil__malloc((old->n + n + 1) * sizeof *pts);
+  if (!pts)
+    return -ENOMEM;
+  size_t k = 0, i = 0, j = 0;
+  while (i < old->n || j < n) {
+    if (j == n || (i < old->n && old->m[i].id < m[j].id)) {
+      pts[k++] = old->m[i++].point;
+    } else if (i == old->n || m[j].id < old->m[i].id) {
+      pts[k++] = m[j++].point;
+    } else {
+      if (!same_mount(&old->m[i], &m[j])) {
+        pts[k++] = old->m[i].point;
+        pts[k++] = m[j].point;
+      }
+      i++, j++;
+    }
+  }
+  qsort(pts, k, sizeof *pts, by_length);
+  *out = pts;
+  *count = k;
+  return 0;
+}
+
+static int sync_table(vigil_t *v) {
+  struct vigil__mounts *ms = v->mounts;
+  char *text;
+  size_t len, n, k;
+  struct mount *m;
+  int rc = read_table(ms->pollfd, &text, &len);
+  if (rc < 0)
+    return rc;
+  rc = parse(text, len, &m, &n);
+  if (rc < 0) {
+    free(text);
+    return rc;
+  }
+  const char **pts = NULL;
+  rc = changed_points(ms, m, n, &pts, &k);
+  if (rc < 0) {
+    free(m);
+    free(text);
+    return rc;
+  }
+  ms->stale = 0;
+  for (size_t i = 0; i < k && rc == 0; i++) {
+    /* Below a point already handled, the listing has seen it all. */
+    size_t j = 0;
+    while (j < i && !at_or_above(pts[j], pts[i]))
+      j++;
+    if (j == i)
+      rc = apply_point(v, pts[i]);
+  }
+  free(pts);
+  free(ms->m);
+  free(ms->text);
+  ms->m = m;
+  ms->n = n;
+  ms->text = text;
+  return rc;
+}
+
+int vigil__mounts_open(vigil_t *v) {
+  v->mountfd = VIGIL__SYS(open(MOUNTINFO, O_RDONLY | O_CLOEXEC));
+  int pollfd = v->mountfd >= 0 ? VIGIL__SYS(open(MOUNTINFO, O_RDONLY | O_CLOEXEC)) : -1;
+  if (pollfd < 0) {
+    /* No /proc: mounts go unnoticed, and an unmount inside a tree is repaired. */
+    int err = errno;
+    if (v->mountfd >= 0)
+      close(v->mountfd);
+    v->mountfd = -1;
+    return err == ENOMEM ? -ENOMEM : 0;
+  }
+  struct vigil__mounts *ms = vigil__calloc(1, sizeof *ms);
+  if (!ms) {
+    close(pollfd);
+    return -ENOMEM;
+  }
+  ms->pollfd = pollfd;
+  v->mounts = ms;
+  return 0;
+}
+
+void vigil__mounts_close(vigil_t *v) {
+  struct vigil__mounts *ms = v->mounts;
+  if (ms) {
+    close(ms->pollfd);
+    free(ms->m);
+    free(ms->text);
+    free(ms);
+    v->mounts = NULL;
+  }
+  if (v->mountfd >= 0)
+    close(v->mountfd);
+  v->mountfd = -1;
+}
+
+int vigil__mounts_stale(vigil_t *v) {
+  if (!v->mounts)
+    return -1;
+  v->mounts->stale = 1;
+  return 0;
+}
+
+/*
+ * The table to compare with is read when the first root is added, not
+ * by vigil_open: with thousands of mounts the read is what costs, and an
+ * instance without roots never needs it.
+ */
+static int first_table(struct vigil__mounts *ms) {
+  struct pollfd p = {.fd = ms->pollfd, .events = POLLPRI};
+  VIGIL__SYS(poll(&p, 1, 0)); /* what changed before this read is in it */
+  size_t len;
+  int rc = read_table(ms->pollfd, &ms->text, &len);
+  if (rc == 0)
+    rc = parse(ms->text, len, &ms->m, &ms->n);
+  if (rc < 0) {
+    free(ms->text);
+    ms->text = NULL;
+  }
+  return rc;
+}
+
+int vigil__mounts_check(vigil_t *v) {
+  struct vigil__mounts *ms = v->mounts;
+  if (!ms)
+    return 0;
+  if (!ms->text)
+    return first_table(ms) == -ENOMEM ? -ENOMEM : 0;
+  struct pollfd p = {.fd = ms->pollfd, .events = POLLPRI};
+  if (VIGIL__SYS(poll(&p, 1, 0)) < 0)
+    return 0;
+  if (!(p.revents & POLLPRI) && !ms->stale)
+    return 0;
+  int rc = sync_table(v);
+  if (rc < 0) {
+    /*
+     * Without the table, the mounts' effect is unknown: rescan instead.
+     * Only memory is worth trying again for before the next change.
+     */
+    ms->stale = rc == -ENOMEM;
+    v->need_repair = 1;
+  }
+  return rc == -ENOMEM ? rc : 0;
+}
