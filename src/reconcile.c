@@ -95,11 +95,12 @@ static int open_top(const vigil__root *r, int flags) {
   return fd;
 }
 
-int vigil__open_dir(vigil_t *v, const vigil__node *dir) {
+/* Opens dir with flags (O_RDONLY to list it, O_PATH only to name it). */
+static int open_dir_as(vigil_t *v, const vigil__node *dir, int how) {
   const vigil__root *r = vigil__node_root(dir);
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  int flags = how | O_DIRECTORY | O_CLOEXEC;
   if (!vigil__node_parent(dir))
-    return open_top(r, O_RDONLY);
+    return open_top(r, how);
   v->scratch_len = 0;
   int rc = vigil__node_relpath(dir, &v->scratch, &v->scratch_len, &v->scratch_cap);
   if (rc < 0)
@@ -131,6 +132,40 @@ int vigil__open_dir(vigil_t *v, const vigil__node *dir) {
     p = stop + 1;
   }
   return fd;
+}
+
+int vigil__open_dir(vigil_t *v, const vigil__node *dir) {
+  return open_dir_as(v, dir, O_RDONLY);
+}
+
+/*
+ * Places the watch of a watched directory again, with the backend's
+ * current mask. It is opened with O_PATH, which the kernel reports to no
+ * watch. One that cannot be opened now is left as it is: the records of
+ * whatever happened to it are on their way.
+ */
+static void rewatch(vigil_t *v, vigil__node *n) {
+  int fd = open_dir_as(v, n, O_PATH);
+  if (fd >= 0) {
+    v->be->watch(v->be_state, n, fd);
+    close(fd);
+  }
+}
+
+/* rewatch for every watched directory from start down. */
+static void rewatch_tree(vigil_t *v, vigil__node *start) {
+  for (vigil__node *n = start; n;) {
+    if (vigil__node_dir(n) && vigil__node_dir(n)->wd >= 0)
+      rewatch(v, n);
+    /* Depth first through the parent pointers: no stack to allocate. */
+    vigil__node *next = vigil__node_dir(n) ? vigil__node_first(n) : NULL;
+    while (!next && n != start) {
+      next = vigil__node_next(n);
+      if (!next)
+        n = vigil__node_parent(n);
+    }
+    n = next;
+  }
 }
 
 /* At most this many directories wait on the stack with a descriptor. */
@@ -507,6 +542,8 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   return 0;
 }
 
+static int scan(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode);
+
 int vigil__reconcile(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode) {
   if (!v->dents) {
     v->dents = vigil__malloc(DENTS_SIZE);
@@ -514,6 +551,28 @@ int vigil__reconcile(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode)
       return -ENOMEM;
     v->dents_cap = DENTS_SIZE;
   }
+  /*
+   * With opens asked for, every directory this scan opens would queue an
+   * open and a close on its own watch and on its parent's: a large tree's
+   * scan would overflow the kernel's queue, and the repair's rescan would
+   * overflow it again, for ever. So the scanned subtree's watches go
+   * without those records while it is listed, and get them back after.
+   */
+  int quiet = v->be->quiet && v->be->quiet(v->be_state, 1);
+  /* A subtree watched before (a repair, a moved directory) goes quiet first. */
+  if (quiet && mode != VIGIL__SCAN_SETUP && mode != VIGIL__SCAN_NEW)
+    rewatch_tree(v, start);
+  int rc = scan(v, start, mode);
+  if (v->be->quiet && v->be->quiet(v->be_state, 0) && v->be->quieted) {
+    /* The outermost scan restores the whole mask: nested ones left theirs here. */
+    vigil__node *n;
+    while ((n = v->be->quieted(v->be_state)))
+      rewatch(v, n);
+  }
+  return rc;
+}
+
+static int scan(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode) {
   size_t base = v->work_len;
   int rc = work_push(v, start, -1);
   /*

@@ -42,6 +42,20 @@ typedef struct vigil__backend {
   /* Drops the node's watch; the kernel watch goes when no node shares it. */
   void (*unwatch)(void *state, vigil__node *dir);
   /*
+   * Optional. While on (a count of nested calls), watches are placed
+   * without the costly records of the instance's kinds: vigil's own
+   * listings would otherwise fill the kernel's queue with opens and closes
+   * of directories. Returns whether there are such records to leave out
+   * (when turned off: and this was the outermost call).
+   */
+  int (*quiet)(void *state, int on);
+  /*
+   * Once quiet is off: a directory whose watch was placed while it was on
+   * and is still held, to be watched again with the whole mask; NULL when
+   * there is none left.
+   */
+  vigil__node *(*quieted)(void *state);
+  /*
    * Reads what the kernel has ready, without blocking, and applies it;
    * at most max_bytes of records when max_bytes is not 0. Returns the
    * number of bytes read, 0 if nothing was ready, or an error. *wait_ms is

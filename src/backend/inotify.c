@@ -47,6 +47,9 @@ typedef struct {
 typedef struct {
   int fd;
   uint32_t extra; /* IN_OPEN, IN_CLOSE_NOWRITE: added to WATCH_MASK when asked for */
+  int quiet;      /* nested quiet scans: extra is left out meanwhile */
+  int *qwds;      /* the descriptors placed without extra meanwhile */
+  size_t qlen, qcap;
   slot *map;
   size_t mask, count;
   char *buf;
@@ -234,6 +237,19 @@ static int in_open(void **out, int *fd, unsigned kinds) {
   return 0;
 }
 
+/* Room to remember one more quiet watch; without it the watch gets the whole mask. */
+static int quiet_room(state *s) {
+  if (s->qlen < s->qcap)
+    return 1;
+  size_t ncap = s->qcap ? s->qcap * 2 : 256;
+  int *n = vigil__realloc(s->qwds, ncap * sizeof *n);
+  if (!n)
+    return 0;
+  s->qwds = n;
+  s->qcap = ncap;
+  return 1;
+}
+
 /*
  * inotify has no *at form: a watch is placed by path. The path of an open
  * descriptor in /proc/self/fd is a link the kernel resolves to the very
@@ -247,7 +263,12 @@ static int in_watch(void *st, vigil__node *dir, int fd) {
   char path[sizeof s->fds + 12];
   memcpy(path, s->fds, s->fds_len);
   snprintf(path + s->fds_len, sizeof path - s->fds_len, "%d", fd);
-  int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, WATCH_MASK | s->extra));
+  uint32_t mask = WATCH_MASK | s->extra;
+  if (s->quiet && s->extra && quiet_room(s))
+    mask = WATCH_MASK;
+  int wd = VIGIL__SYS(inotify_add_watch(s->fd, path, mask));
+  if (mask != (WATCH_MASK | s->extra) && wd >= 0)
+    s->qwds[s->qlen++] = wd;
   if (wd < 0)
     return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
   if (vigil__node_dir(dir)->wd == wd)
@@ -266,6 +287,23 @@ static int in_watch(void *st, vigil__node *dir, int fd) {
   }
   vigil__node_dir(dir)->wd = wd;
   return 0;
+}
+
+static int in_quiet(void *st, int on) {
+  state *s = st;
+  s->quiet += on ? 1 : -1;
+  /* Ending: the outermost call restores what the nested ones quieted. */
+  return s->extra != 0 && (on || s->quiet == 0);
+}
+
+static vigil__node *in_quieted(void *st) {
+  state *s = st;
+  while (s->qlen) {
+    slot *e = map_find(s, s->qwds[--s->qlen]);
+    if (e)
+      return e->head;
+  }
+  return NULL;
 }
 
 static void in_unwatch(void *st, vigil__node *dir) {
@@ -643,6 +681,7 @@ static void in_close(void *st) {
    * for the parent too, so it is never called here.
    */
   close(s->fd);
+  free(s->qwds);
   free(s->map);
   free(s->buf);
   free(s->from.at);
@@ -655,6 +694,8 @@ const vigil__backend vigil__backend_inotify = {
     .name = "inotify",
     .open = in_open,
     .watch = in_watch,
+    .quiet = in_quiet,
+    .quieted = in_quieted,
     .unwatch = in_unwatch,
     .read = in_read,
     .sharing = in_sharing,

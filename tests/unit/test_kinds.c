@@ -216,6 +216,82 @@ static void only_the_asked_kind_is_delivered(void **state) {
   close_fixture(f);
 }
 
+/*
+ * A tree of more directories than half the kernel's queue holds: listing
+ * each one queues an open and a close without writing on its parent's
+ * watch (and on its own), which is more records than the queue takes.
+ */
+static fixture *open_big(unsigned events, int *ndirs) {
+  FILE *q = fopen("/proc/sys/fs/inotify/max_queued_events", "re");
+  assert_non_null(q);
+  long max = 0;
+  assert_int_equal(fscanf(q, "%ld", &max), 1);
+  fclose(q);
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  tu_tmpdir(f->dir, sizeof f->dir, "kinds-big");
+  *ndirs = (int)(max / 2 + 1000);
+  char rel[32];
+  for (int i = 0; i < *ndirs; i += 100) {
+    snprintf(rel, sizeof rel, "g%05d", i);
+    tu_mkdir_at(f->dir, rel);
+    for (int j = 1; j < 100 && i + j < *ndirs; j++) {
+      snprintf(rel, sizeof rel, "g%05d/d%02d", i, j);
+      tu_mkdir_at(f->dir, rel);
+    }
+  }
+  vigil_options opt;
+  vigil_options_init(&opt);
+  opt.events = events;
+  assert_int_equal(vigil_open(&f->v, &opt), 0);
+  assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
+  return f;
+}
+
+/* Reads until created for rel; returns how many overflow events came first. */
+static int overflows_before(fixture *f, const char *rel) {
+  char want[256];
+  path_of(f, rel, want, sizeof want);
+  int n = 0;
+  for (;;) {
+    vigil_event ev = {0};
+    int r = vigil_read(f->v, &ev, 5000);
+    if (r != 1)
+      fail_msg("no created %s (read returned %d) after %d overflows", want, r, n);
+    if (ev.kind == VIGIL_OVERFLOW)
+      n++;
+    else if (ev.kind == VIGIL_CREATED && strcmp(ev.path, want) == 0)
+      return n;
+  }
+}
+
+static void own_listings_do_not_overflow_the_queue(void **state) {
+  (void)state;
+  int ndirs;
+  unsigned all = VIGIL_KINDS_DEFAULT | (1u << VIGIL_OPENED) | (1u << VIGIL_CLOSED_NOWRITE);
+  fixture *f = open_big(all, &ndirs);
+  /* Every watch has the whole mask once the setup is done. */
+  int watches;
+  unsigned long every;
+  kernel_masks(f, &watches, &every);
+  assert_int_equal(watches, ndirs + 1);
+  assert_true((every & (IN_OPEN | IN_CLOSE_NOWRITE)) == (IN_OPEN | IN_CLOSE_NOWRITE));
+  make_file(f, "after-setup");
+  assert_int_equal(overflows_before(f, "after-setup"), 0);
+  /* A repair lists the whole tree again: one overflow, not one per rescan. */
+  f->v->need_repair = 1;
+  make_file(f, "after-repair");
+  assert_int_equal(overflows_before(f, "after-repair"), 1);
+  kernel_masks(f, &watches, &every);
+  assert_int_equal(watches, ndirs + 1);
+  assert_true((every & (IN_OPEN | IN_CLOSE_NOWRITE)) == (IN_OPEN | IN_CLOSE_NOWRITE));
+  /* And opens are still reported in a directory the repair listed. */
+  make_file(f, "g00100/d07/f");
+  assert_int_equal(overflows_before(f, "g00100/d07/f"), 0);
+  expect(f, VIGIL_OPENED, "g00100/d07/f");
+  close_fixture(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(names_round_trip),
@@ -224,6 +300,7 @@ int main(void) {
       cmocka_unit_test(default_mask_reports_no_read),
       cmocka_unit_test(opened_and_closed_nowrite_in_order),
       cmocka_unit_test(only_the_asked_kind_is_delivered),
+      cmocka_unit_test(own_listings_do_not_overflow_the_queue),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
