@@ -322,15 +322,21 @@ def read_pipe_to_end(fd):
         out += chunk
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig):
+@pytest.mark.parametrize("sig,fmt", [
+    (signal.SIGINT, ["--json"]),
+    (signal.SIGTERM, ["--json"]),
+    # Events that end in no newline: the count is of events, not of lines.
+    (signal.SIGTERM, ["--format", "%p\\0"])])
+def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig,
+                                                           fmt):
     """Standard output is a full pipe nobody reads: a stop request still
     ends vigil at once, and stderr says how many events were not written."""
     root = tmp / "w"
     root.mkdir()
+    sep = b"\0" if "--format" in fmt else b"\n"
     r, w = small_pipe()
     try:
-        v = vigil("watch", "--json", str(root), stdout=w)
+        v = vigil("watch", *fmt, str(root), stdout=w)
         os.close(w)
         w = None
         v.wait_ready()
@@ -350,8 +356,9 @@ def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig):
         assert st == 0, v.describe()
         # DRAIN_MS (50 ms) for what is left, and slack for sanitizer builds.
         assert took < 1.0, "took %.3f s to exit after %s" % (took, sig)
-        written = read_pipe_to_end(r).split(b"\n")[:-1]  # whole lines
-        names = [os.path.basename(json.loads(l)["path"]) for l in written]
+        written = read_pipe_to_end(r).split(sep)[:-1]  # whole events
+        names = [os.path.basename(json.loads(l)["path"] if sep == b"\n"
+                                  else os.fsdecode(l)) for l in written]
         assert names == ["f%03d" % i for i in range(len(names))], names
         assert len(names) < n
         err = lines_of(v.stderr_text().encode())
