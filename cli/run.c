@@ -3,8 +3,10 @@
  *
  * cmd_run reads top-down: options, patterns, watches, signals, the ready
  * line, the loop. The loop is one poll over a signalfd (SIGCHLD, SIGINT,
- * SIGTERM, SIGHUP) and the descriptor of each watched path; nothing
- * happens in a signal handler. Its state is small:
+ * SIGTERM, SIGHUP) and vigil's descriptor; nothing happens in a signal
+ * handler. One instance watches every path, each with its own exclude
+ * patterns (vigil_add_opts), so that a hundred paths cost one of the
+ * user's inotify instances, not a hundred. Its state is small:
  *
  *   - the job: the command's process group, and what the command left
  *     behind outside it. The leader (the process vigil started) is "alive"
@@ -51,8 +53,7 @@ enum { EXIT_OK = 0, EXIT_ERROR = 1 };
 
 /* How often the group is checked while vigil waits for it to be gone. */
 #define GROUP_POLL_MS 10
-/* Events taken from one watched path per turn of the loop, so that a storm
-   on one never delays signals, timers or the others. */
+/* Events taken per turn of the loop, so that a storm never delays signals or timers. */
 #define EVENTS_PER_TURN 1024
 /* A burst is cut off after this long (or the debounce time, if longer). */
 #define DEBOUNCE_CAP_MS 1000
@@ -128,8 +129,8 @@ typedef struct {
   size_t prefix_len; /* given without its trailing slashes */
   int is_file;
   int gone;
-  int missing; /* a watched file reported removed, and not back yet */
-  vigil_t *v;
+  int missing;  /* a watched file reported removed, and not back yet */
+  run_strv pat; /* its exclude patterns, for each vigil_add_opts */
 } run_root;
 
 typedef struct {
@@ -144,9 +145,11 @@ typedef struct {
 
 typedef struct {
   run_opts *o;
+  vigil_t *v; /* one instance for every watched path */
   run_root *roots;
   size_t nroots;
-  int sfd; /* the signalfd */
+  size_t watched; /* roots not gone */
+  int sfd;        /* the signalfd */
   run_spawn_req req;
   char name[NAME_MAX_SHOWN + 8]; /* the command, as reports show it */
   run_job job;
@@ -772,10 +775,34 @@ static int in_git_dir(const char *rel) {
   return 0;
 }
 
+/* Is path the watched path root, or below it? */
+static int under(const run_root *root, const char *path) {
+  size_t n = root->prefix_len;
+  return strcmp(path, root->given) == 0 || (strncmp(path, root->given, n) == 0 && path[n] == '/');
+}
+
+/*
+ * The watched path an event is about. Its path begins with the path of
+ * the root that reported it, as given. Where watched paths nest ("src"
+ * and "src/lib"), the library reports through the outer one, whose
+ * string is then the shorter.
+ */
+static run_root *root_of(runner *r, const char *path) {
+  run_root *best = NULL;
+  for (size_t i = 0; path && i < r->nroots; i++) {
+    run_root *root = &r->roots[i];
+    if (strcmp(path, root->given) == 0)
+      return root;
+    if (under(root, path) && (!best || root->prefix_len < best->prefix_len))
+      best = root;
+  }
+  return best;
+}
+
 /* The path relative to its watched path, as VIGIL_CHANGED lists it. */
 static const char *relative(const run_root *root, const char *path) {
-  if (!path)
-    return NULL;
+  if (!path || !root)
+    return path;
   if (strcmp(path, root->given) == 0)
     return root->is_file ? root->given : ".";
   size_t n = root->prefix_len;
@@ -830,29 +857,44 @@ static void note_missing(run_root *root, const vigil_event *ev) {
     root->missing = 0;
 }
 
-static void read_events(runner *r, run_root *root) {
-  vigil_event ev;
-  for (int i = 0; i < EVENTS_PER_TURN; i++) {
-    int rc = vigil_read(root->v, &ev, 0);
-    if (rc == 0)
-      break;
-    if (rc < 0) {
-      say("%s: reading events: %s", root->given, vigil_strerror(rc));
-      begin_exit(r, EXIT_ERROR, 0);
-      return;
-    }
-    note_missing(root, &ev);
-    on_event(r, root, &ev);
-  }
+/*
+ * A watched path that went away (a directory deleted or renamed away, or
+ * a file's directory): it may be back soon.
+ */
+static void find_gone_roots(runner *r) {
   vigil_stats st;
-  if (!root->gone && vigil_get_stats(root->v, &st, sizeof st) == 0 && st.roots == 0) {
-    /* A directory deleted or renamed away (or a file's directory): it may be back soon. */
+  if (vigil_get_stats(r->v, &st, sizeof st) < 0 || st.roots >= r->watched)
+    return;
+  for (size_t i = 0; i < r->nroots; i++) {
+    run_root *root = &r->roots[i];
+    if (root->gone || vigil_root_watched(r->v, root->given) == 1)
+      continue;
     root->gone = 1;
-    (void)vigil_remove(root->v, root->given);
+    r->watched--;
+    (void)vigil_remove(r->v, root->given);
     say("%s: gone; watching for it to come back", root->given);
     if (!r->retry_at)
       r->retry_at = run_now_ms() + ROOT_RETRY_MS;
   }
+}
+
+static void read_events(runner *r) {
+  vigil_event ev;
+  for (int i = 0; i < EVENTS_PER_TURN; i++) {
+    int rc = vigil_read(r->v, &ev, 0);
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      say("reading events: %s", vigil_strerror(rc));
+      begin_exit(r, EXIT_ERROR, 0);
+      return;
+    }
+    run_root *root = root_of(r, ev.path);
+    if (root)
+      note_missing(root, &ev);
+    on_event(r, root, &ev);
+  }
+  find_gone_roots(r);
 }
 
 static void note_change(runner *r, vigil_kind kind, const char *rel, const char *from) {
@@ -864,6 +906,20 @@ static void note_change(runner *r, vigil_kind kind, const char *rel, const char 
   r->burst_last = now;
 }
 
+static int add_root(runner *r, run_root *root) {
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  ro.exclude = (const char *const *)root->pat.v;
+  ro.exclude_count = root->pat.n;
+  int rc = vigil_add_opts(r->v, root->given, 0, &ro);
+  if (rc == 0) {
+    struct stat st;
+    root->is_file = stat(root->given, &st) == 0 && !S_ISDIR(st.st_mode);
+    r->watched++;
+  }
+  return rc;
+}
+
 /* Watches again each watched path that went away and is back; a change. */
 static void retry_gone_roots(runner *r) {
   int still_gone = 0;
@@ -871,12 +927,10 @@ static void retry_gone_roots(runner *r) {
     run_root *root = &r->roots[i];
     if (!root->gone)
       continue;
-    if (vigil_add(root->v, root->given, 0) < 0) {
+    if (add_root(r, root) < 0) {
       still_gone = 1;
       continue;
     }
-    struct stat st;
-    root->is_file = stat(root->given, &st) == 0 && !S_ISDIR(st.st_mode);
     root->gone = 0;
     root->missing = 0;
     say("%s: back; watching it again", root->given);
@@ -988,14 +1042,8 @@ static int waiting_for_group(const runner *r) {
 }
 
 static int loop(runner *r) {
-  struct pollfd *fds = calloc(r->nroots + 1, sizeof *fds);
-  if (!fds) {
-    say("out of memory");
-    return EXIT_ERROR;
-  }
-  fds[0] = (struct pollfd){.fd = r->sfd, .events = POLLIN};
-  for (size_t i = 0; i < r->nroots; i++)
-    fds[i + 1] = (struct pollfd){.fd = vigil_fd(r->roots[i].v), .events = POLLIN};
+  struct pollfd fds[2] = {{.fd = r->sfd, .events = POLLIN},
+                          {.fd = vigil_fd(r->v), .events = POLLIN}};
   r->want_start = !r->o->postpone;
   /* A stop asked for since the last look during setup comes before any run. */
   read_signals(r);
@@ -1022,7 +1070,7 @@ static int loop(runner *r) {
     int timeout = due == INT64_MAX ? -1
                   : due <= now     ? 0
                                    : (int)(due - now > INT_MAX ? INT_MAX : due - now);
-    int n = poll(fds, r->nroots + 1, timeout);
+    int n = poll(fds, 2, timeout);
     if (n < 0 && errno != EINTR) {
       say("poll: %s", strerror(errno));
       begin_exit(r, EXIT_ERROR, 0);
@@ -1030,9 +1078,8 @@ static int loop(runner *r) {
     }
     if (n > 0 && (fds[0].revents & POLLIN))
       read_signals(r);
-    for (size_t i = 0; n > 0 && i < r->nroots; i++)
-      if (fds[i + 1].revents & (POLLIN | POLLERR | POLLHUP))
-        read_events(r, &r->roots[i]);
+    if (n > 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+      read_events(r);
 
     now = run_now_ms();
     if (r->job.stopping && !r->job.killed && now >= r->job.deadline)
@@ -1046,7 +1093,6 @@ static int loop(runner *r) {
     if (r->burst_first && now >= burst_due(r))
       trigger(r);
   }
-  free(fds);
   return r->exit_with_command ? r->last_status : r->exit_status;
 }
 
@@ -1093,44 +1139,54 @@ static int cancel_on_signal(void *userdata, size_t dirs) {
   return stop_asked();
 }
 
-static int open_root(const run_opts *o, run_root *root, const char *path) {
-  run_strv pat = {0};
-  int rc = root_patterns(o, path, &pat);
-  if (rc < 0) {
-    run_strv_free(&pat);
-    say("out of memory");
-    return EXIT_ERROR;
-  }
+/* The instance that watches every path; the patterns are each path's own. */
+static int open_instance(runner *r) {
+  const run_opts *o = r->o;
   vigil_options vo;
   vigil_options_init(&vo);
-  vo.exclude = (const char *const *)pat.v;
-  vo.exclude_count = pat.n;
   vo.events = o->events | VIGIL_MASK(VIGIL_ERROR);
   vo.ignore_file = o->no_ignore_files ? NULL : ".gitignore";
   vo.progress = cancel_on_signal;
   vo.backend = o->backend;
-  rc = vigil_open(&root->v, &vo);
-  run_strv_free(&pat);
+  int rc = vigil_open(&r->v, &vo);
   if (rc < 0) {
-    root->v = NULL;
+    r->v = NULL;
     if (rc == VIGIL_EINSTLIMIT)
-      cli_add_error(path, rc, NULL);
+      cli_add_error(o->watch[0], rc, NULL);
     else
-      say("cannot start watching %s: %s", path, vigil_strerror(rc));
+      say("cannot start watching: %s", vigil_strerror(rc));
     return EXIT_ERROR;
   }
-  root->given = path;
+  return 0;
+}
+
+/*
+ * Watches one more path, unless it is one already watched under another
+ * name (VIGIL_EEXIST: "src" and "src/"). Returns 0, -1 when SIGINT or
+ * SIGTERM came during setup, or the exit status of an error.
+ */
+static int open_root(runner *r, const char *path) {
+  run_root *root = &r->roots[r->nroots];
+  *root = (run_root){.given = path};
   size_t n = strlen(path);
   while (n > 0 && path[n - 1] == '/')
     n--;
   root->prefix_len = n;
-  struct stat st;
-  root->is_file = stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-  rc = vigil_add(root->v, path, 0);
+  if (root_patterns(r->o, path, &root->pat) < 0) {
+    run_strv_free(&root->pat);
+    say("out of memory");
+    return EXIT_ERROR;
+  }
+  int rc = add_root(r, root);
+  if (rc == VIGIL_EEXIST) {
+    run_strv_free(&root->pat);
+    return 0;
+  }
+  r->nroots++;
   if (rc == -ECANCELED)
     return -1; /* SIGINT or SIGTERM during setup */
   if (rc < 0) {
-    cli_add_error(path, rc, root->v);
+    cli_add_error(path, rc, r->v);
     return EXIT_ERROR;
   }
   return 0;
@@ -1188,7 +1244,6 @@ int cmd_run(int argc, char **argv) {
   }
   r.git_guard = !user_reincludes_git(&o);
 
-  /* One instance per watched path: each has its own patterns, relative to it. */
   r.roots = calloc(o.nwatch, sizeof *r.roots);
   if (!r.roots) {
     say("out of memory");
@@ -1199,43 +1254,35 @@ int cmd_run(int argc, char **argv) {
     say("cannot set up signals: %s", strerror(-rc));
     goto out_roots;
   }
-  for (size_t i = 0; i < o.nwatch; i++) {
-    int dup = 0;
-    for (size_t k = 0; k < r.nroots; k++)
-      dup |= strcmp(r.roots[k].given, o.watch[i]) == 0;
-    if (dup)
-      continue;
-    rc = open_root(&o, &r.roots[r.nroots], o.watch[i]);
-    if (r.roots[r.nroots].v)
-      r.nroots++;
+  rc = open_instance(&r);
+  for (size_t i = 0; rc == 0 && i < o.nwatch; i++) {
+    rc = open_root(&r, o.watch[i]);
     if (rc == 0 && stop_asked())
       rc = -1;
-    if (rc < 0) {
-      /* As vigil watch: stopped at once, without the ready line, and said. */
-      if (!o.quiet)
-        say("stopped during setup, before ready");
-      status = EXIT_OK;
-      goto out_roots;
-    }
-    if (rc != 0) {
-      status = rc;
-      goto out_roots;
-    }
+  }
+  if (rc < 0) {
+    /* As vigil watch: stopped at once, without the ready line, and said. */
+    if (!o.quiet)
+      say("stopped during setup, before ready");
+    status = EXIT_OK;
+    goto out_roots;
+  }
+  if (rc != 0) {
+    status = rc;
+    goto out_roots;
   }
   if (!o.quiet) {
-    size_t watches = 0;
-    for (size_t i = 0; i < r.nroots; i++) {
-      vigil_stats st;
-      if (vigil_get_stats(r.roots[i].v, &st, sizeof st) == 0)
-        watches += st.watches;
-    }
-    say("ready, watching %zu directories", watches);
+    vigil_stats st;
+    if (vigil_get_stats(r.v, &st, sizeof st) < 0)
+      st.watches = 0;
+    say("ready, watching %zu directories", st.watches);
   }
   status = loop(&r);
 
 out_roots:
+  vigil_close(r.v);
   for (size_t i = 0; i < r.nroots; i++)
-    vigil_close(r.roots[i].v);
+    run_strv_free(&r.roots[i].pat);
   free(r.roots);
   if (r.sfd >= 0)
     close(r.sfd);

@@ -397,6 +397,17 @@ VIGIL_API int vigil_add_opts(vigil_t *v, const char *path, unsigned flags,
 VIGIL_API int vigil_root_backend(vigil_t *v, const char *path, const char **name);
 
 /*
+ * Whether the root path (the string given to vigil_add) is still watched:
+ * 1 if so, 0 if it ended (its directory was deleted, moved away or
+ * unmounted: docs/events.md, "Roots that go away") and vigil_remove has
+ * not forgotten it yet. A program with several roots learns this way
+ * which one ended when vigil_get_stats counts fewer. Safe from any thread
+ * after vigil_start, like vigil_add.
+ * Errors: -EINVAL, VIGIL_ENOTROOT, VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_root_watched(vigil_t *v, const char *path);
+
+/*
  * Stops watching a root given to vigil_add (the same string), or forgets
  * one that went away. Nothing new is reported for it afterwards; events
  * already queued are still delivered.

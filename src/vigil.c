@@ -888,6 +888,20 @@ int vigil_root_backend(vigil_t *v, const char *path, const char **name) {
   return rc;
 }
 
+int vigil_root_watched(vigil_t *v, const char *path) {
+  if (!v || !path)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  int rc = VIGIL_ENOTROOT;
+  vigil__lock(v);
+  for (const vigil__root *r = v->roots; r && rc != 1; r = r->next)
+    if (strcmp(r->given, path) == 0)
+      rc = !r->dead;
+  vigil__unlock(v);
+  return rc;
+}
+
 int vigil_remove(vigil_t *v, const char *path) {
   if (!v || !path)
     return -EINVAL;

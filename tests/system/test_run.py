@@ -16,6 +16,7 @@ import time
 import pytest
 
 import runtest
+import vigiltest
 from runtest import wait_until, scaled
 
 # Put after a command's traps: the test then waits for it with wait_armed.
@@ -982,6 +983,115 @@ def test_a_watched_file_saved_by_renaming_it_away(rt):
     assert "removed" not in r2.events.split(","), r2.events
     f.write_text("3")
     assert rt.wait_run(3).changed == "conf.txt"
+    rt.stop(v)
+
+
+# -- several watched paths ----------------------------------------------------
+
+def inotify_instances(pid):
+    """How many inotify instances the process pid holds."""
+    n = 0
+    d = "/proc/%d/fd" % pid
+    for fd in os.listdir(d):
+        try:
+            n += os.readlink(os.path.join(d, fd)) == "anon_inode:inotify"
+        except OSError:
+            pass
+    return n
+
+
+def test_several_watched_paths_hold_one_inotify_instance(rt):
+    for d in ("a", "b", "c/d"):
+        (rt.w / d).mkdir(parents=True)
+    (rt.w / "f.txt").write_text("")
+    v = rt.start("-r", "-w", "a", "-w", "b/", "-w", "c", "-w", "f.txt", "--",
+                 *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    assert inotify_instances(v.pid) == 1
+    # a, b, c, c/d, and f.txt's directory (w).
+    assert runtest.inotify_watches(v.pid) == 5
+    assert v.stderr_lines[0] == b"vigil: ready, watching 5 directories"
+    (rt.w / "c" / "d" / "x").write_text("")
+    (rt.w / "f.txt").write_text("more")
+    assert sorted(rt.wait_run(2).changed.split("\n")) == ["d/x", "f.txt"]
+    rt.stop(v)
+
+
+def test_more_watched_paths_than_the_instance_limit(rt):
+    # fs.inotify.max_user_instances is 128 by default: one instance per
+    # path would run out of them.
+    names = ["d%03d" % i for i in range(130)]
+    args = []
+    for n in names:
+        (rt.w / n).mkdir()
+        args += ["-w", n]
+    v = rt.start("-r", *args, "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    assert inotify_instances(v.pid) == 1
+    assert v.stderr_lines[0] == b"vigil: ready, watching 130 directories"
+    (rt.w / names[0] / "x").write_text("")
+    (rt.w / names[-1] / "y").write_text("")
+    assert sorted(rt.wait_run(2).changed.split("\n")) == ["x", "y"]
+    rt.stop(v)
+
+
+def test_several_watched_paths_with_one_instance_allowed(rt, vigil_bin):
+    # A user namespace that allows one inotify instance: every path fits.
+    why = vigiltest.userns_limit_refused("max_inotify_instances", 1)
+    if why:
+        pytest.skip(why)
+    for d in ("a", "b", "c"):
+        (rt.w / d).mkdir()
+    v = rt._start("run", "-r", "-w", "a", "-w", "b", "-w", "c", "--",
+                  *rt.rec("sleep", "1000"), cwd=str(rt.w), env=rt.env,
+                  wrapper=vigiltest.in_userns_with_limit("max_inotify_instances", 1))
+    v.wait_ready()
+    rt.wait_run(1)
+    (rt.w / "b" / "x").write_text("")
+    assert rt.wait_run(2).changed == "x"
+    rt.stop(v)
+
+
+def test_each_watched_path_has_its_own_excludes_and_ignore_files(rt):
+    # One repository; a/ and b/ inside it. The top's .gitignore names
+    # a/build (translated to a's /build, not b's), a's own .gitignore
+    # leaves out *.log below a only, and --exclude /gen is anchored at
+    # each watched path.
+    top = rt.w
+    rt.git_init(top)
+    (top / ".gitignore").write_text("/a/build/\n")
+    for d in ("a/build", "a/gen", "a/sub/gen", "b/build", "b/gen"):
+        (top / d).mkdir(parents=True)
+    (top / "a" / ".gitignore").write_text("*.log\n")
+    v = rt.start("-r", "-w", "a", "-w", "b", "--exclude", "/gen", "--",
+                 *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    # a, a/sub, a/sub/gen, b, b/build: not a/build, a/gen or b/gen.
+    assert runtest.inotify_watches(v.pid) == 5
+    for p in ("a/build/1", "a/gen/2", "a/3.log", "a/sub/gen/4", "b/build/5",
+              "b/gen/6", "b/7.log"):
+        (top / p).write_text("")
+    assert sorted(rt.wait_run(2).changed.split("\n")) == ["7.log", "build/5", "sub/gen/4"]
+    rt.stop(v)
+
+
+def test_one_watched_path_gone_and_back_while_the_others_go_on(rt):
+    (rt.w / "a").mkdir()
+    (rt.w / "b").mkdir()
+    v = rt.start("-r", "-w", "a", "-w", "b", "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    os.rmdir(rt.w / "b")
+    v.wait_stderr(lambda l: l == b"vigil: b: gone; watching for it to come back")
+    r2 = rt.wait_run(2)
+    assert r2.changed == "." and r2.events == "removed"
+    (rt.w / "a" / "x").write_text("")
+    assert rt.wait_run(3).changed == "x"
+    (rt.w / "b").mkdir()
+    v.wait_stderr(lambda l: l == b"vigil: b: back; watching it again")
+    assert rt.wait_run(4).changed == "."
+    (rt.w / "b" / "y").write_text("")
+    assert rt.wait_run(5).changed == "y"
+    assert inotify_instances(v.pid) == 1
     rt.stop(v)
 
 

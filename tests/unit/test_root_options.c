@@ -308,6 +308,44 @@ static void bad_options_leave_nothing(void **state) {
   vigil_close(v);
 }
 
+/* vigil_root_watched tells which of several roots ended. */
+static void root_watched_tells_which_root_ended(void **state) {
+  (void)state;
+  mk("a");
+  mk("b");
+  char a[256], b[256], bdir[256];
+  path_of(a, sizeof a, "a");
+  path_of(b, sizeof b, "b/");
+  path_of(bdir, sizeof bdir, "b");
+  vigil_t *v;
+  assert_int_equal(vigil_open(&v, NULL), 0);
+  assert_int_equal(vigil_add_opts(v, a, 0, NULL), 0);
+  assert_int_equal(vigil_add_opts(v, b, 0, NULL), 0);
+  assert_int_equal(vigil_root_watched(v, a), 1);
+  assert_int_equal(vigil_root_watched(v, b), 1);
+  assert_int_equal(vigil_root_watched(v, bdir), VIGIL_ENOTROOT); /* the string as given */
+  assert_int_equal(rmdir(bdir), 0);
+  vigil_event ev;
+  do
+    assert_int_equal(vigil_read(v, &ev, 2000), 1);
+  while (ev.kind != VIGIL_REMOVED || strcmp(ev.path, b) != 0);
+  assert_int_equal(vigil_root_watched(v, b), 0);
+  assert_int_equal(vigil_root_watched(v, a), 1);
+  vigil_stats st;
+  assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
+  assert_int_equal(st.roots, 1);
+  /* Added again once it is back, before the old one is forgotten: watched. */
+  mk("b");
+  assert_int_equal(vigil_add_opts(v, b, 0, NULL), 0);
+  assert_int_equal(vigil_root_watched(v, b), 1);
+  assert_int_equal(vigil_remove(v, b), 0);
+  assert_int_equal(vigil_remove(v, b), 0);
+  assert_int_equal(vigil_root_watched(v, b), VIGIL_ENOTROOT);
+  assert_int_equal(vigil_root_watched(NULL, b), -EINVAL);
+  assert_int_equal(vigil_root_watched(v, NULL), -EINVAL);
+  vigil_close(v);
+}
+
 /* The struct's versions, as vigil_options has them. */
 static void sizes_old_and_new(void **state) {
   (void)state;
@@ -376,6 +414,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(each_root_has_its_own_ignore_file, setup, teardown),
       cmocka_unit_test_setup_teardown(flags_and_defaults, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_options_leave_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(root_watched_tells_which_root_ended, setup, teardown),
       cmocka_unit_test_setup_teardown(sizes_old_and_new, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
