@@ -111,7 +111,7 @@ static inline vigil__node *vigil__node_first(const vigil__node *n) {
 struct vigil__root {
   char *given;       /* the path exactly as the caller gave it */
   size_t prefix_len; /* length of given without trailing slashes (but "/" stays) */
-  char *dirpath;     /* a file root's parent directory, for system calls */
+  char *dirpath;     /* a file root's parent directory as given (abspath resolves it) */
   char *base;        /* a file root's name in that directory */
   /*
    * Its exclude patterns: its own (own_filter) or the instance's, shared;
