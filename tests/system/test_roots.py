@@ -488,3 +488,21 @@ def test_vigil_run_waits_for_a_watched_file_a_slow_save_takes_away(rt):
     rt.wait_run(3)
     assert _seen(rt, 3) == b"next"
     rt.stop(v)
+
+
+def test_vigil_run_with_hundreds_of_watched_files_in_one_directory(rt):
+    names = ["f%03d.c" % i for i in range(200)]
+    for name in names:
+        (rt.w / name).write_bytes(b"v0")
+    args = []
+    for name in names:
+        args += ["-w", name]
+    v = rt.start(*args, "--", *rt.rec("true"))
+    assert re.search(rb"ready, watching 1 directories",
+                     v.wait_stderr(lambda l: b"ready" in l)), v.describe()
+    rt.wait_run(1)
+    for n, name in enumerate((names[0], names[16], names[17], names[-1])):
+        (rt.w / name).write_bytes(b"v1")
+        r = rt.wait_run(n + 2)
+        assert r.changed == name, (name, r.changed)
+    rt.stop(v)
