@@ -1256,6 +1256,34 @@ def test_a_daemon_ignoring_TERM_is_killed_after_the_grace(rt):
             in v.stderr_text()), v.stderr_text()
 
 
+# The command's answer to TERM: a daemon (setsid, from a background child,
+# execs sleep without forking, so $! is its pid), recorded before it exits
+# (in group.N too, for the clean-up of a failed test).
+LATE_DAEMON = r"""
+trap 'setsid sleep 1000 & echo $! > "$REC_OUT/late"; echo $! >> "$REC_OUT/group.$REC_N"; exit 0' TERM
+: > "$REC_OUT/armed.$REC_N"
+while :; do sleep 0.02; done
+"""
+
+
+def test_a_daemon_started_while_stopping_gets_the_stop_signal_too(rt):
+    """The command answers TERM by starting a daemon and exiting: the
+    daemon, which appeared after the stop signal was sent, gets it too,
+    long before the grace runs out."""
+    script = rt.out / "late.sh"
+    script.write_text(LATE_DAEMON)
+    v = rt.start("--grace", "30s", "--", *rt.rec("sh", str(script)))
+    rt.wait_armed(1)
+    t0 = time.monotonic()
+    v.send(signal.SIGTERM)
+    assert v.wait_exit() == 0, v.describe()
+    took = time.monotonic() - t0
+    late = int((rt.out / "late").read_text())
+    assert not runtest.exists(late)
+    assert took < scaled(5.0), took
+    assert "SIGKILL" not in v.stderr_text(), v.stderr_text()
+
+
 @pytest.mark.parametrize("how,status", [("exit 3", 3),
                                         ("sleep 1000", 128 + signal.SIGTERM)])
 def test_a_daemon_does_not_change_the_exit_status(rt, how, status):
