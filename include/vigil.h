@@ -458,7 +458,8 @@ VIGIL_API int vigil_start(vigil_t *v, vigil_cb cb, void *userdata);
 /*
  * The drain for a program that reads with vigil_read and is about to stop
  * (on SIGINT, say): delivers to cb every event already read and every
- * record already queued in the kernel when it is called, and nothing that
+ * record already queued in the kernel when it is called (and what a
+ * change of the mount table made before it did), and nothing that
  * arrives later, so it ends even while a storm goes on. A rename still
  * waiting for its pair is settled first. It never blocks; timeout_ms
  * bounds the time it spends (-1: no bound), and what it has not delivered

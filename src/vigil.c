@@ -569,6 +569,9 @@ int vigil__wait(vigil_t *v, int block) {
 
 size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver, void *ctx) {
   v->be->flush(v->be_state, v);
+  /* A change of the mount table made before the drain is delivered too. */
+  if (v->roots)
+    vigil__mounts_check(v);
   size_t n = 0;
   while (vigil__now_ms() < deadline) {
     if (vigil__queue_empty(&v->queue) && *left == 0) {
