@@ -4,12 +4,16 @@
 
 #include "vigil.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 
 int cmd_watch(int argc, char **argv);
 
-/* Prints "vigil: " and the message on stderr. */
+/* The shared helpers below are in common.c. */
+
+/* Prints "vigil: " and the message on stderr, in one write. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_verror(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Explains why vigil_add failed for path, naming the cause and the fix. */
 void cli_add_error(const char *path, int err, const vigil_t *v);
@@ -48,5 +52,43 @@ int cli_set_stop_check(int (*stop)(void));
  */
 void cli_tick(int on);
 #define CLI_TICK_MS 10
+
+/*
+ * The options both subcommands take. Their getopt tables list
+ * CLI_COMMON_LONGOPTS, and their option switch hands every other code to
+ * cli_common_option, which also answers getopt's ':' (a value missing)
+ * and '?' (an unknown option), so both say the same for the same mistake.
+ */
+enum { CLI_OPT_EXCLUDE = 0x1000, CLI_OPT_EVENTS, CLI_OPT_BACKEND };
+/* clang-format off */
+#define CLI_COMMON_LONGOPTS                                   \
+  {"exclude", required_argument, NULL, CLI_OPT_EXCLUDE},      \
+  {"events", required_argument, NULL, CLI_OPT_EVENTS},        \
+  {"backend", required_argument, NULL, CLI_OPT_BACKEND}
+/* clang-format on */
+
+typedef struct {
+  const char **exclude; /* --exclude, in order; the strings are argv's */
+  size_t nexclude;
+  unsigned events;     /* --events as a mask, or 0 */
+  const char *backend; /* --backend, or NULL */
+} cli_common;
+
+/* Makes room for argc patterns; 0 or -ENOMEM. cli_common_free frees it. */
+int cli_common_init(cli_common *c, int argc);
+void cli_common_free(cli_common *c);
+
+/*
+ * Handles option opt (getopt's code) with value arg. word is the word of
+ * the command line that holds it (argv[optind - 1]), cmd the subcommand's
+ * name for the hint, kinds the mask of kinds --events accepts. Returns 0,
+ * or -1 after an error line: a malformed pattern, an unknown kind, a
+ * backend not built in, a value missing, or an option unknown.
+ */
+int cli_common_option(cli_common *c, int opt, const char *arg, const char *word, const char *cmd,
+                      unsigned kinds);
+
+/* "vigil: ready, watching N directories" on stderr, after lead (such as "\r\033[K"). */
+void cli_ready(const vigil_t *v, const char *lead);
 
 #endif /* VIGIL_CLI_H */

@@ -51,6 +51,9 @@ extern char **environ;
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1 };
 
+/* The kinds --events takes: not error (always reported), nor opened and closed_nowrite. */
+#define RUN_KINDS (VIGIL_KINDS_DEFAULT & ~VIGIL_MASK(VIGIL_ERROR))
+
 /* How often the group is checked while vigil waits for it to be gone. */
 #define GROUP_POLL_MS 10
 /* Events taken per turn of the loop, so that a storm never delays signals or timers. */
@@ -110,9 +113,8 @@ typedef enum { BUSY_QUEUE, BUSY_RESTART, BUSY_SIGNAL, BUSY_IGNORE } busy_mode;
 typedef struct {
   const char **watch;
   size_t nwatch;
-  const char **exclude;
-  size_t nexclude;
-  char **ext; /* each with its leading dot */
+  cli_common common; /* --exclude, --events, --backend */
+  char **ext;        /* each with its leading dot */
   size_t next;
   char **cmd;
   int ncmd;
@@ -120,8 +122,7 @@ typedef struct {
   busy_mode busy;
   int signal, stop_signal;
   int64_t grace_ms, debounce_ms;
-  unsigned events;     /* the kinds that count */
-  const char *backend; /* --backend, or NULL */
+  unsigned events; /* the kinds that count */
 } run_opts;
 
 typedef struct {
@@ -195,16 +196,12 @@ static int run_write(int fd, const char *buf, size_t len) {
  * stderr, and a line of vigil's must never be split by one of its own.
  */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
-  char line[4096] = "vigil: ";
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line + 7, sizeof line - 8, fmt, ap);
+  cli_tick(1);
+  cli_verror(fmt, ap);
+  cli_tick(0);
   va_end(ap);
-  if (n < 0)
-    return;
-  size_t len = 7 + ((size_t)n < sizeof line - 8 ? (size_t)n : sizeof line - 9);
-  line[len++] = '\n';
-  (void)run_write(2, line, len);
 }
 
 /* -- options --------------------------------------------------------------- */
@@ -255,12 +252,9 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
     OPT_STOP_SIGNAL,
     OPT_GRACE,
     OPT_DEBOUNCE,
-    OPT_EXCLUDE,
-    OPT_EVENTS,
     OPT_NO_IGNORE,
     OPT_ONCE,
-    OPT_EXIT_ON_CHANGE,
-    OPT_BACKEND
+    OPT_EXIT_ON_CHANGE
   };
   static const struct option longopts[] = {
       {"watch", required_argument, NULL, 'w'},
@@ -273,15 +267,13 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
       {"grace", required_argument, NULL, OPT_GRACE},
       {"debounce", required_argument, NULL, OPT_DEBOUNCE},
       {"ext", required_argument, NULL, 'e'},
-      {"exclude", required_argument, NULL, OPT_EXCLUDE},
-      {"events", required_argument, NULL, OPT_EVENTS},
       {"no-ignore-files", no_argument, NULL, OPT_NO_IGNORE},
       {"clear", no_argument, NULL, 'c'},
       {"once", no_argument, NULL, OPT_ONCE},
       {"exit-on-change", no_argument, NULL, OPT_EXIT_ON_CHANGE},
       {"quiet", no_argument, NULL, 'q'},
-      {"backend", required_argument, NULL, OPT_BACKEND},
       {"help", no_argument, NULL, 'h'},
+      CLI_COMMON_LONGOPTS,
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->busy = BUSY_QUEUE;
@@ -289,10 +281,9 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
   o->stop_signal = SIGTERM;
   o->grace_ms = 5000;
   o->debounce_ms = 50;
-  o->events = VIGIL_KINDS_DEFAULT & ~VIGIL_MASK(VIGIL_ERROR);
+  o->events = RUN_KINDS;
   o->watch = calloc((size_t)argc + 1, sizeof *o->watch);
-  o->exclude = calloc((size_t)argc + 1, sizeof *o->exclude);
-  if (!o->watch || !o->exclude) {
+  if (!o->watch || cli_common_init(&o->common, argc) < 0) {
     say("out of memory");
     return -1;
   }
@@ -348,22 +339,6 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
         return -1;
       }
       break;
-    case OPT_EXCLUDE:
-      o->exclude[o->nexclude++] = optarg;
-      break;
-    case OPT_EVENTS:
-      o->events = cli_parse_events(optarg);
-      /*
-       * Opens and closes without writing are refused: COMMAND reading its
-       * own files would make the next run, for ever.
-       */
-      if (!o->events || (o->events & ~(VIGIL_KINDS_DEFAULT & ~VIGIL_MASK(VIGIL_ERROR)))) {
-        say("--events: unknown kind in '%s' (kinds: created, removed, modified, attrib, "
-            "moved, closed, overflow)",
-            optarg);
-        return -1;
-      }
-      break;
     case OPT_NO_IGNORE:
       o->no_ignore_files = 1;
       break;
@@ -376,29 +351,23 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
     case OPT_EXIT_ON_CHANGE:
       o->exit_on_change = 1;
       break;
-    case OPT_BACKEND: {
-      char why[256];
-      if (cli_check_backend(optarg, why, sizeof why) < 0) {
-        say("%s", why);
-        return -1;
-      }
-      o->backend = optarg;
-      break;
-    }
     case 'q':
       o->quiet = 1;
       break;
     case 'h':
       fputs(run_usage, stdout);
       exit(EXIT_OK);
-    case ':':
-      say("option '%s' needs a value; try 'vigil run --help'", argv[optind - 1]);
-      return -1;
     default:
-      say("unknown option '%s'; try 'vigil run --help'", argv[optind - 1]);
-      return -1;
+      /*
+       * Opens and closes without writing are refused: COMMAND reading its
+       * own files would make the next run, for ever.
+       */
+      if (cli_common_option(&o->common, c, optarg, argv[optind - 1], "run", RUN_KINDS) < 0)
+        return -1;
     }
   }
+  if (o->common.events)
+    o->events = o->common.events;
   if (optind >= argc) {
     say("run: no COMMAND given; try 'vigil run --help'");
     return -1;
@@ -419,7 +388,7 @@ static void free_opts(run_opts *o) {
     free(o->ext[i]);
   free(o->ext);
   free(o->watch);
-  free(o->exclude);
+  cli_common_free(&o->common);
 }
 
 /* -- the command ------------------------------------------------------------- */
@@ -1127,8 +1096,8 @@ static int root_patterns(const run_opts *o, const char *root, run_strv *pat) {
   }
   if (run_strv_push(pat, ".git", 4) < 0)
     return -ENOMEM;
-  for (size_t i = 0; i < o->nexclude; i++)
-    if (run_strv_push(pat, o->exclude[i], strlen(o->exclude[i])) < 0)
+  for (size_t i = 0; i < o->common.nexclude; i++)
+    if (run_strv_push(pat, o->common.exclude[i], strlen(o->common.exclude[i])) < 0)
       return -ENOMEM;
   return 0;
 }
@@ -1147,7 +1116,7 @@ static int open_instance(runner *r) {
   vo.events = o->events | VIGIL_MASK(VIGIL_ERROR);
   vo.ignore_file = o->no_ignore_files ? NULL : ".gitignore";
   vo.progress = cancel_on_signal;
-  vo.backend = o->backend;
+  vo.backend = o->common.backend;
   int rc = vigil_open(&r->v, &vo);
   if (rc < 0) {
     r->v = NULL;
@@ -1221,8 +1190,8 @@ static int setup_signals(runner *r) {
 }
 
 static int user_reincludes_git(const run_opts *o) {
-  for (size_t i = 0; i < o->nexclude; i++)
-    if (o->exclude[i][0] == '!' && strstr(o->exclude[i], ".git"))
+  for (size_t i = 0; i < o->common.nexclude; i++)
+    if (o->common.exclude[i][0] == '!' && strstr(o->common.exclude[i], ".git"))
       return 1;
   return 0;
 }
@@ -1233,11 +1202,6 @@ int cmd_run(int argc, char **argv) {
   int status = EXIT_ERROR;
   if (parse_opts(argc, argv, &o) < 0)
     goto out_opts;
-  for (size_t i = 0; i < o.nexclude; i++)
-    if (!patterns_ok(&o.exclude[i], 1)) {
-      say("--exclude: malformed pattern '%s'", o.exclude[i]);
-      goto out_opts;
-    }
   if (make_command(&r) < 0) {
     say("out of memory");
     goto out_opts;
@@ -1272,10 +1236,9 @@ int cmd_run(int argc, char **argv) {
     goto out_roots;
   }
   if (!o.quiet) {
-    vigil_stats st;
-    if (vigil_get_stats(r.v, &st, sizeof st) < 0)
-      st.watches = 0;
-    say("ready, watching %zu directories", st.watches);
+    cli_tick(1); /* as in say */
+    cli_ready(r.v, "");
+    cli_tick(0);
   }
   status = loop(&r);
 

@@ -86,106 +86,8 @@ typedef struct {
   double timeout;
   int quiet;
   int color;
-  const char **exclude;
-  size_t exclude_count;
-  unsigned events;
-  const char *backend;
+  cli_common common; /* --exclude, --events, --backend */
 } watch_opts;
-
-unsigned cli_parse_events(const char *list) {
-  unsigned mask = 0;
-  const char *p = list;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    char name[32];
-    if (n == 0 || n >= sizeof name)
-      return 0;
-    memcpy(name, p, n);
-    name[n] = '\0';
-    vigil_kind k = vigil_kind_parse(name);
-    if (!k)
-      return 0;
-    mask |= VIGIL_MASK(k);
-    p += n;
-    if (*p == ',')
-      p++;
-  }
-  return mask;
-}
-
-int cli_check_backend(const char *name, char *why, size_t n) {
-  if (strcmp(name, "auto") == 0)
-    return 0;
-  for (size_t i = 0; vigil_backend_name(i); i++)
-    if (strcmp(vigil_backend_name(i), name) == 0)
-      return 0;
-  size_t len =
-      (size_t)snprintf(why, n, "--backend: '%s' is not built in; use auto, or one of:", name);
-  for (size_t i = 0; vigil_backend_name(i) && len < n; i++)
-    len += (size_t)snprintf(why + len, n - len, "%s %s", i ? "," : "", vigil_backend_name(i));
-  return -1;
-}
-
-/* A sysctl's value ("fs.inotify.max_user_watches"), or -1. */
-static long read_sysctl(const char *name) {
-  char file[96] = "/proc/sys/";
-  size_t n = strlen(file);
-  for (const char *c = name; *c && n + 1 < sizeof file; c++)
-    file[n++] = *c == '.' ? '/' : *c;
-  file[n] = '\0';
-  FILE *f = fopen(file, "re");
-  if (!f)
-    return -1;
-  long val = -1;
-  if (fscanf(f, "%ld", &val) != 1)
-    val = -1;
-  fclose(f);
-  return val;
-}
-
-/*
- * The limit that bit, as vigil_strerror judges it: fs.inotify.* is the
- * initial user namespace's; inside a user namespace (a rootless
- * container) its own user.* counts too, and is the one to raise when it
- * is lower. *cur is its value, or -1.
- */
-static const char *limit_that_bit(const char *fs, const char *user, long *cur) {
-  long f = read_sysctl(fs), u = read_sysctl(user);
-  if (u >= 0 && f >= 0 && u < f) {
-    *cur = u;
-    return user;
-  }
-  *cur = f;
-  return fs;
-}
-
-void cli_add_error(const char *path, int err, const vigil_t *v) {
-  vigil_stats st = {0};
-  if (v)
-    vigil_get_stats(v, &st, sizeof st);
-  if (err == VIGIL_EWATCHLIMIT) {
-    long cur;
-    const char *name =
-        limit_that_bit("fs.inotify.max_user_watches", "user.max_inotify_watches", &cur);
-    char now[128] = "";
-    if (cur > 0)
-      snprintf(now, sizeof now, " (now %ld; e.g. sysctl %s=%ld)", cur, name, cur * 4);
-    cli_error("%s: inotify watch limit reached after placing %zu watches for this path: "
-              "not a full disk; raise %s%s",
-              path, st.add_watches, name, now);
-  } else if (err == VIGIL_EINSTLIMIT) {
-    long cur;
-    const char *name =
-        limit_that_bit("fs.inotify.max_user_instances", "user.max_inotify_instances", &cur);
-    if (cur >= 0)
-      cli_error("inotify instance limit reached (%s is %ld): raise %s", name, cur, name);
-    else
-      cli_error("inotify instance limit reached: raise %s", name);
-  } else {
-    cli_error("%s: %s", path, vigil_strerror(err));
-  }
-}
 
 /* Colour on a terminal, unless NO_COLOR is set to something (no-color.org). */
 static int want_color(void) {
@@ -205,18 +107,23 @@ static int parse_color(const char *when) {
 
 static int parse_opts(int argc, char **argv, watch_opts *o) {
   static const struct option longopts[] = {
-      {"json", no_argument, NULL, 'j'},          {"format", required_argument, NULL, 'f'},
-      {"exclude", required_argument, NULL, 'x'}, {"events", required_argument, NULL, 'e'},
-      {"once", no_argument, NULL, '1'},          {"timeout", required_argument, NULL, 't'},
-      {"quiet", no_argument, NULL, 'q'},         {"color", required_argument, NULL, 'c'},
-      {"colour", required_argument, NULL, 'c'},  {"backend", required_argument, NULL, 'b'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+      {"json", no_argument, NULL, 'j'},
+      {"format", required_argument, NULL, 'f'},
+      {"once", no_argument, NULL, '1'},
+      {"timeout", required_argument, NULL, 't'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"color", required_argument, NULL, 'c'},
+      {"colour", required_argument, NULL, 'c'},
+      {"help", no_argument, NULL, 'h'},
+      CLI_COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
   memset(o, 0, sizeof *o);
   o->color = want_color();
-  o->exclude = calloc((size_t)argc, sizeof *o->exclude);
-  if (!o->exclude)
+  if (cli_common_init(&o->common, argc) < 0) {
+    cli_error("out of memory");
     return -1;
+  }
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":1t:qh", longopts, NULL)) != -1) {
@@ -233,22 +140,6 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
       o->format = optarg;
       break;
     }
-    case 'x':
-      if (vigil_pattern_check(optarg) == VIGIL_EPATTERN) {
-        cli_error("--exclude: malformed pattern '%s' (gitignore syntax)", optarg);
-        return -1;
-      }
-      o->exclude[o->exclude_count++] = optarg;
-      break;
-    case 'e':
-      o->events = cli_parse_events(optarg);
-      if (!o->events) {
-        cli_error("--events: unknown kind in '%s' (kinds: created, removed, modified, attrib, "
-                  "moved, closed, overflow, error, opened, closed_nowrite)",
-                  optarg);
-        return -1;
-      }
-      break;
     case '1':
       o->once = 1;
       break;
@@ -272,24 +163,14 @@ static int parse_opts(int argc, char **argv, watch_opts *o) {
         return -1;
       }
       break;
-    case 'b': {
-      char why[256];
-      if (cli_check_backend(optarg, why, sizeof why) < 0) {
-        cli_error("%s", why);
-        return -1;
-      }
-      o->backend = optarg;
-      break;
-    }
     case 'h':
       fputs(watch_usage, stdout);
       exit(EXIT_OK);
-    case ':':
-      cli_error("option '%s' needs a value; try 'vigil watch --help'", argv[optind - 1]);
-      return -1;
     default:
-      cli_error("unknown option '%s'; try 'vigil watch --help'", argv[optind - 1]);
-      return -1;
+      /* Every kind, even the two delivered only when named. */
+      if (cli_common_option(&o->common, c, optarg, argv[optind - 1], "watch",
+                            (VIGIL_MASK(VIGIL_KIND_MAX) << 1) - 2) < 0)
+        return -1;
     }
   }
   if (optind >= argc) {
@@ -514,19 +395,19 @@ static int watch_loop(vigil_t *v, const watch_opts *o) {
 int cmd_watch(int argc, char **argv) {
   watch_opts o;
   if (parse_opts(argc, argv, &o) < 0) {
-    free(o.exclude);
+    cli_common_free(&o.common);
     return EXIT_ERROR;
   }
   tzset();
   int show_progress = !o.quiet && isatty(2);
   vigil_options vo;
   vigil_options_init(&vo);
-  vo.exclude = o.exclude;
-  vo.exclude_count = o.exclude_count;
-  vo.events = o.events;
+  vo.exclude = o.common.exclude;
+  vo.exclude_count = o.common.nexclude;
+  vo.events = o.common.events;
   vo.progress = on_progress;
   vo.progress_userdata = &show_progress;
-  vo.backend = o.backend;
+  vo.backend = o.common.backend;
   vigil_t *v;
   int rc = vigil_open(&v, &vo);
   if (rc < 0) {
@@ -536,7 +417,7 @@ int cmd_watch(int argc, char **argv) {
       cli_add_error("", rc, NULL);
     else
       cli_error("cannot start watching: %s", vigil_strerror(rc));
-    free(o.exclude);
+    cli_common_free(&o.common);
     return EXIT_ERROR;
   }
   install_signals(v);
@@ -553,7 +434,7 @@ int cmd_watch(int argc, char **argv) {
       if (!o.quiet)
         cli_error("%sstopped during setup, before ready", show_progress ? "\r\033[K" : "");
       vigil_close(v);
-      free(o.exclude);
+      cli_common_free(&o.common);
       return EXIT_OK;
     }
     if (rc < 0) {
@@ -561,21 +442,15 @@ int cmd_watch(int argc, char **argv) {
         (void)!write(2, "\n", 1);
       cli_add_error(argv[i], rc, v);
       vigil_close(v);
-      free(o.exclude);
+      cli_common_free(&o.common);
       return EXIT_ERROR;
     }
   }
-  if (!o.quiet) {
-    vigil_stats st;
-    vigil_get_stats(v, &st, sizeof st);
-    char line[128];
-    int n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n",
-                     show_progress ? "\r\033[K" : "", st.watches);
-    (void)cli_write_all(2, line, (size_t)n, NULL);
-  }
+  if (!o.quiet)
+    cli_ready(v, show_progress ? "\r\033[K" : "");
   int status = watch_loop(v, &o);
   signal_target = NULL;
   vigil_close(v);
-  free(o.exclude);
+  cli_common_free(&o.common);
   return status;
 }

@@ -148,6 +148,55 @@ def test_backend_needs_a_name(run, tmp):
         "vigil: option '--backend' needs a value; try 'vigil watch --help'"], r
 
 
+# -- the options vigil watch and vigil run share -------------------------------
+
+WATCH_KINDS = ("created, removed, modified, attrib, moved, closed, overflow, "
+               "error, opened, closed_nowrite")
+RUN_KINDS = "created, removed, modified, attrib, moved, closed, overflow"
+
+
+@pytest.mark.parametrize("args,watch_err,run_err", [
+    (["--exclude", "[abc"],
+     "--exclude: malformed pattern '[abc' (gitignore syntax)", None),
+    (["--exclude", "ok", "--exclude", "a\\"],
+     "--exclude: malformed pattern 'a\\' (gitignore syntax)", None),
+    (["--events", "created,bogus"],
+     "--events: unknown kind in 'created,bogus' (kinds: %s)" % WATCH_KINDS,
+     "--events: unknown kind in 'created,bogus' (kinds: %s)" % RUN_KINDS),
+    (["--events", "opened"], None,
+     "--events: unknown kind in 'opened' (kinds: %s)" % RUN_KINDS),
+    (["--events", ""],
+     "--events: unknown kind in '' (kinds: %s)" % WATCH_KINDS,
+     "--events: unknown kind in '' (kinds: %s)" % RUN_KINDS),
+    (["--backend", "poll"],
+     "--backend: 'poll' is not built in; use auto, or one of: inotify", None),
+    (["--bogus"], "unknown option '--bogus'; try 'vigil watch --help'",
+     "unknown option '--bogus'; try 'vigil run --help'"),
+])
+def test_shared_options_say_the_same(run, tmp, args, watch_err, run_err):
+    """vigil watch and vigil run check the options they share alike, and
+    say the same for the same mistake; --events names the kinds each
+    takes."""
+    if run_err is None:
+        run_err = watch_err
+    for cmd, want in (("watch", watch_err), ("run", run_err)):
+        if want is None:    # watch takes these kinds
+            continue
+        argv = [cmd, *args, str(tmp)] if cmd == "watch" else \
+               [cmd, *args, "-w", str(tmp), "--", "true"]
+        r = run(*argv)
+        assert r.returncode == 1, r
+        assert lines_of(r.stderr) == ["vigil: " + want], r
+
+
+@pytest.mark.parametrize("cmd", ["watch", "run"])
+def test_shared_options_need_a_value(run, cmd):
+    r = run(cmd, "--events")
+    assert r.returncode == 1, r
+    assert lines_of(r.stderr) == [
+        "vigil: option '--events' needs a value; try 'vigil %s --help'" % cmd], r
+
+
 # -- readiness ----------------------------------------------------------------
 
 def test_ready_line_counts_directories(vigil, tmp):

@@ -1,0 +1,263 @@
+/*
+ * What vigil watch and vigil run share: error lines, writes that a stop
+ * can cut short, the options both take, and the ready line.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void cli_verror(const char *fmt, va_list ap) {
+  char line[8192] = "vigil: ";
+  size_t pre = strlen(line);
+  int n = vsnprintf(line + pre, sizeof line - pre - 1, fmt, ap);
+  if (n < 0)
+    return;
+  size_t len = pre + (size_t)n;
+  if (len > sizeof line - 2)
+    len = sizeof line - 2;
+  line[len++] = '\n';
+  /* One write, so the line is never interleaved with a child's output. */
+  (void)cli_write_all(2, line, len, NULL);
+}
+
+void cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_verror(fmt, ap);
+  va_end(ap);
+}
+
+static int (*write_stop)(void);
+static timer_t tick_timer;
+static int tick_ready;
+
+int cli_write_all(int fd, const char *buf, size_t len, size_t *done) {
+  size_t total = 0;
+  int rc = 0;
+  while (total < len) {
+    ssize_t w = write(fd, buf + total, len - total);
+    if (w < 0 && errno != EINTR) {
+      rc = -errno;
+      break;
+    }
+    if (w > 0)
+      total += (size_t)w;
+    /* Interrupted, before or after writing part of it: a stop may be due. */
+    if ((w < 0 || total < len) && write_stop && write_stop()) {
+      rc = -ECANCELED;
+      break;
+    }
+  }
+  if (done)
+    *done = total;
+  return rc;
+}
+
+static void on_tick(int sig) {
+  (void)sig;
+}
+
+int cli_set_stop_check(int (*stop)(void)) {
+  write_stop = stop;
+  if (tick_ready || !stop)
+    return 0;
+  /* No SA_RESTART: the tick is there to make a blocked write return. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_tick;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGALRM, &sa, NULL) < 0)
+    return -errno;
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_SIGNAL;
+  sev.sigev_signo = SIGALRM;
+  if (timer_create(CLOCK_MONOTONIC, &sev, &tick_timer) < 0)
+    return -errno;
+  tick_ready = 1;
+  return 0;
+}
+
+void cli_tick(int on) {
+  if (!tick_ready)
+    return;
+  int saved = errno;
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  if (on) {
+    its.it_value.tv_nsec = CLI_TICK_MS * 1000000L;
+    its.it_interval = its.it_value;
+  }
+  /* timer_settime is async-signal-safe (POSIX), unlike setitimer. */
+  (void)timer_settime(tick_timer, 0, &its, NULL);
+  errno = saved;
+}
+
+unsigned cli_parse_events(const char *list) {
+  unsigned mask = 0;
+  const char *p = list;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char name[32];
+    if (n == 0 || n >= sizeof name)
+      return 0;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    vigil_kind k = vigil_kind_parse(name);
+    if (!k)
+      return 0;
+    mask |= VIGIL_MASK(k);
+    p += n;
+    if (*p == ',')
+      p++;
+  }
+  return mask;
+}
+
+int cli_check_backend(const char *name, char *why, size_t n) {
+  if (strcmp(name, "auto") == 0)
+    return 0;
+  for (size_t i = 0; vigil_backend_name(i); i++)
+    if (strcmp(vigil_backend_name(i), name) == 0)
+      return 0;
+  size_t len =
+      (size_t)snprintf(why, n, "--backend: '%s' is not built in; use auto, or one of:", name);
+  for (size_t i = 0; vigil_backend_name(i) && len < n; i++)
+    len += (size_t)snprintf(why + len, n - len, "%s %s", i ? "," : "", vigil_backend_name(i));
+  return -1;
+}
+
+/* A sysctl's value ("fs.inotify.max_user_watches"), or -1. */
+static long read_sysctl(const char *name) {
+  char file[96] = "/proc/sys/";
+  size_t n = strlen(file);
+  for (const char *c = name; *c && n + 1 < sizeof file; c++)
+    file[n++] = *c == '.' ? '/' : *c;
+  file[n] = '\0';
+  FILE *f = fopen(file, "re");
+  if (!f)
+    return -1;
+  long val = -1;
+  if (fscanf(f, "%ld", &val) != 1)
+    val = -1;
+  fclose(f);
+  return val;
+}
+
+/*
+ * The limit that bit, as vigil_strerror judges it: fs.inotify.* is the
+ * initial user namespace's; inside a user namespace (a rootless
+ * container) its own user.* counts too, and is the one to raise when it
+ * is lower. *cur is its value, or -1.
+ */
+static const char *limit_that_bit(const char *fs, const char *user, long *cur) {
+  long f = read_sysctl(fs), u = read_sysctl(user);
+  if (u >= 0 && f >= 0 && u < f) {
+    *cur = u;
+    return user;
+  }
+  *cur = f;
+  return fs;
+}
+
+void cli_add_error(const char *path, int err, const vigil_t *v) {
+  vigil_stats st = {0};
+  if (v)
+    vigil_get_stats(v, &st, sizeof st);
+  if (err == VIGIL_EWATCHLIMIT) {
+    long cur;
+    const char *name =
+        limit_that_bit("fs.inotify.max_user_watches", "user.max_inotify_watches", &cur);
+    char now[128] = "";
+    if (cur > 0)
+      snprintf(now, sizeof now, " (now %ld; e.g. sysctl %s=%ld)", cur, name, cur * 4);
+    cli_error("%s: inotify watch limit reached after placing %zu watches for this path: "
+              "not a full disk; raise %s%s",
+              path, st.add_watches, name, now);
+  } else if (err == VIGIL_EINSTLIMIT) {
+    long cur;
+    const char *name =
+        limit_that_bit("fs.inotify.max_user_instances", "user.max_inotify_instances", &cur);
+    if (cur >= 0)
+      cli_error("inotify instance limit reached (%s is %ld): raise %s", name, cur, name);
+    else
+      cli_error("inotify instance limit reached: raise %s", name);
+  } else {
+    cli_error("%s: %s", path, vigil_strerror(err));
+  }
+}
+
+int cli_common_init(cli_common *c, int argc) {
+  memset(c, 0, sizeof *c);
+  c->exclude = calloc((size_t)argc + 1, sizeof *c->exclude);
+  return c->exclude ? 0 : -ENOMEM;
+}
+
+void cli_common_free(cli_common *c) {
+  free(c->exclude);
+  c->exclude = NULL;
+}
+
+/* "--events: unknown kind in 'LIST' (kinds: created, ...)", naming those accepted. */
+static void events_error(const char *list, unsigned kinds) {
+  char names[256] = "";
+  size_t len = 0;
+  for (int k = 1; k <= VIGIL_KIND_MAX && len < sizeof names; k++)
+    if (kinds & VIGIL_MASK(k))
+      len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                              vigil_kind_name((vigil_kind)k));
+  cli_error("--events: unknown kind in '%s' (kinds: %s)", list, names);
+}
+
+int cli_common_option(cli_common *c, int opt, const char *arg, const char *word, const char *cmd,
+                      unsigned kinds) {
+  switch (opt) {
+  case CLI_OPT_EXCLUDE:
+    if (vigil_pattern_check(arg) == VIGIL_EPATTERN) {
+      cli_error("--exclude: malformed pattern '%s' (gitignore syntax)", arg);
+      return -1;
+    }
+    c->exclude[c->nexclude++] = arg;
+    return 0;
+  case CLI_OPT_EVENTS:
+    c->events = cli_parse_events(arg);
+    if (!c->events || (c->events & ~kinds)) {
+      events_error(arg, kinds);
+      return -1;
+    }
+    return 0;
+  case CLI_OPT_BACKEND: {
+    char why[256];
+    if (cli_check_backend(arg, why, sizeof why) < 0) {
+      cli_error("%s", why);
+      return -1;
+    }
+    c->backend = arg;
+    return 0;
+  }
+  case ':':
+    cli_error("option '%s' needs a value; try 'vigil %s --help'", word, cmd);
+    return -1;
+  default:
+    cli_error("unknown option '%s'; try 'vigil %s --help'", word, cmd);
+    return -1;
+  }
+}
+
+void cli_ready(const vigil_t *v, const char *lead) {
+  vigil_stats st;
+  if (vigil_get_stats(v, &st, sizeof st) < 0)
+    st.watches = 0;
+  char line[128];
+  int n =
+      snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n", lead, st.watches);
+  (void)cli_write_all(2, line, (size_t)n, NULL);
+}
