@@ -41,7 +41,7 @@ struct vigil {
   int qfd;     /* eventfd kept readable while the queue holds events */
   int timerfd; /* fires when a held-back rename must be resolved */
   int mountfd; /* /proc/self/mountinfo, POLLPRI when the mount table changed (mounts.c) */
-  struct vigil__mounts *mounts; /* the mount table as last read, or NULL without /proc */
+  struct vigil__mounts *mounts; /* the mount table as last read */
   int64_t timer_due;            /* CLOCK_MONOTONIC ms the timer is set for */
   int64_t resync_due;           /* when to look at an empty kernel queue again (see resync), or 0 */
   int64_t records_ms;           /* when records were last read */
@@ -232,7 +232,7 @@ void vigil__ignore_free(vigil__root *r);
 int vigil__ignore_touched(vigil_t *v, vigil__node *dir, const char *name, size_t len);
 
 /* mounts.c: the mount table, watched for mounts inside and above the roots. */
-/* Opens it (v->mountfd, v->mounts); without /proc nothing is watched. 0 or -ENOMEM. */
+/* Opens it (v->mountfd, v->mounts). 0, VIGIL_ENOPROC or -errno. */
 int vigil__mounts_open(vigil_t *v);
 void vigil__mounts_close(vigil_t *v);
 /* If the table changed, applies what that did to the roots. 0 or -ENOMEM. */

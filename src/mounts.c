@@ -305,12 +305,12 @@ int vigil__mounts_open(vigil_t *v) {
   v->mountfd = VIGIL__SYS(open(MOUNTINFO, O_RDONLY | O_CLOEXEC));
   int pollfd = v->mountfd >= 0 ? VIGIL__SYS(open(MOUNTINFO, O_RDONLY | O_CLOEXEC)) : -1;
   if (pollfd < 0) {
-    /* No /proc: mounts go unnoticed, and an unmount inside a tree is repaired. */
+    /* Mounts would go unnoticed: fail rather than watch half blind. */
     int err = errno;
     if (v->mountfd >= 0)
       close(v->mountfd);
     v->mountfd = -1;
-    return err == ENOMEM ? -ENOMEM : 0;
+    return err == ENOENT ? VIGIL_ENOPROC : -err;
   }
   struct vigil__mounts *ms = vigil__calloc(1, sizeof *ms);
   if (!ms) {
