@@ -718,3 +718,96 @@ def test_import_paths_mirror_watchdog():
     for cls in (PollingObserver, PollingObserverVFS):
         with pytest.raises(NotImplementedError, match="no polling backend"):
             cls()
+
+
+# -- the generic classes of watchdog's tests/test_observer.py -----------------
+
+APIS = [pytest.param(vigil_api, id="vigil"), pytest.param(watchdog_api, id="watchdog", marks=needs_watchdog)]
+
+
+@pytest.fixture
+def generic(request):
+    """BaseObserver(EventEmitter) of one library, stopped at the end."""
+    made = []
+
+    def make(api):
+        obs = api.BaseObserver(api.EventEmitter)
+        made.append(obs)
+        return obs
+
+    yield make
+    for obs in made:
+        _stop(obs)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_generic_emitters_follow_the_observer(api, generic):
+    obs = generic(api)
+    obs.schedule(None, "")
+    (em,) = obs.emitters
+    assert not em.is_alive()
+    obs.start()
+    assert em.is_alive()
+    obs.schedule(None, "other")  # started at once, the observer running
+    assert all(e.is_alive() for e in obs.emitters) and len(obs.emitters) == 2
+    obs.unschedule_all()
+    assert len(obs.emitters) == 0
+    obs.stop()
+    obs.join(TIMEOUT)
+    assert not obs.is_alive() and not em.is_alive()
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_generic_unschedule_from_a_handler(api, generic):
+    obs = generic(api)
+    done = threading.Event()
+
+    class H(E.FileSystemEventHandler):
+        def on_modified(self, event):
+            obs.unschedule(watch)
+            done.set()
+
+    watch = obs.schedule(H(), "")
+    obs.start()
+    (em,) = obs.emitters
+    em.queue_event(E.FileModifiedEvent(""))
+    assert done.wait(TIMEOUT)
+    assert len(obs.emitters) == 0
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_generic_start_failure_leaves_a_usable_observer(api, generic):
+    from unittest.mock import patch
+
+    obs = generic(api)
+    obs.schedule(None, "")
+    (em,) = obs.emitters
+
+    def fail():
+        raise OSError("refused")
+
+    with patch.object(em, "start", new=fail), pytest.raises(OSError, match="refused"):
+        obs.start()
+    assert len(obs.emitters) == 0
+    obs.start()
+    with patch.object(api.EventEmitter, "start", new=lambda self: fail()), pytest.raises(OSError):
+        obs.schedule(None, "")
+    assert not obs.emitters
+    obs.schedule(None, "")
+    assert len(obs.emitters) == 1
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_generic_observed_watch_and_queue(api):
+    a = api.ObservedWatch("/foobar", recursive=True)
+    assert a == api.ObservedWatch("/foobar", recursive=True)
+    assert a != api.ObservedWatch("/foobar", recursive=False)
+    assert repr(a) in ("<ObservedWatch: path='/foobar', is_recursive=True>",
+                       "<ObservedWatch: path=/foobar, is_recursive=True>")
+    assert repr(a) == repr(vigil_api.ObservedWatch("/foobar", recursive=True))
+    q = api.EventQueue()
+    ev = E.FileModifiedEvent("/x")
+    q.put((ev, a))
+    q.put((ev, a))  # the same item, still waiting: not taken
+    q.put((E.FileModifiedEvent("/y"), a))
+    assert q.qsize() == 2
