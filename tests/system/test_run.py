@@ -947,6 +947,30 @@ def test_a_pattern_added_to_gitignore_stops_restarts_at_once(rt):
     rt.stop(v)
 
 
+def test_a_nested_gitignore_saved_by_rename_applies_at_once(rt):
+    # Editors save by writing a temporary file and renaming it over the
+    # old one; a nested .gitignore saved that way applies below its
+    # directory at once, and deleting it brings the paths back.
+    rt.git_init(rt.w)
+    (rt.w / "sub" / "gen").mkdir(parents=True)
+    (rt.w / "gen").mkdir()
+    v = rt.start("-r", "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    (rt.w / "sub" / ".gitignore.tmp").write_text("/gen/\n")
+    os.rename(rt.w / "sub" / ".gitignore.tmp", rt.w / "sub" / ".gitignore")
+    r2 = rt.wait_run(2)
+    assert "sub/gen" in r2.changed.split("\n"), r2.changed
+    (rt.w / "sub" / "gen" / "x.o").write_text("")
+    (rt.w / "gen" / "y.o").write_text("")
+    assert rt.wait_run(3).changed == "gen/y.o"
+    os.unlink(rt.w / "sub" / ".gitignore")
+    r4 = rt.wait_run(4)
+    assert sorted(r4.changed.split("\n")) == ["sub/.gitignore", "sub/gen", "sub/gen/x.o"]
+    (rt.w / "sub" / "gen" / "z.o").write_text("")
+    assert rt.wait_run(5).changed == "sub/gen/z.o"
+    rt.stop(v)
+
+
 # -- watched paths that go away -----------------------------------------------
 
 def test_a_watched_directory_that_comes_back(rt):

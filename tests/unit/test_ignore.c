@@ -487,6 +487,36 @@ static void a_moved_directory_keeps_its_ignore_file(void **state) {
   vigil_close(v);
 }
 
+static void ignore_file_exchanged_with_another(void **state) {
+  (void)state;
+  mk("r");
+  put("r/.gitignore", "*.o\n");
+  put("r/other", "*.log\n");
+  put("r/a.o", "x");
+  put("r/b.log", "x");
+  pathset s;
+  const char *init[] = {".gitignore", "other", "b.log"};
+  vigil_t *v = open_ignoring("r", &s, init, N(init));
+  char root[256], p1[256], p2[256];
+  path_of(root, sizeof root, "r");
+  path_of(p1, sizeof p1, "r/.gitignore");
+  path_of(p2, sizeof p2, "r/other");
+  /* One step swaps the two names: the patterns in force are the other file's. */
+  if (renameat2(AT_FDCWD, p1, AT_FDCWD, p2, RENAME_EXCHANGE) < 0) {
+    vigil_close(v);
+    skip();
+  }
+  replay_until(v, root, &s, "m1");
+  const char *s1[] = {".gitignore", "other", "a.o"};
+  set_is(&s, s1, N(s1));
+  put("r/c.o", "x");
+  put("r/d.log", "x");
+  replay_until(v, root, &s, "m2");
+  const char *s2[] = {".gitignore", "other", "a.o", "c.o"};
+  set_is(&s, s2, N(s2));
+  vigil_close(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(nested_files_apply_below_their_directory, setup, teardown),
@@ -499,6 +529,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(ignore_file_deleted_or_renamed, setup, teardown),
       cmocka_unit_test_setup_teardown(nested_ignore_files_change, setup, teardown),
       cmocka_unit_test_setup_teardown(a_moved_directory_keeps_its_ignore_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(ignore_file_exchanged_with_another, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
