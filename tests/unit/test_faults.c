@@ -52,6 +52,9 @@ static void make_tree(void) {
 
 enum outcome { DELIVERED, REPORTED };
 
+/* Set: the root is added with options of its own (vigil_add_opts). */
+static int root_options;
+
 /*
  * One run: open, add the tree, make a directory with a file in it, read
  * until the file is reported, close. Returns how the run ended; with the
@@ -63,10 +66,23 @@ static enum outcome run_once(unsigned long *calls) {
   snprintf(file, sizeof file, "%s/new/x", dir);
   enum outcome how = REPORTED;
   vigil_t *v = NULL;
-  int rc = vigil_open(&v, NULL);
+  vigil_options o;
+  vigil_options_init(&o);
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  const char *inst[] = {"*.tmp"}, *own[] = {"*.o", "/d1"};
+  if (root_options) {
+    o.exclude = inst;
+    o.exclude_count = 1;
+    o.ignore_file = ".gitignore";
+    ro.exclude = own;
+    ro.exclude_count = 2;
+    ro.ignore_file = ".vigilignore";
+  }
+  int rc = vigil_open(&v, &o);
   if (rc < 0)
     goto out;
-  rc = vigil_add(v, dir, 0);
+  rc = vigil_add_opts(v, dir, 0, &ro);
   if (rc < 0)
     goto out;
   if (mkdir(sub, 0755) == 0)
@@ -145,6 +161,19 @@ static void sweep_eio(void **state) {
   sweep(EIO);
 }
 
+/* A root with patterns and an ignore file of its own: compiled, read, freed. */
+static void sweep_root_options(void **state) {
+  (void)state;
+  tu_write_at(dir, ".vigilignore", "d2\n");
+  root_options = 1;
+  sweep(ENOMEM);
+  sweep(EACCES);
+  root_options = 0;
+  char p[128];
+  snprintf(p, sizeof p, "%s/.vigilignore", dir);
+  assert_int_equal(unlink(p), 0);
+}
+
 static int setup(void **state) {
   (void)state;
   make_tree();
@@ -158,9 +187,10 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(sweep_eintr),  cmocka_unit_test(sweep_enomem),
-      cmocka_unit_test(sweep_emfile), cmocka_unit_test(sweep_enospc),
-      cmocka_unit_test(sweep_eacces), cmocka_unit_test(sweep_eio),
+      cmocka_unit_test(sweep_eintr),        cmocka_unit_test(sweep_enomem),
+      cmocka_unit_test(sweep_emfile),       cmocka_unit_test(sweep_enospc),
+      cmocka_unit_test(sweep_eacces),       cmocka_unit_test(sweep_eio),
+      cmocka_unit_test(sweep_root_options),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
