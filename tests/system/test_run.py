@@ -1099,6 +1099,18 @@ def test_each_watched_path_has_its_own_excludes_and_ignore_files(rt):
     rt.stop(v)
 
 
+def test_nested_watched_paths_list_a_change_once(rt):
+    (rt.w / "src" / "lib").mkdir(parents=True)
+    v = rt.start("-r", "-w", "src/lib", "-w", "src", "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    assert inotify_instances(v.pid) == 1
+    (rt.w / "src" / "lib" / "x.c").write_text("")
+    (rt.w / "src" / "y.c").write_text("")
+    r2 = rt.wait_run(2)
+    assert sorted(r2.changed.split("\n")) == ["lib/x.c", "y.c"]
+    rt.stop(v)
+
+
 def test_one_watched_path_gone_and_back_while_the_others_go_on(rt):
     (rt.w / "a").mkdir()
     (rt.w / "b").mkdir()
