@@ -59,11 +59,12 @@ VIGIL_API const char *vigil_version_string(void);
  * Growing the API. Until 1.0 any release may change the API; from 1.0 on,
  * a program built against an older vigil.h keeps working with a newer
  * library. Structs the caller allocates and the library reads or fills
- * (vigil_options, vigil_root_options, vigil_stats) carry their size for that: the library
- * reads or writes only the bytes the caller's struct has. Fields are only
- * ever appended, never removed or reordered, a field's zero means what
- * the field's absence meant before it existed, and a version of a struct
- * never ends in padding (so its size is a prefix of every later version).
+ * (vigil_options, vigil_root_options, vigil_stats) carry their size for
+ * that: the library reads or writes only the bytes the caller's struct
+ * has. Fields are only ever appended, never removed or reordered, a
+ * field's zero means what the field's absence meant before it existed,
+ * and a version of a struct never ends in padding (so its size is a
+ * prefix of every later version).
  *
  * The descriptor type. vigil_fd returns a vigil_os_fd_t: on POSIX systems
  * an int, a descriptor to poll for readability (negative: an error). On
@@ -380,7 +381,8 @@ static inline int vigil_root_options_init(vigil_root_options *ro) {
 /*
  * vigil_add with options of the root's own; flags are vigil_add's, and ro
  * NULL is vigil_add(v, path, flags). ro is read only during the call, and
- * the root keeps what it needs of it. Errors: those of vigil_add, and
+ * the root keeps what it needs of it. Safe from any thread after
+ * vigil_start, like vigil_add. Errors: those of vigil_add, and
  * VIGIL_EOPTIONS (ro->size is not a size of vigil_root_options),
  * VIGIL_EPATTERN (a malformed exclude pattern), -EINVAL (exclude_count
  * without exclude, or a NULL pattern).
