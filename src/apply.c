@@ -246,7 +246,8 @@ void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
   }
   if (n->flags & VIGIL__N_PARTIAL)
     vigil__vanished_forget(v, n);
-  if (vigil__node_dir(n)) {
+  /* Finding the root walks up the tree: not for every directory when no root has ignore files. */
+  if (v->ignore_files && vigil__node_dir(n)) {
     vigil__root *r = vigil__node_root(n);
     if (r && r->nignores)
       vigil__ignore_forget(r, n);

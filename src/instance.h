@@ -23,6 +23,8 @@ struct vigil {
   /* The defaults of the roots that have none of their own (vigil__root). */
   vigil__filter *filter; /* exclude patterns; NULL when nothing is excluded */
   char *ignore_file;     /* per-directory ignore file name, or NULL */
+  /* Some root, now or before, reads ignore files: a dropped directory may have one. */
+  int ignore_files;
   const vigil__backend *be;
   void *be_state;
   unsigned events; /* mask of (1u << kind) to deliver */

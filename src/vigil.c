@@ -726,6 +726,7 @@ static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro
     if (!r->ignore_file)
       return -ENOMEM;
     r->ignore_len = strlen(ign);
+    v->ignore_files = 1;
   }
   return 0;
 }
