@@ -565,6 +565,35 @@ else:
     assert "No space left on device" not in msg
 
 
+def test_no_proc_is_file_not_found(tmp):
+    """Without /proc (unmounted in a mount namespace of its own) no watch
+    can be placed: the Watcher fails at once with FileNotFoundError saying
+    so, rather than watching nothing."""
+    (tmp / "w").mkdir()
+    code = """
+import errno, sys, vigil
+try:
+    vigil.Watcher(sys.argv[1])
+except FileNotFoundError as e:
+    assert e.errno == errno.ENOENT, repr(e)
+    print(e.strerror)
+else:
+    sys.exit("no error")
+"""
+    try:
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            'umount -l /proc || exit 77; exec "$0" "$@"',
+                            sys.executable, "-c", code, str(tmp / "w")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    except OSError as e:
+        pytest.skip("cannot run unshare -m: %s" % e)
+    if r.returncode == 77 or (r.returncode != 0 and b"unshare" in r.stderr):
+        pytest.skip("cannot unmount /proc in a mount namespace: "
+                    + r.stderr.decode(errors="replace").strip())
+    assert r.returncode == 0, r.stderr.decode()
+    assert "/proc is not mounted" in r.stdout.decode(), r.stdout
+
+
 def test_overflow_is_reported_and_repaired(tmp):
     """More changes than the kernel queue holds while nobody reads: an
     overflow event, then a rescan that reports every file anyway."""

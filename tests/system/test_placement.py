@@ -250,3 +250,25 @@ def test_without_openat2(vigil, tmp):
     assert not [e for e in evs if "evil" in (e.get("path") or "")], evs
     assert str(root / deep / "new" / "f") in created_paths(evs)
     check_replay(v, root, start, evs)
+
+
+def test_without_proc_vigil_says_so(vigil_bin, tmp):
+    """Watches are placed through /proc: without it (unmounted in a mount
+    namespace of its own) vigil does not start, and says why."""
+    root = tmp / "w"
+    root.mkdir()
+    try:
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            'umount -l /proc || exit 77; exec "$0" "$@"',
+                            vigil_bin, "watch", str(root)],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=vigiltest.EVENT_TIMEOUT)
+    except OSError as e:
+        pytest.skip("cannot run unshare -m: %s" % e)
+    err = r.stderr.decode(errors="replace")
+    if r.returncode == 77 or (r.returncode != 0 and "unshare" in err):
+        pytest.skip("cannot unmount /proc in a mount namespace: " + err.strip())
+    assert r.returncode == 1, (r.returncode, err)
+    assert "/proc is not mounted" in err, err
+    assert "ready" not in err, err
+    assert r.stdout == b""
