@@ -552,7 +552,7 @@ def test_emitters_threads_and_queue(Observer, root):
         assert h.until(lambda e: e.src_path == ev.src_path)
         em.queue_event(E.FileModifiedEvent(os.path.join(root, "by-emitter")))
         h.until(lambda e: e.src_path == os.path.join(root, "by-emitter"))
-        assert re.fullmatch(r"<InotifyObserver\(.+, started daemon \d+\)>", repr(obs)), repr(obs)
+        assert re.fullmatch(r"<InotifyObserver\(Thread-\d+, started daemon \d+\)>", repr(obs)), repr(obs)
         t0 = time.monotonic()
         em.join(0.2)  # a running emitter: join waits, as a thread's does
         assert time.monotonic() - t0 >= 0.19 and em.is_alive()

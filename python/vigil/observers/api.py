@@ -143,7 +143,9 @@ class _ThreadLike:
     real thread or the observer's thread that drives this object."""
 
     def __init__(self):
-        self._name = "%s-%d" % (type(self).__name__, next(_counter))
+        # threading's own numbering, so that repr() reads as a thread's does.
+        newname = getattr(threading, "_newname", None)
+        self._name = newname("Thread-%d") if newname else "Thread-%d" % next(_counter)
         self._stopped_event = threading.Event()
         self._thread = None
         self._started = False
