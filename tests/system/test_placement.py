@@ -17,6 +17,7 @@ import pytest
 import vigiltest
 
 INOTIFY_ADD_WATCH = 254  # x86_64
+GETDENTS64 = 217  # x86_64
 
 
 def touch(path, data=b""):
@@ -28,12 +29,11 @@ def created_paths(evs):
     return [e["path"] for e in evs if e["type"] == "created"]
 
 
-def strace_delay(log, first):
-    """strace's argv holding each inotify_add_watch from the first-th on
-    for a second on entry, before the kernel sees its path."""
-    return ["strace", "-f", "-o", str(log), "-e", "trace=inotify_add_watch",
-            "-e", "inject=inotify_add_watch:delay_enter=1000000:when=%d+"
-            % first]
+def strace_delay(log, first, call="inotify_add_watch", when="enter"):
+    """strace's argv holding each call (inotify_add_watch: on entry, before
+    the kernel sees its path) from the first-th on for a second."""
+    return ["strace", "-f", "-o", str(log), "-e", "trace=" + call,
+            "-e", "inject=%s:delay_%s=1000000:when=%d+" % (call, when, first)]
 
 
 def sanitizer_env():
@@ -43,12 +43,12 @@ def sanitizer_env():
     return env
 
 
-def traced(vigil, root, first, log, *extra):
+def traced(vigil, root, first, log, *extra, **delay):
     """vigil watch --json under strace, ready; returns (Vigil, traced pid)."""
     if subprocess.run(["strace", "-V"], capture_output=True).returncode != 0:
         pytest.skip("strace does not run here")
     v = vigil("watch", "--json", *extra, str(root),
-              wrapper=strace_delay(log, first), env=sanitizer_env())
+              wrapper=strace_delay(log, first, **delay), env=sanitizer_env())
     v.wait_ready()
     pid = vigiltest.traced_child(v.pid)
     assert pid is not None, v.describe()
@@ -82,6 +82,35 @@ def test_directory_renamed_while_its_watch_is_placed(vigil, tmp):
     assert made.count(str(root / "y" / "in-renamed")) == 1, evs2
     assert made.count(str(root / "x" / "in-new")) == 1, evs2
     assert str(root / "y" / "in-new") not in made, evs2
+    check_replay(v, root, start, evs + evs2)
+
+
+def test_directory_replaced_between_listing_and_open(vigil, tmp):
+    """A tree moved in is listed; right after the listing returned x, x is
+    renamed to y and another x made, so the x vigil opens is the new one.
+    The kernel's records of the rename then set the tree right: files made
+    later in y and in the new x are each reported once."""
+    root = tmp / "w"
+    root.mkdir()
+    t = tmp / "outside" / "t"
+    (t / "x").mkdir(parents=True)
+    touch(str(t / "x" / "fa"))
+    # The empty root is listed at setup with two getdents64 calls; hold
+    # every later one for a second once it has returned its entries.
+    v, pid = traced(vigil, root, 3, tmp / "trace", call="getdents64", when="exit")
+    start = vigiltest.scan(str(root))
+    os.rename(t, root / "t")
+    vigiltest.wait_in_syscall(pid, GETDENTS64, v)
+    os.rename(root / "t" / "x", root / "t" / "y")
+    (root / "t" / "x").mkdir()
+    evs = v.sync(str(root), str(root))
+    check_replay(v, root, start, evs)
+    touch(str(root / "t" / "y" / "in-old"))
+    touch(str(root / "t" / "x" / "in-new"))
+    evs2 = v.sync(str(root), str(root))
+    made = created_paths(evs2)
+    assert made.count(str(root / "t" / "y" / "in-old")) == 1, evs2
+    assert made.count(str(root / "t" / "x" / "in-new")) == 1, evs2
     check_replay(v, root, start, evs + evs2)
 
 
