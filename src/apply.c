@@ -464,17 +464,22 @@ static int live(const vigil__node *dir) {
 }
 
 /* The inode now at dir/name, or 0 if it cannot be known. */
+/*
+ * Stats dir/name: 0, or -ENOENT when dir was opened but holds no such
+ * entry, or another negative errno when dir itself could not be opened
+ * (it may have been renamed since: its path is the tree's).
+ */
 static int stat_at(vigil_t *v, const vigil__node *dir, const char *name, size_t len,
                    struct stat *st) {
   char buf[NAME_MAX + 1];
   if (len > NAME_MAX)
-    return -1;
+    return -ENAMETOOLONG;
   memcpy(buf, name, len);
   buf[len] = '\0';
   int dfd = vigil__open_dir(v, dir);
   if (dfd < 0)
-    return -1;
-  int rc = VIGIL__SYS(fstatat(dfd, buf, st, AT_SYMLINK_NOFOLLOW));
+    return dfd == -ENOENT ? -ESTALE : dfd;
+  int rc = VIGIL__SYS(fstatat(dfd, buf, st, AT_SYMLINK_NOFOLLOW)) < 0 ? -ENOENT : 0;
   close(dfd);
   return rc;
 }
@@ -578,21 +583,43 @@ static struct vigil__xchg *xchg_reverse_of(vigil_t *v, const vigil__node *sdir, 
 static int holds(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir,
                  const vigil__node *n) {
   struct stat st;
-  if (stat_at(v, dir, name, len, &st) < 0 || !S_ISDIR(st.st_mode) != !is_dir)
+  int rc = stat_at(v, dir, name, len, &st);
+  if (rc == -ENOENT)
+    return 0;
+  if (rc < 0) {
+    /*
+     * The directory is not where the tree has it (renamed since, say):
+     * the disk cannot tell, and a rescan will.
+     */
+    v->need_repair = 1;
+    return 0;
+  }
+  if (!S_ISDIR(st.st_mode) != !is_dir)
     return 0;
   return !n || !n->ino || n->ino == (uint32_t)st.st_ino;
 }
 
 /*
- * Is the rename x (a -> b) followed by b -> a an exchange? Then a holds
- * what b held (the entry kept aside, of type b_isdir) and b what a held.
+ * Is the rename x (a -> b), followed at once by b -> a (whose entry has
+ * type b_isdir), an exchange, or two renames there and back? The records
+ * tell when they can: both halves of a rename there and back carry the
+ * type of the one entry, and a directory replaced by a rename gets an
+ * IN_ATTRIB record right after it (the kernel's link count change), which
+ * would have let the kept one go before this rename. Otherwise (two files,
+ * or a directory without a watch) the disk tells: a rename back leaves b
+ * empty, an exchange leaves there the entry that went to b. A later change
+ * of b that misleads this check also comes as records, which then say
+ * what b is.
  */
 static int exchanged(vigil_t *v, const struct vigil__xchg *x, int b_isdir) {
   if (!live(x->sdir) || !live(x->tdir))
     return 0;
+  if (!b_isdir != !x->s_isdir)
+    return 1;
+  if (x->kept && x->kept->type == VIGIL__T_DIR && vigil__node_dir(x->kept)->wd >= 0)
+    return 1;
   const vigil__node *at_b = vigil__tree_find(&v->tree, x->tdir, x->tname, x->tlen);
-  return holds(v, x->sdir, x->sname, x->slen, b_isdir, x->kept) &&
-         holds(v, x->tdir, x->tname, x->tlen, x->s_isdir, at_b);
+  return holds(v, x->tdir, x->tname, x->tlen, x->s_isdir, at_b);
 }
 
 /*
@@ -666,7 +693,7 @@ int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t l
  */
 static void suspect_exchange(vigil_t *v, const vigil__node *dir, const char *name, size_t len) {
   struct stat st;
-  if (live(dir) && stat_at(v, dir, name, len, &st) == 0)
+  if (live(dir) && stat_at(v, dir, name, len, &st) != -ENOENT)
     v->need_repair = 1;
 }
 

@@ -359,15 +359,21 @@ static void resolve_pending(state *s, vigil_t *v) {
   if (!s->pending)
     return;
   s->pending = 0;
-  /* A rename that goes unpaired is no half of an exchange, nor is the one before. */
+  /*
+   * An entry that leaves for a place vigil does not watch may be the
+   * second half of an exchange whose first half put an entry at its name
+   * (apply.c tells), and it is no first half itself.
+   */
+  if (v->xchg_len)
+    vigil__xchg_age(v);
+  if (chain(s, v, s->pwd, &s->from) == 0) {
+    unsigned long gen = s->detached;
+    for (size_t i = 0; i < s->from.len; i++)
+      if (still_watched(s, gen, s->pwd, s->from.at[i]))
+        vigil__obs_gone(v, s->from.at[i], s->pname, s->plen, VIGIL__BY_MOVE);
+  }
   if (v->xchg_len)
     vigil__xchg_release(v, 0);
-  if (chain(s, v, s->pwd, &s->from) < 0)
-    return;
-  unsigned long gen = s->detached;
-  for (size_t i = 0; i < s->from.len; i++)
-    if (still_watched(s, gen, s->pwd, s->from.at[i]))
-      vigil__obs_gone(v, s->from.at[i], s->pname, s->plen, VIGIL__BY_MOVE);
 }
 
 /* Does a node watching wd lie in a subtree that apply.c keeps aside for an exchange? */
@@ -486,10 +492,10 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
    * record but the next rename's and the MOVE_SELF of a renamed directory,
    * which the kernel sends between the two halves of an exchange.
    */
+  if (s->pending && !pairs)
+    resolve_pending(s, v);
   if (v->xchg_len && !pairs && !(e->mask & (IN_MOVED_FROM | IN_MOVE_SELF)))
     vigil__xchg_release(v, 0);
-  if (s->pending && !((e->mask & IN_MOVED_TO) && e->cookie == s->cookie))
-    resolve_pending(s, v);
   if (e->mask & IN_Q_OVERFLOW) {
     vigil__obs_overflow(v);
     return;

@@ -12,6 +12,7 @@ import signal
 import pytest
 
 import vigiltest
+from test_exchange import exchange
 
 SEEDS = ([int(os.environ["VIGIL_TEST_SEED"])]
          if os.environ.get("VIGIL_TEST_SEED") else [1, 2, 3])
@@ -186,6 +187,21 @@ class Fuzzer:
             self.L("rename", e, g)
             os.rename(e, g)
 
+    def op_exchange(self):
+        """renameat2(RENAME_EXCHANGE) of two entries of any types, one of
+        them now and then outside the tree."""
+        a = self.pick_entry("any")
+        if self.rng.random() < 0.2:
+            ents = self._list(self.out)
+            b = self.rng.choice(ents).path if ents else None
+        else:
+            b = self.pick_entry("any")
+        if not a or not b or a == b or (a + "/").startswith(b + "/") \
+                or (b + "/").startswith(a + "/"):
+            return
+        self.L("exchange", a, b)
+        exchange(a, b)
+
     def op_build_outside(self):
         b = os.path.join(self.out, self.name("b"))
         self.L("makedirs", os.path.join(b, "x", "y"))
@@ -205,7 +221,7 @@ class Fuzzer:
         ("op_unlink", 8), ("op_mkdir", 10), ("op_rmtree", 3),
         ("op_rmdir", 3), ("op_rename_file", 10), ("op_rename_dir", 6),
         ("op_move_out", 5), ("op_move_in", 6), ("op_build_outside", 3),
-        ("op_symlink", 3),
+        ("op_symlink", 3), ("op_exchange", 5),
     ]
 
     def run(self, count):
@@ -222,7 +238,7 @@ def explain(fz, s, err):
     names = set()
     for m in re.finditer(r"b'([^']+)'", str(err)):
         for comp in m.group(1).split("/"):
-            if comp[:1] in "dfmrilob" and comp[1:].isdigit():
+            if comp.lstrip("p")[:1] in "dfmrilob" and comp.lstrip("p")[1:].isdigit():
                 names.add(comp)
         if len(names) > 6:
             break
