@@ -29,6 +29,53 @@ static int event_lost(vigil_t *v, size_t mark) {
   return -ENOMEM;
 }
 
+/*
+ * A backend that watches each directory on its own is asked for every
+ * one; any other only for a root's top, whose watch covers the
+ * directories below, which are then watched as far as the core knows.
+ */
+static int own_watch(const vigil_t *v, const vigil__node *dir) {
+  return (v->be->caps & VIGIL__CAP_DIR_WATCHES) || !vigil__node_parent(dir);
+}
+
+int vigil__watch(vigil_t *v, vigil__node *dir, int fd) {
+  int rc = own_watch(v, dir) ? v->be->watch(v->be_state, dir, fd) : 0;
+  if (rc == 0)
+    dir->flags |= VIGIL__N_WATCHED;
+  return rc;
+}
+
+void vigil__unwatch(vigil_t *v, vigil__node *dir) {
+  if (!vigil__watched(dir))
+    return;
+  dir->flags &= (uint8_t)~VIGIL__N_WATCHED;
+  if (own_watch(v, dir))
+    v->be->unwatch(v->be_state, dir);
+}
+
+void vigil__obs_unwatched(vigil_t *v, vigil__node *dir) {
+  (void)v;
+  dir->flags &= (uint8_t)~VIGIL__N_WATCHED;
+}
+
+void vigil__obs_lost(vigil_t *v) {
+  v->need_repair = 1;
+}
+
+int vigil__obs_dir_changed(vigil_t *v, vigil__node *dir) {
+  if (vigil__detached(dir))
+    return 0;
+  return vigil__reconcile(v, dir, VIGIL__SCAN_REPAIR);
+}
+
+int vigil__xchg_held(const vigil_t *v) {
+  return v->xchg_len != 0;
+}
+
+void vigil__xchg_suspect(vigil_t *v, int on) {
+  v->xchg_suspect = on != 0;
+}
+
 int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error) {
   if (!(v->events & (1u << kind)))
     return 0;
@@ -70,13 +117,13 @@ static int covered(vigil_t *v, const vigil__node *n) {
   const vigil__node *top = n;
   while (vigil__node_parent(top))
     top = vigil__node_parent(top);
-  if (vigil__node_dir(top)->wd < 0)
+  if (!vigil__watched(top))
     return 0;
-  const vigil__node *first = v->be->sharing(v->be_state, top);
-  if (!first || (first == top && !vigil__node_dir(top)->wd_next))
+  const vigil__node *first = v->be->sharing(v->be_state, top, NULL);
+  if (!first || (first == top && !v->be->sharing(v->be_state, top, top)))
     return 0;
   const vigil__root *r = vigil__node_dir(top)->root;
-  for (const vigil__node *m = first; m; m = vigil__node_dir(m)->wd_next) {
+  for (const vigil__node *m = first; m; m = v->be->sharing(v->be_state, top, m)) {
     const vigil__root *s = vigil__node_root(m);
     if (m == top || s->dead || s->is_file)
       continue;
@@ -200,7 +247,8 @@ static int inner_roots_uncovered(vigil_t *v, const vigil__node *n) {
   int announce = 0;
   for (;;) {
     vigil__root *inner = NULL;
-    for (vigil__node *k = v->be->sharing(v->be_state, n); k; k = vigil__node_dir(k)->wd_next) {
+    for (vigil__node *k = v->be->sharing(v->be_state, n, NULL); k;
+         k = v->be->sharing(v->be_state, n, k)) {
       vigil__root *r = vigil__node_dir(k)->root;
       if (k != n && !vigil__node_parent(k) && r && !r->dead && !r->announce) {
         inner = r;
@@ -236,13 +284,12 @@ static void announce_roots(vigil_t *v, int emit) {
 void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
   /* Decided while n is watched: a top's own watch tells whether another root holds it. */
   int report = emit && (v->events & (1u << VIGIL_REMOVED)) && !covered(v, n);
-  int uncovered = vigil__node_dir(n) && vigil__node_parent(n) && vigil__node_dir(n)->wd >= 0 &&
+  int uncovered = vigil__node_dir(n) && vigil__node_parent(n) && vigil__watched(n) &&
                   inner_roots_uncovered(v, n);
   if (vigil__node_dir(n)) {
     while (vigil__node_first(n))
       vigil__drop(v, vigil__node_first(n), emit);
-    if (vigil__node_dir(n)->wd >= 0)
-      v->be->unwatch(v->be_state, n);
+    vigil__unwatch(v, n);
   }
   if (n->flags & VIGIL__N_PARTIAL)
     vigil__vanished_forget(v, n);
@@ -616,7 +663,7 @@ static int exchanged(vigil_t *v, const struct vigil__xchg *x, int b_isdir) {
     return 0;
   if (!b_isdir != !x->s_isdir)
     return 1;
-  if (x->kept && x->kept->type == VIGIL__T_DIR && vigil__node_dir(x->kept)->wd >= 0)
+  if (x->kept && x->kept->type == VIGIL__T_DIR && vigil__watched(x->kept))
     return 1;
   const vigil__node *at_b = vigil__tree_find(&v->tree, x->tdir, x->tname, x->tlen);
   return holds(v, x->tdir, x->tname, x->tlen, x->s_isdir, at_b);
@@ -630,8 +677,7 @@ static int exchanged(vigil_t *v, const struct vigil__xchg *x, int b_isdir) {
 static int reidentify(vigil_t *v, vigil__node *d) {
   while (vigil__node_first(d))
     vigil__drop(v, vigil__node_first(d), 1);
-  if (vigil__node_dir(d)->wd >= 0)
-    v->be->unwatch(v->be_state, d);
+  vigil__unwatch(v, d);
   vigil__node_dir(d)->listed_ino = 0;
   d->ino = 0;
   return vigil__reconcile(v, d, VIGIL__SCAN_NEW);

@@ -78,7 +78,7 @@ struct vigil {
   unsigned sync_init : 1;     /* lock and cond are initialised */
   int stop;                   /* a vigil__stop_state */
   int64_t stop_deadline;      /* CLOCK_MONOTONIC ms */
-  size_t stop_bytes;          /* kernel records queued when vigil_stop was called */
+  size_t stop_pending;        /* what the backend held unread (its units) at vigil_stop */
   size_t dropped;
 
   char *scratch; /* path building for system calls */
@@ -155,11 +155,12 @@ enum vigil__scan_mode {
 enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
 
 /* vigil.c: the read loop in two halves, so thread.c can lock around them. */
-int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got);
+int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, size_t *got);
 int vigil__wait(vigil_t *v, int block);
 /*
- * Delivers what is queued and up to *left bytes of kernel records (what
- * was pending when the drain began), until deadline (CLOCK_MONOTONIC ms).
+ * Delivers what is queued and up to *left of what the backend held unread
+ * when the drain began (in its own units, see vigil__backend.pending),
+ * until deadline (CLOCK_MONOTONIC ms).
  * *left is what is still unread. Returns the number delivered.
  */
 size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver, void *ctx);
@@ -191,30 +192,14 @@ void vigil__vanished_forget(vigil_t *v, vigil__node *dir);
 /* Lists again the directories that vanished, under their current paths. */
 int vigil__vanished_retry(vigil_t *v);
 
-/* apply.c: the observations a backend makes, applied to the tree. */
-enum vigil__how { VIGIL__BY_CREATE, VIGIL__BY_MOVE };
-int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
-                        enum vigil__how how);
-/* how: VIGIL__BY_MOVE when the entry was renamed out of the root. */
-int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
-                    enum vigil__how how);
-int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
-                     vigil__node *tdir, const char *tname, size_t tlen, int is_dir);
-int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len, vigil_kind kind);
-int vigil__obs_self_gone(vigil_t *v, vigil__node *dir);
-int vigil__obs_unmounted(vigil_t *v, vigil__node *dir);
-int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir);
-int vigil__obs_overflow(vigil_t *v);
 /*
- * Exchanges (see struct vigil__xchg): the backend marks the renames kept
- * so far as older before it applies the next rename, releases the older
- * ones after it, and releases them all before any other record, whose
- * nodes must not be among those kept aside.
+ * apply.c: the observations a backend makes (declared in backend/backend.h)
+ * are applied to the tree there; and a directory's watch, as the core sees
+ * it. vigil__watch places it through the backend and marks the node
+ * watched when that succeeds; vigil__unwatch drops it if the node is.
  */
-void vigil__xchg_age(vigil_t *v);
-void vigil__xchg_release(vigil_t *v, int only_old);
-/* Is n in a subtree kept aside (not linked under any root)? */
-int vigil__detached(const vigil__node *n);
+int vigil__watch(vigil_t *v, vigil__node *dir, int fd);
+void vigil__unwatch(vigil_t *v, vigil__node *dir);
 
 /* ignore.c: per-directory ignore files. */
 /*

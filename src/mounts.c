@@ -204,8 +204,7 @@ static int replace_dir(vigil_t *v, vigil__node *n) {
     return 0;
   while (vigil__node_first(n))
     vigil__drop(v, vigil__node_first(n), 1);
-  if (vigil__node_dir(n)->wd >= 0)
-    v->be->unwatch(v->be_state, n);
+  vigil__unwatch(v, n);
   /*
    * Its inode number stays the one its parent's listing shows (the
    * covered directory's), so a later rescan of the parent matches it.

@@ -147,7 +147,7 @@ int vigil__open_dir(vigil_t *v, const vigil__node *dir) {
 static void rewatch(vigil_t *v, vigil__node *n) {
   int fd = open_dir_as(v, n, O_PATH);
   if (fd >= 0) {
-    v->be->watch(v->be_state, n, fd);
+    vigil__watch(v, n, fd);
     close(fd);
   }
 }
@@ -155,7 +155,7 @@ static void rewatch(vigil_t *v, vigil__node *n) {
 /* rewatch for every watched directory from start down. */
 static void rewatch_tree(vigil_t *v, vigil__node *start) {
   for (vigil__node *n = start; n;) {
-    if (vigil__node_dir(n) && vigil__node_dir(n)->wd >= 0)
+    if (vigil__node_dir(n) && vigil__watched(n))
       rewatch(v, n);
     /* Depth first through the parent pointers: no stack to allocate. */
     vigil__node *next = vigil__node_dir(n) ? vigil__node_first(n) : NULL;
@@ -297,8 +297,10 @@ static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name)
   struct stat st;
   if (VIGIL__SYS(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
     return;
+  /* A backend with no sync point gives no such moment: anything may have changed. */
   long long tick = tick_of(&st.st_ctim);
-  if (may_be_after(&st.st_mtim, tick, &v->synced) || may_be_after(&st.st_ctim, tick, &v->synced))
+  if (!(v->be->caps & VIGIL__CAP_SYNC_CLOCK) || may_be_after(&st.st_mtim, tick, &v->synced) ||
+      may_be_after(&st.st_ctim, tick, &v->synced))
     vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
 }
 
@@ -490,7 +492,7 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
    * while records were lost may carry its old name and even its old inode
    * number, but not its old watch.
    */
-  int had_watch = vigil__node_dir(d)->wd >= 0;
+  int had_watch = vigil__watched(d);
   int place = !had_watch || mode == VIGIL__SCAN_REPAIR;
   if (place && mode == VIGIL__SCAN_REPAIR && !vigil__node_parent(d) &&
       !vigil__root_intact(vigil__node_dir(d)->root)) {
@@ -510,7 +512,7 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
    */
   rc = 0;
   if (place) {
-    rc = v->be->watch(v->be_state, d, fd);
+    rc = vigil__watch(v, d, fd);
     if (rc == 0 && !had_watch && mode == VIGIL__SCAN_SETUP) {
       v->add_dirs++;
       if (v->progress && (v->add_dirs & 255) == 0 &&

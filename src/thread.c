@@ -61,7 +61,7 @@ static void deliver_unlocked(vigil_t *v, const vigil_event *ev, void *ctx) {
  * and a rescan.
  */
 static void drain(vigil_t *v) {
-  size_t left = v->stop_bytes;
+  size_t left = v->stop_pending;
   vigil__drain(v, v->stop_deadline, &left, deliver_unlocked, NULL);
   size_t dropped = vigil__queue_size(&v->queue);
   vigil__queue_clear(&v->queue);
@@ -178,7 +178,7 @@ int vigil_stop(vigil_t *v, int grace_ms) {
   if (v->stop == VIGIL__RUN) {
     v->stop = VIGIL__STOP_DRAIN;
     v->stop_deadline = vigil__now_ms() + grace_ms;
-    v->stop_bytes = v->be->pending(v->be_state);
+    v->stop_pending = v->be->pending(v->be_state);
   }
   vigil__unlock(v);
   vigil_wake(v);
@@ -210,7 +210,7 @@ void vigil__thread_end(vigil_t *v) {
       if (v->stop == VIGIL__RUN) {
         v->stop = VIGIL__STOP_DRAIN;
         v->stop_deadline = vigil__now_ms();
-        v->stop_bytes = 0;
+        v->stop_pending = 0;
       }
       vigil__unlock(v);
       vigil_wake(v);

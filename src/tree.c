@@ -95,7 +95,6 @@ vigil__node *vigil__node_new(vigil__tree *t, const char *name, size_t len, int t
   if (is_dir) {
     vigil__dir *d = vigil__node_dir(n);
     memset(d, 0, sizeof *d);
-    d->wd = -1;
   }
   return n;
 }

@@ -33,18 +33,29 @@ enum vigil__type {
 enum {
   VIGIL__N_HEAPNAME = 1u << 0, /* the name outgrew its inline room; see tree.c */
   VIGIL__N_SEEN = 1u << 1,     /* reconcile's mark, clear outside a reconcile pass */
-  VIGIL__N_PARTIAL = 1u << 2   /* a directory not yet (fully) watched and listed */
+  VIGIL__N_PARTIAL = 1u << 2,  /* a directory not yet (fully) watched and listed */
+  VIGIL__N_WATCHED = 1u << 3   /* a directory its backend watches (vigil__watch) */
 };
+
+/*
+ * A directory's slot for the backend that watches it: what the backend
+ * keeps there (inotify: its watch descriptor, and the next node that
+ * shares that watch) is its own business; the core only zeroes it when
+ * the node is made, and never reads it.
+ */
+typedef struct {
+  void *ptr;
+  int32_t num;
+} vigil__slot;
 
 /*
  * Directory-only state. It sits in the same block as the directory's node,
  * just before it, so a file carries none of it.
  */
 struct vigil__dir {
-  vigil__root *root;    /* set on a root's top node only */
-  vigil__node *wd_next; /* next directory node sharing this kernel watch */
-  int32_t child_;       /* first child, relative to the node (see below) */
-  int wd;               /* kernel watch descriptor, -1 when not watched */
+  vigil__root *root; /* set on a root's top node only */
+  vigil__slot slot;  /* the backend's (see vigil__slot) */
+  int32_t child_;    /* first child, relative to the node (see below) */
   uint32_t nchild;
   uint32_t indexed; /* its children are in the child index (see tree.c) */
   /*
@@ -95,6 +106,16 @@ static inline vigil__node *vigil__node_next(const vigil__node *n) {
 static inline vigil__dir *vigil__node_dir(const vigil__node *n) {
   return n->type == VIGIL__T_DIR ? (vigil__dir *)(void *)((char *)(uintptr_t)n - sizeof(vigil__dir))
                                  : NULL;
+}
+
+/* The backend's slot of a directory node. */
+static inline vigil__slot *vigil__node_slot(const vigil__node *n) {
+  return &vigil__node_dir(n)->slot;
+}
+
+/* Is n a directory its backend watches? */
+static inline int vigil__watched(const vigil__node *n) {
+  return (n->flags & VIGIL__N_WATCHED) != 0;
 }
 
 /* The first child of a directory node. */

@@ -301,7 +301,8 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   if (rc < 0)
     goto err;
   int befd;
-  rc = v->be->open(&v->be_state, &befd, v->events);
+  vigil__backend_config cfg = {.kinds = v->events, .move_wait_ms = v->move_wait_ms};
+  rc = v->be->open(&v->be_state, &befd, &cfg);
   if (rc < 0)
     goto err;
   v->befd = befd;
@@ -476,7 +477,7 @@ static void resync(vigil_t *v, int n, int *wait_ms) {
     *wait_ms = w;
 }
 
-int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, size_t *got) {
+int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, size_t *got) {
   *wait_ms = -1;
   *got = 0;
   for (;;) {
@@ -497,10 +498,16 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_bytes, int *wait_ms, siz
       return rc;
     if (!vigil__queue_empty(&v->queue))
       continue;
-    int n = v->be->read(v->be_state, v, max_bytes, wait_ms);
-    if (n < 0)
-      return n;
-    *got += (size_t)n;
+    vigil__read_result res = {.wait_ms = -1};
+    int rc2 = v->be->read(v->be_state, v, max_units, &res);
+    if (rc2 < 0)
+      return rc2;
+    if (res.synced)
+      v->synced = res.sync;
+    v->records_since_wait += res.records;
+    *wait_ms = res.wait_ms;
+    *got += res.units;
+    int n = res.units > 0;
     /*
      * A file root's file is waited for until its time is up and the
      * kernel's queue has been found empty: the file may be back in a

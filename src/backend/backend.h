@@ -1,36 +1,93 @@
 /*
- * The interface every kernel backend implements; backends.c lists the
- * ones built in.
+ * The one header a backend includes: the interface every backend
+ * implements, the observations it makes, and (through tree.h) the tree's
+ * public accessors it may use. backends.c lists the backends built in.
  *
- * A backend places kernel watches on directory nodes (given the
- * directory's path on disk), reads the kernel's records, and turns each
- * into an observation about a directory node and a name: the vigil__obs_*
- * functions, declared in instance.h and defined in apply.c. It knows
- * nothing of the paths events carry, of exclusion or of the queue. Rename
- * pairing lives here because it is a property of the kernel's stream.
+ * A backend places watches on directory nodes (given an open descriptor
+ * of the directory), reads what its kernel interface has ready, and turns
+ * each record into an observation about a directory node and a name: the
+ * vigil__obs_* functions below, defined in apply.c. That is all it does to
+ * the instance, which it sees only as an opaque vigil_t. It knows nothing
+ * of paths, of exclusion or of the queue. What the core needs to know
+ * about a read (how many records, the moment before which everything has
+ * been read, how long a held-back record may wait) comes back in a
+ * vigil__read_result; what it has still pending is counted in its own
+ * units. Rename pairing lives in a backend because it is a property of
+ * its kernel's stream.
  *
- * The interface is not sealed yet: besides making observations, the
- * inotify backend reads the instance's move_wait_ms and writes three of
- * its fields itself: synced (every change before that moment has been
- * read; the repair after an overflow relies on it), records_since_wait
- * (what makes a storm, for batching) and need_repair (records lost
- * without an overflow record, when memory ran out).
+ * Each directory node carries a slot (vigil__node_slot) that belongs to
+ * the backend that watches it; the core never reads it. Whether a
+ * directory is watched at all is the core's to know (vigil__watched): it
+ * is set when watch succeeds, and cleared when the core unwatches the
+ * node or the backend reports vigil__obs_unwatched.
  */
 #ifndef VIGIL_BACKEND_H
 #define VIGIL_BACKEND_H
 
+#include "vigil.h"
+#include "fault.h" /* the system-call and allocation wrappers every part uses */
 #include "tree.h"
+
+#include <stddef.h>
+#include <time.h>
 
 typedef struct vigil vigil_t;
 
+/*
+ * What a backend can do; the core decides by these, never by a name.
+ */
+enum {
+  /* The kernel pairs a rename's two ends: moves come as vigil__obs_moved. */
+  VIGIL__CAP_PAIRS_RENAMES = 1u << 0,
+  /* Every directory is watched on its own (watch per directory node). */
+  VIGIL__CAP_DIR_WATCHES = 1u << 1,
+  /* One watch on a root's top covers everything below it. */
+  VIGIL__CAP_RECURSIVE = 1u << 2,
+  /*
+   * It may only be able to say "this directory changed, list it again"
+   * (vigil__obs_dir_changed): polling, kqueue, a Windows overflow.
+   */
+  VIGIL__CAP_DIR_CHANGED = 1u << 3,
+  /*
+   * Its reads report a sync point (vigil__read_result.synced): after
+   * lost records, a repair trusts a file whose times predate it as
+   * unchanged. Without it every file is reported as possibly changed.
+   */
+  VIGIL__CAP_SYNC_CLOCK = 1u << 4,
+};
+
+/* What the core tells a backend when it opens it. */
+typedef struct {
+  /*
+   * The instance's mask of kinds to deliver: a backend asks its kernel
+   * for costly records (opens, closes without writing) only when asked.
+   */
+  unsigned kinds;
+  /* How long a held-back record (an unpaired rename source) may wait. */
+  int move_wait_ms;
+} vigil__backend_config;
+
+/* What one read found. */
+typedef struct {
+  size_t records; /* records read: what makes a storm (see vigil__wait) */
+  size_t units;   /* of what pending() counted, consumed by this read */
+  /*
+   * Set (synced = 1) when the read found nothing more ready: every change
+   * made before sync (CLOCK_REALTIME_COARSE) has been read.
+   */
+  int synced;
+  struct timespec sync;
+  int wait_ms; /* how long a held-back record may still wait, or -1 */
+} vigil__read_result;
+
 typedef struct vigil__backend {
   const char *name;
+  unsigned caps; /* VIGIL__CAP_* */
   /*
-   * Creates the backend's state; *fd is the descriptor to poll. kinds is
-   * the instance's mask of kinds to deliver: a backend asks the kernel for
-   * costly records (opens, closes without writing) only when it is asked.
+   * Creates the backend's state; *fd is the descriptor to poll, readable
+   * when read() has something.
    */
-  int (*open)(void **state, int *fd, unsigned kinds);
+  int (*open)(void **state, int *fd, const vigil__backend_config *cfg);
   /*
    * Places (or refreshes) the watch on a directory node, given an open
    * descriptor of that very directory: the watch must cover the directory
@@ -56,28 +113,27 @@ typedef struct vigil__backend {
    */
   vigil__node *(*quieted)(void *state);
   /*
-   * Reads what the kernel has ready, without blocking, and applies it;
-   * at most max_bytes of records when max_bytes is not 0. Returns the
-   * number of bytes read, 0 if nothing was ready, or an error. *wait_ms is
-   * set to how long a held-back record (an unpaired rename source) may
-   * still wait, or -1.
+   * Reads what is ready, without blocking, and makes its observations on
+   * v; at most max_units of what pending() counts when max_units is not
+   * 0. Returns 0 or an error, and fills *out.
    */
-  int (*read)(void *state, vigil_t *v, size_t max_bytes, int *wait_ms);
+  int (*read)(void *state, vigil_t *v, size_t max_units, vigil__read_result *out);
   /*
-   * The first of the directory nodes that share dir's watch (dir among
-   * them; the rest follow through wd_next), or NULL if dir is not watched.
-   * They are the same directory, seen through several roots.
+   * The directory nodes that share dir's watch (dir among them), one
+   * after the other: the first for after == NULL, then the one after
+   * after; NULL at the end or if dir is not watched. They are the same
+   * directory, seen through several roots.
    */
-  vigil__node *(*sharing)(void *state, const vigil__node *dir);
+  vigil__node *(*sharing)(void *state, const vigil__node *dir, const vigil__node *after);
   /*
-   * How many kernel watches are held: directories, each counted once
-   * however many nodes (overlapping roots, file roots) share its watch.
+   * How many watches are held: directories, each counted once however
+   * many nodes (overlapping roots, file roots) share its watch.
    */
   size_t (*watches)(void *state);
-  /* How many bytes of records the kernel holds for us right now. */
+  /* How much the backend holds unread right now, in its own units. */
   size_t (*pending)(void *state);
-  /* Reads and discards up to max_bytes of records; returns how many. */
-  size_t (*discard)(void *state, size_t max_bytes);
+  /* Reads and discards up to max_units of it; returns how many records. */
+  size_t (*discard)(void *state, size_t max_units);
   /* Resolves held-back records at once. */
   void (*flush)(void *state, vigil_t *v);
   /*
@@ -96,7 +152,47 @@ extern const vigil__backend vigil__backend_inotify;
  */
 const vigil__backend *vigil__backend_find(const char *name);
 
-/* Applies a buffer of inotify records as if read from the descriptor. */
-void vigil__inotify_decode(void *state, vigil_t *v, const char *buf, size_t len);
+/* ---- The observations: everything a backend may say (apply.c). */
+
+enum vigil__how { VIGIL__BY_CREATE, VIGIL__BY_MOVE };
+/* name appeared in dir: created, or (VIGIL__BY_MOVE) renamed in from outside. */
+int vigil__obs_appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, int is_dir,
+                        enum vigil__how how);
+/* how: VIGIL__BY_MOVE when the entry was renamed out of the root. */
+int vigil__obs_gone(vigil_t *v, vigil__node *dir, const char *name, size_t len,
+                    enum vigil__how how);
+/* A rename with both ends known. */
+int vigil__obs_moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
+                     vigil__node *tdir, const char *tname, size_t tlen, int is_dir);
+/* Content or metadata of dir/name (or of dir itself, name NULL) changed. */
+int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t len, vigil_kind kind);
+/* Something in dir changed, the backend cannot say what: list it again. */
+int vigil__obs_dir_changed(vigil_t *v, vigil__node *dir);
+/* dir itself was deleted or renamed. */
+int vigil__obs_self_gone(vigil_t *v, vigil__node *dir);
+int vigil__obs_unmounted(vigil_t *v, vigil__node *dir);
+/* The watch on a root's top is gone: the root may have ended. */
+int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir);
+/* The backend dropped dir's watch itself (the kernel dropped it). */
+void vigil__obs_unwatched(vigil_t *v, vigil__node *dir);
+/* Records were lost, and the kernel said so: report it and repair. */
+int vigil__obs_overflow(vigil_t *v);
+/* Records were lost without a word from the kernel (no memory): repair. */
+void vigil__obs_lost(vigil_t *v);
+/*
+ * Exchanges (see struct vigil__xchg in instance.h): the backend marks the
+ * renames kept so far as older before it applies the next rename,
+ * releases the older ones after it, and releases them all before any
+ * other record, whose nodes must not be among those kept aside.
+ * vigil__xchg_held says whether any rename is kept. While suspect is on,
+ * the rename being applied reverses the last one with other records in
+ * between: the two halves of an exchange, no longer adjacent.
+ */
+int vigil__xchg_held(const vigil_t *v);
+void vigil__xchg_suspect(vigil_t *v, int on);
+void vigil__xchg_age(vigil_t *v);
+void vigil__xchg_release(vigil_t *v, int only_old);
+/* Is n in a subtree kept aside (not linked under any root)? */
+int vigil__detached(const vigil__node *n);
 
 #endif /* VIGIL_BACKEND_H */

@@ -6,10 +6,12 @@
  * share one descriptor (overlapping roots, or a bind mount seen twice):
  * the kernel returns the same descriptor for the same inode, so the map
  * holds a chain of nodes per descriptor and every record goes to each.
+ * A node's slot (vigil__node_slot) holds its descriptor (num, 0 when not
+ * watched: the kernel's descriptors start at 1) and the next node of its
+ * chain (ptr). What it has pending is counted in bytes of records.
  */
 #include "backend/backend.h"
-#include "fault.h"
-#include "instance.h"
+#include "backend/inotify.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,6 +60,8 @@ typedef struct {
   size_t used_cap;
   unsigned long detached; /* counts map_detach calls, to skip needless rechecks */
   int ignored_wd;         /* the watch the kernel is dropping (IN_IGNORED), or 0 */
+  int move_wait_ms;       /* vigil__backend_config.move_wait_ms */
+  size_t records;         /* records decoded, for vigil__read_result */
   /*
    * A rename source waits here for its destination. The kernel queues the
    * two records back to back, but a read can end between them; the pair
@@ -89,6 +93,15 @@ typedef struct {
   size_t since_pair; /* records since the last rename, MOVE_SELF aside */
   char last_sname[NAME_MAX + 1], last_tname[NAME_MAX + 1];
 } state;
+
+/* The node's descriptor, 0 when it is not watched. */
+static int wd_of(const vigil__node *n) {
+  return vigil__node_slot(n)->num;
+}
+
+static vigil__node *wd_next(const vigil__node *n) {
+  return vigil__node_slot(n)->ptr;
+}
 
 static size_t slot_of(const state *s, int wd) {
   return ((uint32_t)wd * 2654435761u) & s->mask;
@@ -127,7 +140,7 @@ static int map_grow(state *s) {
 static int map_insert(state *s, int wd, vigil__node *n) {
   slot *e = map_find(s, wd);
   if (e) {
-    vigil__node_dir(n)->wd_next = e->head;
+    vigil__node_slot(n)->ptr = e->head;
     e->head = n;
     return 0;
   }
@@ -138,7 +151,7 @@ static int map_insert(state *s, int wd, vigil__node *n) {
     i = (i + 1) & s->mask;
   s->map[i].wd = wd;
   s->map[i].head = n;
-  vigil__node_dir(n)->wd_next = NULL;
+  vigil__node_slot(n)->ptr = NULL;
   s->count++;
   return 0;
 }
@@ -164,17 +177,21 @@ static void map_erase(state *s, slot *e) {
 /* Takes n out of its descriptor's chain; returns 1 if the chain is now empty. */
 static int map_detach(state *s, vigil__node *n) {
   s->detached++;
-  int wd = vigil__node_dir(n)->wd;
-  vigil__node_dir(n)->wd = -1;
+  int wd = wd_of(n);
+  vigil__node_slot(n)->num = 0;
   slot *e = map_find(s, wd);
   if (!e)
     return 0;
-  vigil__node **pp = &e->head;
-  while (*pp && *pp != n)
-    pp = &vigil__node_dir(*pp)->wd_next;
-  if (*pp)
-    *pp = vigil__node_dir(n)->wd_next;
-  vigil__node_dir(n)->wd_next = NULL;
+  vigil__node *prev = NULL, *k = e->head;
+  while (k && k != n) {
+    prev = k;
+    k = wd_next(k);
+  }
+  if (k && prev)
+    vigil__node_slot(prev)->ptr = wd_next(n);
+  else if (k)
+    e->head = wd_next(n);
+  vigil__node_slot(n)->ptr = NULL;
   if (e->head)
     return 0;
   map_erase(s, e);
@@ -183,7 +200,7 @@ static int map_detach(state *s, vigil__node *n) {
 
 static void in_close(void *st);
 
-static int in_open(void **out, int *fd, unsigned kinds) {
+static int in_open(void **out, int *fd, const vigil__backend_config *cfg) {
   state *s = vigil__calloc(1, sizeof *s);
   if (!s)
     return -ENOMEM;
@@ -196,9 +213,10 @@ static int in_open(void **out, int *fd, unsigned kinds) {
     return -ENOMEM;
   }
   s->mask = 63;
-  if (kinds & (1u << VIGIL_OPENED))
+  s->move_wait_ms = cfg->move_wait_ms;
+  if (cfg->kinds & (1u << VIGIL_OPENED))
     s->extra |= IN_OPEN;
-  if (kinds & (1u << VIGIL_CLOSED_NOWRITE))
+  if (cfg->kinds & (1u << VIGIL_CLOSED_NOWRITE))
     s->extra |= IN_CLOSE_NOWRITE;
   s->fd = VIGIL__SYS(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (s->fd < 0) {
@@ -271,11 +289,11 @@ static int in_watch(void *st, vigil__node *dir, int fd) {
     s->qwds[s->qlen++] = wd;
   if (wd < 0)
     return errno == ENOSPC ? VIGIL_EWATCHLIMIT : -errno;
-  if (vigil__node_dir(dir)->wd == wd)
+  if (wd_of(dir) == wd)
     return 0;
-  if (vigil__node_dir(dir)->wd >= 0) {
+  if (wd_of(dir) > 0) {
     /* The name now holds another directory; the old watch is stale. */
-    int old = vigil__node_dir(dir)->wd;
+    int old = wd_of(dir);
     if (map_detach(s, dir))
       inotify_rm_watch(s->fd, old);
   }
@@ -285,7 +303,7 @@ static int in_watch(void *st, vigil__node *dir, int fd) {
       inotify_rm_watch(s->fd, wd);
     return -ENOMEM;
   }
-  vigil__node_dir(dir)->wd = wd;
+  vigil__node_slot(dir)->num = wd;
   return 0;
 }
 
@@ -308,8 +326,8 @@ static vigil__node *in_quieted(void *st) {
 
 static void in_unwatch(void *st, vigil__node *dir) {
   state *s = st;
-  int wd = vigil__node_dir(dir)->wd;
-  if (wd < 0)
+  int wd = wd_of(dir);
+  if (wd <= 0)
     return;
   if (map_detach(s, dir) && wd != s->ignored_wd)
     inotify_rm_watch(s->fd, wd);
@@ -323,13 +341,13 @@ static void in_unwatch(void *st, vigil__node *dir) {
 static int chain(state *s, vigil_t *v, int wd, node_list *out) {
   slot *e = map_find(s, wd);
   out->len = 0;
-  for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next) {
+  for (vigil__node *k = e ? e->head : NULL; k; k = wd_next(k)) {
     if (out->len == out->cap) {
       size_t ncap = out->cap ? out->cap * 2 : 16;
       vigil__node **na = vigil__realloc(out->at, ncap * sizeof *na);
       if (!na) {
         out->len = 0;
-        v->need_repair = 1;
+        vigil__obs_lost(v);
         return -ENOMEM;
       }
       out->at = na;
@@ -349,7 +367,7 @@ static int still_watched(state *s, unsigned long gen, int wd, const vigil__node 
   if (s->detached == gen)
     return 1;
   slot *e = map_find(s, wd);
-  for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next)
+  for (vigil__node *k = e ? e->head : NULL; k; k = wd_next(k))
     if (k == n)
       return 1;
   return 0;
@@ -364,7 +382,7 @@ static void resolve_pending(state *s, vigil_t *v) {
    * second half of an exchange whose first half put an entry at its name
    * (apply.c tells), and it is no first half itself.
    */
-  if (v->xchg_len)
+  if (vigil__xchg_held(v))
     vigil__xchg_age(v);
   if (chain(s, v, s->pwd, &s->from) == 0) {
     unsigned long gen = s->detached;
@@ -372,14 +390,14 @@ static void resolve_pending(state *s, vigil_t *v) {
       if (still_watched(s, gen, s->pwd, s->from.at[i]))
         vigil__obs_gone(v, s->from.at[i], s->pname, s->plen, VIGIL__BY_MOVE);
   }
-  if (v->xchg_len)
+  if (vigil__xchg_held(v))
     vigil__xchg_release(v, 0);
 }
 
 /* Does a node watching wd lie in a subtree that apply.c keeps aside for an exchange? */
 static int chain_detached(state *s, int wd) {
   slot *e = map_find(s, wd);
-  for (vigil__node *k = e ? e->head : NULL; k; k = vigil__node_dir(k)->wd_next)
+  for (vigil__node *k = e ? e->head : NULL; k; k = wd_next(k))
     if (vigil__detached(k))
       return 1;
   return 0;
@@ -394,7 +412,7 @@ static void pair_apply(state *s, vigil_t *v, int wd, const char *name, size_t le
  */
 static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
   s->pending = 0;
-  if (v->xchg_len) {
+  if (vigil__xchg_held(v)) {
     /* Renamed inside a subtree kept aside: no exchange, and no node of it may be used. */
     if (chain_detached(s, s->pwd) || chain_detached(s, wd))
       vigil__xchg_release(v, 0);
@@ -405,13 +423,13 @@ static void pair(state *s, vigil_t *v, int wd, const char *name, size_t len) {
    * own two aside): if it is an exchange, the entry the first half
    * replaced is gone, and apply.c asks for a rescan when the disk says so.
    */
-  v->xchg_suspect = s->last_valid && s->since_pair > 2 && s->pwd == s->last_twd &&
-                    wd == s->last_swd && s->plen == s->last_tlen && len == s->last_slen &&
-                    memcmp(s->pname, s->last_tname, s->plen) == 0 &&
-                    memcmp(name, s->last_sname, len) == 0;
+  vigil__xchg_suspect(v, s->last_valid && s->since_pair > 2 && s->pwd == s->last_twd &&
+                             wd == s->last_swd && s->plen == s->last_tlen && len == s->last_slen &&
+                             memcmp(s->pname, s->last_tname, s->plen) == 0 &&
+                             memcmp(name, s->last_sname, len) == 0);
   pair_apply(s, v, wd, name, len);
-  v->xchg_suspect = 0;
-  if (v->xchg_len)
+  vigil__xchg_suspect(v, 0);
+  if (vigil__xchg_held(v))
     vigil__xchg_release(v, 1);
   s->last_valid = len <= NAME_MAX;
   s->last_swd = s->pwd;
@@ -443,7 +461,7 @@ static void pair_apply(state *s, vigil_t *v, int wd, const char *name, size_t le
   if (nt > s->used_cap) {
     unsigned char *nu = vigil__realloc(s->used, nt);
     if (!nu) {
-      v->need_repair = 1;
+      vigil__obs_lost(v);
       return;
     }
     s->used = nu;
@@ -494,7 +512,7 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
    */
   if (s->pending && !pairs)
     resolve_pending(s, v);
-  if (v->xchg_len && !pairs && !(e->mask & (IN_MOVED_FROM | IN_MOVE_SELF)))
+  if (vigil__xchg_held(v) && !pairs && !(e->mask & (IN_MOVED_FROM | IN_MOVE_SELF)))
     vigil__xchg_release(v, 0);
   if (e->mask & IN_Q_OVERFLOW) {
     vigil__obs_overflow(v);
@@ -511,7 +529,7 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
     memcpy(s->pname, name, s->plen);
     s->pname[s->plen] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-    s->deadline.tv_nsec += (long)v->move_wait_ms * 1000000L;
+    s->deadline.tv_nsec += (long)s->move_wait_ms * 1000000L;
     while (s->deadline.tv_nsec >= 1000000000L) {
       s->deadline.tv_nsec -= 1000000000L;
       s->deadline.tv_sec++;
@@ -540,8 +558,10 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
       if (!vigil__node_parent(nodes[i]) && still_watched(s, gen, e->wd, nodes[i]))
         vigil__obs_watch_lost(v, nodes[i]);
     for (size_t i = 0; i < n; i++)
-      if (still_watched(s, gen, e->wd, nodes[i]))
+      if (still_watched(s, gen, e->wd, nodes[i])) {
         map_detach(s, nodes[i]);
+        vigil__obs_unwatched(v, nodes[i]);
+      }
     s->ignored_wd = 0;
     return;
   }
@@ -579,8 +599,9 @@ static void dispatch(state *s, vigil_t *v, const struct inotify_event *e, const 
   }
 }
 
-void vigil__inotify_decode(void *st, vigil_t *v, const char *buf, size_t len) {
+size_t vigil__inotify_decode(void *st, vigil_t *v, const char *buf, size_t len) {
   state *s = st;
+  size_t records = 0;
   size_t off = 0;
   /* Records are checked against the buffer, so a short or corrupt one ends the walk. */
   while (len - off >= sizeof(struct inotify_event)) {
@@ -597,9 +618,10 @@ void vigil__inotify_decode(void *st, vigil_t *v, const char *buf, size_t len) {
       }
     }
     dispatch(s, v, &e, e.len ? buf + off + sizeof e : NULL);
-    v->records_since_wait++;
+    records++;
     off += size;
   }
+  return records;
 }
 
 static int ms_until(const struct timespec *deadline) {
@@ -610,7 +632,7 @@ static int ms_until(const struct timespec *deadline) {
   return ms < 0 ? 0 : (int)ms;
 }
 
-static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
+static int in_read(void *st, vigil_t *v, size_t max_bytes, vigil__read_result *out) {
   state *s = st;
   struct timespec before;
   clock_gettime(CLOCK_REALTIME_COARSE, &before);
@@ -623,21 +645,25 @@ static int in_read(void *st, vigil_t *v, size_t max_bytes, int *wait_ms) {
       return -errno;
     if (!later && errno == EAGAIN) {
       /* The queue was empty: every change before this moment has been read. */
-      v->synced = before;
+      out->synced = 1;
+      out->sync = before;
       if (s->pending && ms_until(&s->deadline) == 0)
         resolve_pending(s, v);
     }
-    *wait_ms = s->pending ? ms_until(&s->deadline) : -1;
+    out->wait_ms = s->pending ? ms_until(&s->deadline) : -1;
     return 0;
   }
-  vigil__inotify_decode(s, v, s->buf, (size_t)got);
-  *wait_ms = s->pending ? ms_until(&s->deadline) : -1;
-  return (int)got;
+  out->records = vigil__inotify_decode(s, v, s->buf, (size_t)got);
+  out->units = (size_t)got;
+  out->wait_ms = s->pending ? ms_until(&s->deadline) : -1;
+  return 0;
 }
 
-static vigil__node *in_sharing(void *st, const vigil__node *dir) {
-  int wd = vigil__node_dir(dir)->wd;
-  slot *e = wd >= 0 ? map_find(st, wd) : NULL;
+static vigil__node *in_sharing(void *st, const vigil__node *dir, const vigil__node *after) {
+  if (after)
+    return wd_next(after);
+  int wd = wd_of(dir);
+  slot *e = wd > 0 ? map_find(st, wd) : NULL;
   return e ? e->head : NULL;
 }
 
@@ -698,6 +724,11 @@ static void in_close(void *st) {
 
 const vigil__backend vigil__backend_inotify = {
     .name = "inotify",
+    /*
+     * Renames come paired by cookie, one watch per directory, and the
+     * coarse clock files are stamped with tells the sync point.
+     */
+    .caps = VIGIL__CAP_PAIRS_RENAMES | VIGIL__CAP_DIR_WATCHES | VIGIL__CAP_SYNC_CLOCK,
     .open = in_open,
     .watch = in_watch,
     .quiet = in_quiet,

@@ -23,6 +23,7 @@
  * Any crash, sanitizer report or failed check is a finding.
  */
 #include "instance.h"
+#include "backend/inotify.h"
 
 #include <fcntl.h>
 #include <stdint.h>

@@ -19,6 +19,7 @@
 
 #include "helpers.h"
 #include "instance.h"
+#include "backend/inotify.h"
 
 typedef struct {
   char dir[64];
@@ -37,10 +38,10 @@ static int setup(void **state) {
   assert_int_equal(vigil_open(&f->v, NULL), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
   vigil__root *r = f->v->roots;
-  f->wd_top = vigil__node_dir(r->top)->wd;
+  f->wd_top = vigil__node_slot(r->top)->num;
   vigil__node *s = vigil__tree_find(&f->v->tree, r->top, "sub", 3);
   assert_non_null(s);
-  f->wd_sub = vigil__node_dir(s)->wd;
+  f->wd_sub = vigil__node_slot(s)->num;
   assert_true(f->wd_top > 0 && f->wd_sub > 0 && f->wd_top != f->wd_sub);
   *state = f;
   return 0;
