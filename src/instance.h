@@ -59,6 +59,7 @@ struct vigil {
   struct timespec synced;
 
   size_t add_dirs;    /* directories watched by the last vigil_add, for its progress */
+  size_t add_told;    /* add_dirs when the progress callback was last called */
   size_t add_watches; /* kernel watches the last vigil_add placed (see add_root) */
 
   /*
@@ -176,8 +177,13 @@ void vigil__lock(const vigil_t *v);
 void vigil__unlock(const vigil_t *v);
 /* Stops and joins the thread, if any, for vigil_close. */
 void vigil__thread_end(vigil_t *v);
-/* Has a stop run out of time? Long scans check this and give up. */
-int vigil__stop_overdue(const vigil_t *v);
+/*
+ * The cancel check that long scans make between directories: 0 to go on;
+ * 1 when vigil_stop's grace has run out (the scan gives up and leaves the
+ * rest to a repair); -ECANCELED when the progress callback of vigil_add,
+ * called here every 256 directories watched, asked to stop.
+ */
+int vigil__cancelled(vigil_t *v);
 
 /* reconcile.c */
 int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);

@@ -513,15 +513,8 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
   rc = 0;
   if (place) {
     rc = vigil__watch(v, d, fd);
-    if (rc == 0 && !had_watch && mode == VIGIL__SCAN_SETUP) {
+    if (rc == 0 && !had_watch && mode == VIGIL__SCAN_SETUP)
       v->add_dirs++;
-      if (v->progress && (v->add_dirs & 255) == 0 &&
-          v->progress(v->progress_userdata, v->add_dirs)) {
-        if (own >= 0)
-          close(own);
-        return -ECANCELED;
-      }
-    }
   }
   if (rc < 0) {
     if (own >= 0)
@@ -584,11 +577,18 @@ static int scan(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode) {
    */
   while (rc == 0 && v->work_len > base) {
     /*
-     * vigil_stop's grace ran out during a long scan (a large tree moved
-     * in): leave the rest to a repair, which the next reader is told of.
+     * Cancelled (vigil__cancelled): the progress callback said stop, and
+     * vigil_add fails; or vigil_stop's grace ran out during a long scan (a
+     * large tree moved in), and the rest is left to a repair, which the
+     * next reader is told of.
      */
-    if (vigil__stop_overdue(v)) {
+    int c = vigil__cancelled(v);
+    if (c > 0) {
       v->need_repair = 1;
+      break;
+    }
+    if (c < 0) {
+      rc = c;
       break;
     }
     struct vigil__work w = v->work[--v->work_len];
@@ -596,6 +596,9 @@ static int scan(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode) {
       v->work_fds--;
     rc = visit(v, w.dir, w.fd, mode);
   }
+  /* The last report of the progress callback, at the end of the scan. */
+  if (rc == 0 && vigil__cancelled(v) < 0)
+    rc = -ECANCELED;
   work_truncate(v, base);
   return rc;
 }

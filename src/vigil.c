@@ -751,6 +751,7 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
     return -errno;
 
   v->add_dirs = 0;
+  v->add_told = 0;
   v->add_watches = 0;
   size_t watches_before = v->be->watches(v->be_state);
   vigil__root *r = vigil__calloc(1, sizeof *r);
