@@ -73,6 +73,18 @@ VIGIL_API const char *vigil_version_string(void);
  * RegisterWaitForSingleObject (NULL: an error); libuv's uv_os_fd_t makes
  * the same split. Code that only stores it and hands it to the platform's
  * wait call works on both.
+ *
+ * What makes it readable depends on the platform layer vigil was built
+ * with (docs/architecture.md, "The platform layer"). On Linux it is an
+ * epoll descriptor, readable for every reason vigil_read has to run (see
+ * vigil_fd). The POSIX layer (poll and a pipe; macOS and the BSDs, or
+ * -DVIGIL_PLATFORM=posix) has no descriptor that gathers others, and vigil
+ * runs no thread to watch them, so there vigil_fd is a pipe that is
+ * readable only after vigil_wake and while events wait to be read: a
+ * change, a held-back rename's deadline or a mount does not make it
+ * readable until a call of vigil looks. There, wait in vigil_read (with a
+ * timeout, if the program must do other work) or use vigil_start, which
+ * wait on everything themselves.
  */
 #ifdef _WIN32
 typedef void *vigil_os_fd_t;
@@ -425,7 +437,9 @@ VIGIL_API int vigil_remove(vigil_t *v, const char *path);
  * look at the kernel's queue, see docs/events.md on overflow), and when
  * the process's mount table changed (see docs/events.md, "Mounts"). Use it with
  * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
- * instance; do not read it or close it. Safe from any thread.
+ * instance; do not read it or close it. Safe from any thread. On the POSIX
+ * platform layer only vigil_wake and waiting events make it readable (see
+ * vigil_os_fd_t).
  */
 VIGIL_API vigil_os_fd_t vigil_fd(const vigil_t *v);
 
@@ -441,7 +455,8 @@ VIGIL_API int vigil_read(vigil_t *v, vigil_event *ev, int timeout_ms);
 /*
  * Makes a blocked vigil_read return 0 (or the next one, if none is
  * blocked). Safe from any thread and async-signal-safe: it is a single
- * write to an eventfd, and it saves and restores errno.
+ * write (to an eventfd on Linux, to a pipe on the POSIX layer), and it
+ * saves and restores errno.
  */
 VIGIL_API int vigil_wake(vigil_t *v);
 

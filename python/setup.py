@@ -10,6 +10,7 @@ The list of library sources is read from the top-level CMakeLists.txt
 """
 import os
 import re
+import sys
 
 from setuptools import Extension, setup
 
@@ -28,7 +29,9 @@ def library_sources():
     m = re.search(r"set\(VIGIL_SOURCES\s+([^)]*)\)", text)
     if not m:
         raise RuntimeError("VIGIL_SOURCES not found in CMakeLists.txt")
-    return [rel(*s.split("/")) for s in m.group(1).split()]
+    # The platform layer CMake picks (VIGIL_PLATFORM): Linux's own, or POSIX's.
+    platform = "linux" if sys.platform.startswith("linux") else "posix"
+    return [rel(*s.replace("${VIGIL_PLATFORM}", platform).split("/")) for s in m.group(1).split()]
 
 
 def version():

@@ -3,8 +3,8 @@
  *
  * Every system call goes through VIGIL__SYS, which retries a call that a
  * signal interrupted (EINTR): a signal must never fail a scan or a read.
- * epoll_wait is the exception, made with VIGIL__SYS_ONCE, because there an
- * interruption is news for the caller.
+ * The platform layer's waits (src/platform/) are the exception, made with
+ * VIGIL__SYS_ONCE, because there an interruption is news for the caller.
  *
  * In a build with -DVIGIL_FAULT_INJECTION=ON every allocation and every
  * system call also goes through a counter, and a test can make the Nth of

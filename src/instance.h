@@ -7,6 +7,7 @@
 #include "vigil.h"
 #include "backend/backend.h"
 #include "filter.h"
+#include "platform/platform.h"
 #include "queue.h"
 #include "tree.h"
 
@@ -37,20 +38,14 @@ struct vigil {
   vigil_progress_cb progress;
   void *progress_userdata;
 
-  int epfd;    /* vigil_fd: the backend fd and the three below */
-  int befd;    /* the backend's descriptor, owned by the backend */
-  int wakefd;  /* eventfd written by vigil_wake */
-  int qfd;     /* eventfd kept readable while the queue holds events */
-  int timerfd; /* fires when a held-back rename must be resolved */
-  int mountfd; /* /proc/self/mountinfo, POLLPRI when the mount table changed (mounts.c) */
+  vigil__plat *plat; /* what the read loop waits on; vigil_fd (src/platform/) */
+  int befd;          /* the backend's descriptor, owned by the backend */
+  int mountfd;       /* /proc/self/mountinfo, POLLPRI when the mount table changed (mounts.c) */
   struct vigil__mounts *mounts; /* the mount table as last read */
-  int64_t timer_due;            /* CLOCK_MONOTONIC ms the timer is set for */
   int64_t resync_due;           /* when to look at an empty kernel queue again (see resync), or 0 */
   int64_t records_ms;           /* when records were last read */
-  unsigned q_signalled : 1;
-  unsigned timer_armed : 1;
-  unsigned need_repair : 1; /* something was lost without an overflow record */
-  unsigned no_openat2 : 1;  /* the kernel lacks openat2: open name by name */
+  unsigned need_repair : 1;     /* something was lost without an overflow record */
+  unsigned no_openat2 : 1;      /* the kernel lacks openat2: open name by name */
 
   pid_t pid;
   unsigned long fork_gen;
@@ -65,7 +60,7 @@ struct vigil {
   /*
    * The background thread of vigil_start (thread.c). While it runs, lock
    * guards everything above; the thread lets go of it while it waits in
-   * epoll and while the callback runs.
+   * vigil__plat_wait and while the callback runs.
    */
   pthread_mutex_t lock;
   pthread_cond_t cond;

@@ -10,8 +10,8 @@
  * itself: /proc/self/mountinfo polls POLLPRI after every change in the
  * process's mount namespace.
  *
- * It is opened twice. One descriptor sits in vigil_fd's epoll set, to
- * wake the caller. But a poll of that file takes the news with it, and a
+ * It is opened twice. One descriptor is a source of the platform layer
+ * (src/platform/), to wake the caller. But a poll of that file takes the news with it, and a
  * caller that polls vigil_fd polls it too, so the change itself is looked
  * for on a second descriptor that only vigil polls, once per step before
  * the backend is read. The table is read and parsed only then, when it

@@ -1,11 +1,10 @@
 /*
  * The public API: an instance, its roots, and the read loop.
  *
- * vigil_fd is an epoll descriptor holding the backend's descriptor and
- * three of our own: an eventfd for vigil_wake, an eventfd kept readable
- * while events wait in the queue (so a caller that reads one event per
- * wakeup is woken again), and a timerfd for a rename source that waits for
- * its pair. One descriptor then tells any event loop "call vigil_read".
+ * The read loop waits through the platform layer (src/platform/), which
+ * makes vigil_fd: on Linux one epoll descriptor that is readable for
+ * every reason there is to call vigil_read, so one descriptor tells any
+ * event loop "call vigil_read".
  */
 #include "instance.h"
 #include "fault.h"
@@ -13,14 +12,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,12 +48,6 @@ static int forked_fast(const vigil_t *v) {
   return v->fork_gen != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
 }
 
-static void close_fd(int *fd) {
-  if (*fd >= 0)
-    close(*fd);
-  *fd = -1;
-}
-
 /* A root's nodes live in the tree's arena, which goes as a whole. */
 static void root_free(vigil__root *r) {
   free(r->given);
@@ -71,10 +60,9 @@ static void root_free(vigil__root *r) {
   free(r);
 }
 
-static int epoll_add(int epfd, int fd) {
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-  return VIGIL__SYS(epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) < 0 ? -errno : 0;
-}
+/* The tags of the sources in the platform layer's wait. */
+#define SOURCE_BACKEND 1u
+#define SOURCE_MOUNTS 2u
 
 void vigil__free(vigil_t *v) {
   for (vigil__root *r = v->roots, *next; r; r = next) {
@@ -83,10 +71,7 @@ void vigil__free(vigil_t *v) {
   }
   if (v->be_state)
     v->be->close(v->be_state);
-  close_fd(&v->epfd);
-  close_fd(&v->wakefd);
-  close_fd(&v->qfd);
-  close_fd(&v->timerfd);
+  vigil__plat_close(v->plat);
   vigil__mounts_close(v);
   if (!vigil__forked(v) && v->sync_init) {
     /* In a forked child the lock may have been held by a thread that is gone. */
@@ -269,7 +254,7 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   vigil_t *v = vigil__calloc(1, sizeof *v);
   if (!v)
     return -ENOMEM;
-  v->epfd = v->befd = v->wakefd = v->qfd = v->timerfd = v->mountfd = -1;
+  v->befd = v->mountfd = -1;
   v->be = be;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
@@ -306,26 +291,15 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   if (rc < 0)
     goto err;
   v->befd = befd;
-  if ((v->epfd = VIGIL__SYS(epoll_create1(EPOLL_CLOEXEC))) < 0 ||
-      (v->wakefd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) < 0 ||
-      (v->qfd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) < 0 ||
-      (v->timerfd = VIGIL__SYS(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK))) < 0) {
-    rc = -errno;
-    goto err;
-  }
-  if ((rc = epoll_add(v->epfd, befd)) < 0 || (rc = epoll_add(v->epfd, v->wakefd)) < 0 ||
-      (rc = epoll_add(v->epfd, v->qfd)) < 0 || (rc = epoll_add(v->epfd, v->timerfd)) < 0)
+  if ((rc = vigil__plat_open(&v->plat)) < 0 ||
+      (rc = vigil__plat_add(v->plat, befd, VIGIL__PLAT_IN, SOURCE_BACKEND)) < 0)
     goto err;
   if ((rc = vigil__mounts_open(v)) < 0)
     goto err;
-  if (v->mountfd >= 0) {
-    /* POLLPRI only: the file always polls readable. */
-    struct epoll_event ev = {.events = EPOLLPRI, .data.fd = v->mountfd};
-    if (VIGIL__SYS(epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->mountfd, &ev)) < 0) {
-      rc = -errno;
-      goto err;
-    }
-  }
+  /* POLLPRI only: the file always polls readable. */
+  if (v->mountfd >= 0 &&
+      (rc = vigil__plat_add(v->plat, v->mountfd, VIGIL__PLAT_PRI, SOURCE_MOUNTS)) < 0)
+    goto err;
   *out = v;
   return 0;
 err:
@@ -356,7 +330,7 @@ vigil_os_fd_t vigil_fd(const vigil_t *v) {
     return -EINVAL;
   if (vigil__forked(v))
     return VIGIL_EFORKED;
-  return v->epfd;
+  return vigil__plat_fd(v->plat);
 }
 
 int vigil_wake(vigil_t *v) {
@@ -368,59 +342,14 @@ int vigil_wake(vigil_t *v) {
     errno = saved;
     return VIGIL_EFORKED;
   }
-  uint64_t one = 1;
-  ssize_t w = write(v->wakefd, &one, sizeof one);
-  /* EAGAIN means the counter is already huge, so a wakeup is pending anyway. */
-  int rc = (w < 0 && errno != EAGAIN) ? -errno : 0;
+  int rc = vigil__plat_wake(v->plat);
   errno = saved;
   return rc;
 }
 
-static void drain_fd(int fd) {
-  uint64_t n;
-  while (read(fd, &n, sizeof n) < 0 && errno == EINTR)
-    ;
-}
-
-/* Keeps qfd readable exactly while vigil_read has something to deliver. */
+/* Keeps vigil_fd readable exactly while vigil_read has something to deliver. */
 static void signal_queue(vigil_t *v) {
-  int empty = vigil__queue_empty(&v->queue) && !v->need_repair;
-  if (!empty && !v->q_signalled) {
-    uint64_t one = 1;
-    if (write(v->qfd, &one, sizeof one) == sizeof one)
-      v->q_signalled = 1;
-  } else if (empty && v->q_signalled) {
-    drain_fd(v->qfd);
-    v->q_signalled = 0;
-  }
-}
-
-/*
- * Arms the timer for a held-back rename, or disarms it. It is set again
- * whenever the due time moves, so an expired timer never lingers readable
- * while a newer rename waits.
- */
-static void set_timer(vigil_t *v, int wait_ms) {
-  if (wait_ms < 0) {
-    if (v->timer_armed) {
-      struct itimerspec off = {0};
-      timerfd_settime(v->timerfd, 0, &off, NULL);
-      drain_fd(v->timerfd);
-      v->timer_armed = 0;
-    }
-    return;
-  }
-  int64_t due = vigil__now_ms() + wait_ms;
-  if (v->timer_armed && due == v->timer_due)
-    return;
-  struct itimerspec at = {0};
-  at.it_value.tv_sec = wait_ms / 1000;
-  at.it_value.tv_nsec = (long)(wait_ms % 1000) * 1000000L + 1;
-  drain_fd(v->timerfd);
-  if (timerfd_settime(v->timerfd, 0, &at, NULL) == 0) {
-    v->timer_armed = 1;
-    v->timer_due = due;
-  }
+  vigil__plat_ready(v->plat, !vigil__queue_empty(&v->queue) || v->need_repair);
 }
 
 static int64_t now_us(void) {
@@ -515,7 +444,7 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, siz
      */
     vigil__files_settle(v, n == 0 ? vigil__now_ms() : 0, wait_ms);
     resync(v, n, wait_ms);
-    set_timer(v, *wait_ms);
+    vigil__plat_timer(v->plat, *wait_ms);
     if (vigil__queue_empty(&v->queue))
       return 0;
   }
@@ -535,22 +464,7 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, siz
  * back wait, never more than batch_us.
  */
 
-static int gather(vigil_t *v) {
-  struct pollfd p = {.fd = v->wakefd, .events = POLLIN};
-  struct timespec ts = {.tv_sec = v->batch_us / 1000000,
-                        .tv_nsec = (long)(v->batch_us % 1000000) * 1000};
-  int n = VIGIL__SYS_ONCE(ppoll(&p, 1, &ts, NULL));
-  if (n < 0)
-    return errno == EINTR ? 1 : -errno;
-  if (n > 0) {
-    drain_fd(v->wakefd);
-    return 1;
-  }
-  return 0;
-}
-
 int vigil__wait(vigil_t *v, int block) {
-  struct epoll_event evs[8];
   int64_t t0 = 0;
   if (block != 0) {
     /* A storm: enough came since the last blocking wait, and more comes at once. */
@@ -558,19 +472,12 @@ int vigil__wait(vigil_t *v, int block) {
       t0 = now_us();
     v->records_since_wait = 0;
   }
-  int n = VIGIL__SYS_ONCE(epoll_wait(v->epfd, evs, 8, block));
-  if (n < 0)
-    return errno == EINTR ? 1 : -errno;
-  int backend = 0;
-  for (int i = 0; i < n; i++) {
-    if (evs[i].data.fd == v->wakefd) {
-      drain_fd(v->wakefd);
-      return 1;
-    }
-    backend |= evs[i].data.fd == v->befd;
-  }
-  if (backend && t0 && now_us() - t0 < v->storm_wait_us)
-    return gather(v);
+  unsigned ready;
+  int r = vigil__plat_wait(v->plat, block, &ready);
+  if (r != 0)
+    return r;
+  if ((ready & SOURCE_BACKEND) && t0 && now_us() - t0 < v->storm_wait_us)
+    return vigil__plat_gather(v->plat, v->batch_us);
   return 0;
 }
 

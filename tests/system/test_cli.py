@@ -729,16 +729,26 @@ def _traced_child(tracer_pid):
 
 
 def _blocked_for_ever(pid):
-    """True when pid sleeps in epoll_wait with no timeout: vigil's idle wait."""
+    """True when pid sleeps in a wait with no timeout: vigil's idle wait.
+
+    That is epoll_wait with the Linux platform layer, poll (or ppoll) with
+    the POSIX one (src/platform/)."""
     try:
         with open("/proc/%d/syscall" % pid) as f:
             words = f.read().split()
     except OSError:
         return False
+    if len(words) <= 4:
+        return False
     # x86_64: epoll_wait is 232, epoll_pwait 281, epoll_pwait2 441; the
     # fourth argument is the timeout, an int: -1 for a wait without one.
-    return (len(words) > 4 and words[0] in ("232", "281", "441")
-            and int(words[4], 16) & 0xFFFFFFFF == 0xFFFFFFFF)
+    if words[0] in ("232", "281", "441"):
+        return int(words[4], 16) & 0xFFFFFFFF == 0xFFFFFFFF
+    # poll is 7, whose third argument is the timeout (-1); ppoll is 271,
+    # whose third is a pointer to it (NULL).
+    if words[0] == "7":
+        return int(words[3], 16) & 0xFFFFFFFF == 0xFFFFFFFF
+    return words[0] == "271" and int(words[3], 16) == 0
 
 
 @pytest.mark.parametrize("nth", range(1, 8))

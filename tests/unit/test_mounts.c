@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "vigil.h"
+#include "platform/platform.h"
 
 enum { SKIP = 77 };
 
@@ -154,6 +155,11 @@ static int fd_wakes_child(void) {
 
 static void vigil_fd_wakes_on_a_mount(void **state) {
   (void)state;
+  if (strcmp(vigil__plat_name, "posix") == 0) {
+    /* test_platform.c checks what vigil_fd means there instead. */
+    print_message("skipped: on the POSIX platform layer vigil_fd does not follow the sources\n");
+    skip();
+  }
   in_namespace(fd_wakes_child);
 }
 
