@@ -543,11 +543,10 @@ static uint64_t ino_at(vigil_t *v, const vigil__node *dir, const char *name, siz
  * would replace b and the second move the entry back, losing the real b.
  * So every rename is remembered until the next record (struct vigil__xchg),
  * with the entry it replaced kept aside, unlinked but whole, subtree and
- * watches included. A rename that is the exact reverse of the one before,
- * with both names on disk holding the types (and, where known, the inodes)
- * of the swapped entries, is the second half of an exchange: the entry
- * kept aside comes back under the other name. Two plain renames, there
- * and back, leave the first name empty, and stay two renames.
+ * watches included. A rename that is the exact reverse of the one before
+ * is the second half of an exchange, unless it is a plain rename back
+ * (exchanged() tells them apart): the entry kept aside comes back under
+ * the other name.
  *
  * An exchange is reported as "moved a -> b" (replay replaces b) and then
  * "created" for a and everything now below it: replay holds with the
@@ -560,8 +559,8 @@ int vigil__detached(const vigil__node *n) {
   return !vigil__node_dir(n) || !vigil__node_dir(n)->root;
 }
 
-static struct vigil__xchg *xchg_add(vigil_t *v, const vigil__node *sdir, const char *sname,
-                                    size_t slen, vigil__node *tdir, const char *tname, size_t tlen,
+static struct vigil__xchg *xchg_add(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen,
+                                    vigil__node *tdir, const char *tname, size_t tlen,
                                     int s_isdir) {
   if (slen > NAME_MAX || tlen > NAME_MAX)
     return NULL;
@@ -577,7 +576,7 @@ static struct vigil__xchg *xchg_add(vigil_t *v, const vigil__node *sdir, const c
     v->xchg_cap = ncap;
   }
   struct vigil__xchg *x = &v->xchg[v->xchg_len++];
-  x->sdir = (vigil__node *)(uintptr_t)sdir;
+  x->sdir = sdir;
   x->tdir = tdir;
   x->kept = NULL;
   x->s_isdir = s_isdir;
