@@ -62,10 +62,15 @@ void vigil__obs_lost(vigil_t *v) {
   v->need_repair = 1;
 }
 
+/*
+ * Listed as a directory that just appeared is: every entry that differs
+ * from the tree is reported, and nothing is reported modified, which is
+ * for the backend to say (a repair would report every file).
+ */
 int vigil__obs_dir_changed(vigil_t *v, vigil__node *dir) {
   if (vigil__detached(dir))
     return 0;
-  return vigil__reconcile(v, dir, VIGIL__SCAN_REPAIR);
+  return vigil__reconcile(v, dir, VIGIL__SCAN_NEW);
 }
 
 int vigil__xchg_held(const vigil_t *v) {

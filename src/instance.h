@@ -150,7 +150,12 @@ enum vigil__scan_mode {
 
 enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
 
-/* vigil.c: the read loop in two halves, so thread.c can lock around them. */
+/*
+ * vigil.c: vigil_open with a backend given, whatever opt names; NULL is
+ * vigil_open itself. The unit tests give one that is in no list.
+ */
+int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backend *be);
+/* The read loop in two halves, so thread.c can lock around them. */
 int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, size_t *got);
 int vigil__wait(vigil_t *v, int block);
 /*

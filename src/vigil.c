@@ -240,6 +240,10 @@ static int init_sync(vigil_t *v) {
 }
 
 int vigil_open(vigil_t **out, const vigil_options *opt) {
+  return vigil__open_with(out, opt, NULL);
+}
+
+int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backend *be) {
   if (!out)
     return -EINVAL;
   *out = NULL;
@@ -247,7 +251,8 @@ int vigil_open(vigil_t **out, const vigil_options *opt) {
   int rc = sized_read(&options_struct, &o, opt);
   if (rc < 0)
     return rc;
-  const vigil__backend *be = vigil__backend_find(o.backend);
+  if (!be)
+    be = vigil__backend_find(o.backend);
   if (!be)
     return VIGIL_ENOBACKEND;
   pthread_once(&atfork_once, register_atfork);

@@ -1,0 +1,290 @@
+/*
+ * The tree and the event contract on the scripted backend: the test does
+ * something on disk and scripts what a kernel would have said, and checks
+ * the events. No kernel watch is involved (the test checks that none
+ * exists): this is what any backend gets from the core through
+ * src/backend/backend.h alone.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "instance.h"
+#include "backend/scripted.h"
+
+typedef struct {
+  char dir[64];
+  char out[64]; /* a directory outside the root */
+  vigil_t *v;
+  void *s; /* the backend's state */
+  char got[4096];
+} fixture;
+
+/* Descriptors of this process that are inotify instances. */
+static int inotify_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char p[300], l[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(p, l, sizeof l - 1);
+    if (len > 0) {
+      l[len] = '\0';
+      n += strcmp(l, "anon_inode:inotify") == 0;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  tu_tmpdir(f->dir, sizeof f->dir, "scripted");
+  tu_tmpdir(f->out, sizeof f->out, "scripted-out");
+  tu_write_at(f->dir, "a", "");
+  tu_mkdir_at(f->dir, "sub");
+  tu_write_at(f->dir, "sub/x", "");
+  vigil_options o;
+  assert_int_equal(vigil_options_init(&o), 0);
+  assert_int_equal(vigil__open_with(&f->v, &o, &vigil__backend_scripted), 0);
+  assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
+  f->s = f->v->be_state;
+  assert_int_equal(vigil__scripted_watching(f->s), 2);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  vigil_close(f->v);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
+  assert_int_equal(tu_rm_tree(f->out), 0);
+  free(f);
+  return 0;
+}
+
+static int by_string(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Reads every event there is, as lines "kind path[ <- from][ (synthetic)][ (by move)]"
+ * with paths relative to the root, sorted: a listing's order is the file
+ * system's.
+ */
+static const char *events(fixture *f) {
+  char *lines[64];
+  size_t n = 0;
+  vigil_event ev;
+  size_t root = strlen(f->dir) + 1;
+  while (vigil_read(f->v, &ev, 0) == 1) {
+    assert_true(n < 64);
+    char line[512];
+    const char *path = ev.path ? (strlen(ev.path) >= root ? ev.path + root : "") : "-";
+    int k = snprintf(line, sizeof line, "%s %s", vigil_kind_name(ev.kind), path);
+    if (ev.from)
+      k += snprintf(line + k, sizeof line - (size_t)k, " <- %s", ev.from + root);
+    if (ev.flags & VIGIL_SYNTHETIC)
+      k += snprintf(line + k, sizeof line - (size_t)k, " (synthetic)");
+    if (ev.flags & VIGIL_BY_MOVE)
+      snprintf(line + k, sizeof line - (size_t)k, " (by move)");
+    lines[n++] = strdup(line);
+  }
+  qsort(lines, n, sizeof lines[0], by_string);
+  f->got[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    strcat(f->got, lines[i]);
+    strcat(f->got, "\n");
+    free(lines[i]);
+  }
+  return f->got;
+}
+
+static void path_of(char *buf, size_t size, const char *dir, const char *rel) {
+  snprintf(buf, size, "%s/%s", dir, rel);
+}
+
+static void move(const char *from_dir, const char *from, const char *to_dir, const char *to) {
+  char a[256], b[256];
+  path_of(a, sizeof a, from_dir, from);
+  path_of(b, sizeof b, to_dir, to);
+  assert_int_equal(rename(a, b), 0);
+}
+
+static void no_kernel_watch(void **state) {
+  fixture *f = *state;
+  assert_int_equal(inotify_fds(), 0);
+  const char *name = NULL;
+  assert_int_equal(vigil_root_backend(f->v, f->dir, &name), 0);
+  assert_string_equal(name, "scripted");
+  vigil_stats st = {0};
+  assert_int_equal(vigil_get_stats(f->v, &st, sizeof st), 0);
+  assert_int_equal(st.watches, 2);
+  assert_string_equal(events(f), "");
+}
+
+static void created_file_and_directory(void **state) {
+  fixture *f = *state;
+  tu_write_at(f->dir, "c", "");
+  tu_mkdir_at(f->dir, "d");
+  /* Made before the directory's watch: only its listing can tell. */
+  tu_write_at(f->dir, "d/y", "");
+  assert_int_equal(vigil__scripted_appeared(f->s, "", "c", 0, VIGIL__BY_CREATE), 0);
+  assert_int_equal(vigil__scripted_appeared(f->s, "", "d", 1, VIGIL__BY_CREATE), 0);
+  assert_string_equal(events(f), "created c\n"
+                                 "created d\n"
+                                 "created d/y (synthetic)\n");
+  assert_int_equal(vigil__scripted_watching(f->s), 3);
+  /* Told twice, as a kernel may after a listing: reported once. */
+  assert_int_equal(vigil__scripted_appeared(f->s, "d", "y", 0, VIGIL__BY_CREATE), 0);
+  assert_string_equal(events(f), "");
+}
+
+static void removed_file_and_directory(void **state) {
+  fixture *f = *state;
+  char p[256];
+  path_of(p, sizeof p, f->dir, "a");
+  assert_int_equal(unlink(p), 0);
+  path_of(p, sizeof p, f->dir, "sub/x");
+  assert_int_equal(unlink(p), 0);
+  path_of(p, sizeof p, f->dir, "sub");
+  assert_int_equal(rmdir(p), 0);
+  assert_int_equal(vigil__scripted_gone(f->s, "", "a", VIGIL__BY_CREATE), 0);
+  assert_int_equal(vigil__scripted_gone(f->s, "sub", "x", VIGIL__BY_CREATE), 0);
+  assert_int_equal(vigil__scripted_self_gone(f->s, "sub"), 0);
+  assert_int_equal(vigil__scripted_gone(f->s, "", "sub", VIGIL__BY_CREATE), 0);
+  assert_string_equal(events(f), "removed a\n"
+                                 "removed sub\n"
+                                 "removed sub/x\n");
+  assert_int_equal(vigil__scripted_watching(f->s), 1);
+}
+
+static void moves_within_the_tree(void **state) {
+  fixture *f = *state;
+  move(f->dir, "a", f->dir, "sub/b");
+  assert_int_equal(vigil__scripted_moved(f->s, "", "a", "sub", "b", 0), 0);
+  assert_string_equal(events(f), "moved sub/b <- a\n");
+  move(f->dir, "sub", f->dir, "sub2");
+  assert_int_equal(vigil__scripted_moved(f->s, "", "sub", "", "sub2", 1), 0);
+  assert_string_equal(events(f), "moved sub2 <- sub\n");
+  /* The directory's watch followed it: the backend finds it by its new path. */
+  tu_write_at(f->dir, "sub2/x", "new");
+  assert_int_equal(vigil__scripted_changed(f->s, "sub2", "x", VIGIL_MODIFIED), 0);
+  assert_int_equal(vigil__scripted_changed(f->s, "sub", "x", VIGIL_MODIFIED), 0);
+  assert_string_equal(events(f), "modified sub2/x\n");
+}
+
+static void moves_into_and_out_of_the_tree(void **state) {
+  fixture *f = *state;
+  tu_mkdir_at(f->out, "in");
+  tu_write_at(f->out, "in/y", "");
+  tu_mkdir_at(f->out, "in/deep");
+  tu_write_at(f->out, "in/deep/z", "");
+  move(f->out, "in", f->dir, "in");
+  assert_int_equal(vigil__scripted_appeared(f->s, "", "in", 1, VIGIL__BY_MOVE), 0);
+  assert_string_equal(events(f), "created in (by move)\n"
+                                 "created in/deep (synthetic)\n"
+                                 "created in/deep/z (synthetic)\n"
+                                 "created in/y (synthetic)\n");
+  assert_int_equal(vigil__scripted_watching(f->s), 4);
+  move(f->dir, "sub", f->out, "sub");
+  assert_int_equal(vigil__scripted_gone(f->s, "", "sub", VIGIL__BY_MOVE), 0);
+  move(f->dir, "a", f->out, "a");
+  assert_int_equal(vigil__scripted_moved(f->s, "", "a", "nowhere", "a", 0), 0);
+  /* Only the top of what left carries VIGIL_BY_MOVE. */
+  assert_string_equal(events(f), "removed a (by move)\n"
+                                 "removed sub (by move)\n"
+                                 "removed sub/x\n");
+  assert_int_equal(vigil__scripted_watching(f->s), 3);
+}
+
+static void overflow_is_reported_and_repaired(void **state) {
+  fixture *f = *state;
+  char p[256];
+  tu_write_at(f->dir, "c", "");
+  path_of(p, sizeof p, f->dir, "a");
+  assert_int_equal(unlink(p), 0);
+  tu_mkdir_at(f->dir, "sub/new");
+  tu_write_at(f->dir, "sub/new/n", "");
+  assert_int_equal(vigil__scripted_overflow(f->s), 0);
+  /*
+   * No sync clock: the repair cannot tell which files changed while
+   * records were lost, so it reports every one it kept (sub/x).
+   */
+  assert_string_equal(events(f), "created c (synthetic)\n"
+                                 "created sub/new (synthetic)\n"
+                                 "created sub/new/n (synthetic)\n"
+                                 "modified sub/x (synthetic)\n"
+                                 "overflow -\n"
+                                 "removed a\n");
+  assert_int_equal(vigil__scripted_watching(f->s), 3);
+  /* Repaired: what comes next is applied to the new tree. */
+  assert_int_equal(vigil__scripted_changed(f->s, "sub/new", "n", VIGIL_CLOSED), 0);
+  assert_string_equal(events(f), "closed sub/new/n\n");
+}
+
+static void directory_changed_is_listed_again(void **state) {
+  fixture *f = *state;
+  char p[256];
+  tu_write_at(f->dir, "sub/y", "");
+  tu_mkdir_at(f->dir, "sub/d");
+  tu_write_at(f->dir, "sub/d/z", "");
+  path_of(p, sizeof p, f->dir, "sub/x");
+  assert_int_equal(unlink(p), 0);
+  tu_write_at(f->dir, "a", "changed, but no one said so");
+  assert_int_equal(vigil__scripted_dir_changed(f->s, "sub"), 0);
+  assert_string_equal(events(f), "created sub/d (synthetic)\n"
+                                 "created sub/d/z (synthetic)\n"
+                                 "created sub/y (synthetic)\n"
+                                 "removed sub/x\n");
+  assert_int_equal(vigil__scripted_watching(f->s), 3);
+  /* Nothing changed: nothing to say. */
+  assert_int_equal(vigil__scripted_dir_changed(f->s, ""), 0);
+  assert_string_equal(events(f), "");
+}
+
+static void count_event(vigil_t *v, const vigil_event *ev, void *userdata) {
+  (void)v;
+  (void)ev;
+  (*(int *)userdata)++;
+}
+
+/* vigil_drain delivers what the backend held, counted in its own units (records). */
+static void drain_counts_records(void **state) {
+  fixture *f = *state;
+  tu_write_at(f->dir, "c", "");
+  tu_write_at(f->dir, "e", "");
+  assert_int_equal(vigil__scripted_appeared(f->s, "", "c", 0, VIGIL__BY_CREATE), 0);
+  assert_int_equal(vigil__scripted_appeared(f->s, "", "e", 0, VIGIL__BY_CREATE), 0);
+  assert_int_equal(f->v->be->pending(f->s), 2);
+  int seen = 0;
+  assert_int_equal(vigil_drain(f->v, count_event, &seen, 1000), 2);
+  assert_int_equal(seen, 2);
+  assert_int_equal(f->v->be->pending(f->s), 0);
+  assert_string_equal(events(f), "");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(no_kernel_watch, setup, teardown),
+      cmocka_unit_test_setup_teardown(created_file_and_directory, setup, teardown),
+      cmocka_unit_test_setup_teardown(removed_file_and_directory, setup, teardown),
+      cmocka_unit_test_setup_teardown(moves_within_the_tree, setup, teardown),
+      cmocka_unit_test_setup_teardown(moves_into_and_out_of_the_tree, setup, teardown),
+      cmocka_unit_test_setup_teardown(overflow_is_reported_and_repaired, setup, teardown),
+      cmocka_unit_test_setup_teardown(directory_changed_is_listed_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(drain_counts_records, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
