@@ -174,7 +174,8 @@ enum {
   VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root (same directory or file) */
   VIGIL_EOPTIONS = -10008,    /* vigil_options.size is not one this library knows */
   VIGIL_ENOBACKEND = -10009,  /* vigil_options.backend names no built-in backend */
-  VIGIL_ENOPROC = -10010      /* /proc is not mounted (watches are placed through it) */
+  VIGIL_ENOPROC = -10010,     /* /proc is not mounted (watches are placed through it) */
+  VIGIL_EROOTMOVED = -10011   /* error event: a directory above the root was renamed */
 };
 
 /*

@@ -530,7 +530,7 @@ static int stat_at(vigil_t *v, const vigil__node *dir, const char *name, size_t 
   buf[len] = '\0';
   int dfd = vigil__open_dir(v, dir);
   if (dfd < 0)
-    return dfd == -ENOENT ? -ESTALE : dfd;
+    return dfd == -ENOENT || dfd == VIGIL_EROOTMOVED ? -ESTALE : dfd;
   int rc = VIGIL__SYS(fstatat(dfd, buf, st, AT_SYMLINK_NOFOLLOW)) < 0 ? -ENOENT : 0;
   close(dfd);
   return rc;

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -193,6 +194,8 @@ int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);
  * depth. Returns the descriptor or -errno. Uses v->scratch.
  */
 int vigil__open_dir(vigil_t *v, const vigil__node *dir);
+/* Stats the directory that holds the absolute path abspath: 0 or -errno (-ENOENT for "/"). */
+int vigil__stat_above(const char *abspath, struct stat *st);
 /* Forgets a directory that was waiting to be listed again. */
 void vigil__vanished_forget(vigil_t *v, vigil__node *dir);
 /* Lists again the directories that vanished, under their current paths. */

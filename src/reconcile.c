@@ -77,20 +77,56 @@ static int open_piece(vigil_t *v, int dfd, char *path, int flags) {
   return fd;
 }
 
+int vigil__stat_above(const char *abspath, struct stat *st) {
+  const char *slash = strrchr(abspath, '/');
+  if (!slash || !abspath[1])
+    return -ENOENT; /* "/" has nothing above it */
+  if (slash == abspath)
+    return VIGIL__SYS(stat("/", st)) < 0 ? -errno : 0;
+  char *up = vigil__malloc((size_t)(slash - abspath) + 1);
+  if (!up)
+    return -ENOMEM;
+  memcpy(up, abspath, (size_t)(slash - abspath));
+  up[slash - abspath] = '\0';
+  int rc = VIGIL__SYS(stat(up, st)) < 0 ? -errno : 0;
+  free(up);
+  return rc;
+}
+
+/*
+ * Why the root's path no longer leads to its top directory. If the
+ * directory above the path is the one it was at vigil_add, the root itself
+ * went (moved, deleted or unmounted), the kernel's record of that is on its
+ * way and ends the root: -ENOENT. If not, a directory above the root was
+ * renamed, which the kernel tells no watch of vigil's, and the root's
+ * directory can no longer be found by path: VIGIL_EROOTMOVED, which is
+ * reported for each directory that cannot be listed for it.
+ */
+static int top_lost(const vigil__root *r) {
+  struct stat up;
+  if (!r->up_ino)
+    return -ENOENT;
+  int rc = vigil__stat_above(r->abspath, &up);
+  if (rc == -ENOMEM)
+    return -ENOENT;
+  if (rc == 0 && (unsigned long)up.st_dev == r->up_dev && (uint64_t)up.st_ino == r->up_ino)
+    return -ENOENT;
+  return VIGIL_EROOTMOVED;
+}
+
 /*
  * Opens the root's top directory by its absolute path, and checks that it
- * is still the directory the root was added as: if not, the root has gone
- * (moved or deleted; the kernel's record of that is on its way), and
- * nothing below may be looked for in whatever took its place.
+ * is still the directory the root was added as: if not, nothing below may
+ * be looked for in whatever took its place (top_lost says why).
  */
 static int open_top(const vigil__root *r, int flags) {
   int fd = VIGIL__SYS(open(r->abspath, flags | O_DIRECTORY | O_CLOEXEC));
   if (fd < 0)
-    return -errno;
+    return errno == ENOENT || errno == ENOTDIR ? top_lost(r) : -errno;
   struct stat st;
   if (VIGIL__SYS(fstat(fd, &st)) < 0 || st.st_dev != r->dev || (uint32_t)st.st_ino != r->top->ino) {
     close(fd);
-    return -ENOENT;
+    return top_lost(r);
   }
   return fd;
 }
@@ -361,6 +397,8 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
     return err;
   if (mode == VIGIL__SCAN_SETUP && (!vigil__node_parent(d) || err == VIGIL_EWATCHLIMIT))
     return err;
+  if (err == VIGIL_EROOTMOVED && !vigil__node_parent(d))
+    err = -ENOENT; /* the root's own listing: as when it is gone */
   if (err == -ENOENT || err == -ENOTDIR || err == -ELOOP) {
     /*
      * Deleted or replaced while we looked. During setup and for a new

@@ -154,6 +154,9 @@ struct vigil__root {
   char *abspath;
   unsigned long dev; /* the device of the top, to tell an unmount */
   uint64_t ino;      /* the inode of the top: with dev (and base), what the root is */
+  /* The directory above abspath at vigil_add (up_ino 0 for "/"): tells a rename above the root. */
+  unsigned long up_dev;
+  uint64_t up_ino;
   vigil__node *top;
   /*
    * A file root whose file went away waits until then (CLOCK_MONOTONIC

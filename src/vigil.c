@@ -699,6 +699,11 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   rc = -ENOMEM;
   r->dev = (unsigned long)st.st_dev;
   r->ino = st.st_ino;
+  struct stat up;
+  if (vigil__stat_above(r->abspath, &up) == 0) {
+    r->up_dev = (unsigned long)up.st_dev;
+    r->up_ino = up.st_ino;
+  }
   /*
    * The same directory (or the same name in it) under another spelling,
    * "d/", "./d", a symbolic link or a bind mount, is the same root.

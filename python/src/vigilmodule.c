@@ -125,6 +125,7 @@ static PyObject *set_vigil_error(int code, PyObject *filename) {
     err = EMFILE;
     break;
   case VIGIL_ENOPROC:
+  case VIGIL_EROOTMOVED:
     err = ENOENT;
     break;
   case -ENOMEM:

@@ -506,3 +506,62 @@ def test_vigil_run_with_hundreds_of_watched_files_in_one_directory(rt):
         r = rt.wait_run(n + 2)
         assert r.changed == name, (name, r.changed)
     rt.stop(v)
+
+
+# -- a root whose parent is renamed -------------------------------------------
+
+def _root_below_parent(vigil, tmp):
+    """vigil on up/root (given relatively) and s/ for sentinels."""
+    (tmp / "up" / "root").mkdir(parents=True)
+    (tmp / "s").mkdir()
+    v = vigil("watch", "--json", "up/root", "s", cwd=str(tmp))
+    v.wait_ready()
+    return v
+
+
+def test_a_renamed_parent_of_a_root_is_reported(vigil, tmp):
+    # vigil finds the root by the path it resolved at the start. Once a
+    # directory above it is renamed, a directory made in the root cannot
+    # be opened by that path, so nothing inside it can be reported: vigil
+    # must say so, for each such directory, rather than stay silent.
+    v = _root_below_parent(vigil, tmp)
+    os.rename(str(tmp / "up"), str(tmp / "up2"))
+    root = tmp / "up2" / "root"
+    (root / "new").mkdir()
+    (root / "new" / "f.txt").write_bytes(b"x")
+    (root / "top.txt").write_bytes(b"")
+    (root / "new2").mkdir()
+    evs = v.sync(str(tmp / "s"), "s")
+    got = [(e["type"], e["path"]) for e in evs[:-1]]
+    # The root's own watch goes on reporting, under the old prefix.
+    assert ("created", "up/root/top.txt") in got, got
+    errs = [e for e in evs if e["type"] == "error"]
+    assert [e["path"] for e in errs] == ["up/root/new", "up/root/new2"], evs
+    for e in errs:
+        assert e.get("dir") is True, e
+        assert "a directory above the root was renamed" in e["error"], e
+        assert "add the root again" in e["error"], e
+    # Each directory is reported once: a later change adds no error.
+    (root / "new" / "g.txt").write_bytes(b"")
+    (root / "top.txt").write_bytes(b"y")
+    evs = v.sync(str(tmp / "s"), "s")
+    assert not [e for e in evs if e["type"] == "error"], evs
+    assert v.running()
+
+
+def test_a_root_moved_itself_is_not_reported_as_a_renamed_parent(vigil, tmp):
+    # The same failure to open a new directory, but here the root itself
+    # moved: the kernel's record of that ends the root, and no error is
+    # due. vigil is stopped so that it opens the directory only after the
+    # move.
+    v = _root_below_parent(vigil, tmp)
+    (tmp / "elsewhere").mkdir()
+    v.send(signal.SIGSTOP)
+    try:
+        (tmp / "up" / "root" / "new").mkdir()
+        os.rename(str(tmp / "up" / "root"), str(tmp / "elsewhere" / "root"))
+    finally:
+        v.send(signal.SIGCONT)
+    evs = v.sync(str(tmp / "s"), "s")
+    assert not [e for e in evs if e["type"] == "error"], evs
+    assert ("removed", "up/root") in [(e["type"], e["path"]) for e in evs], evs
