@@ -259,7 +259,8 @@ typedef struct {
    * The name of per-directory ignore files in gitignore syntax, such as
    * ".gitignore", or NULL. When a directory is listed, its file of that
    * name is read, and its patterns apply below that directory, as git
-   * applies nested .gitignore files. A file created, changed, renamed or
+   * applies nested .gitignore files; exclude has the last word over them,
+   * as git's command line does. A file created, changed, renamed or
    * removed later is read again at once, and what lies below its
    * directory is judged again: entries it now excludes are reported
    * VIGIL_REMOVED and no longer watched, entries it no longer excludes

@@ -770,6 +770,24 @@ def test_gitignore_is_honoured(rt):
     rt.stop(v)
 
 
+def test_exclude_has_the_last_word_over_gitignore(rt):
+    # As git's command line over its .gitignore files (git ls-files -o
+    # --exclude=... --exclude-per-directory=.gitignore): a "!" line of a
+    # .gitignore does not bring back what --exclude leaves out, and a "!"
+    # pattern of --exclude brings back what a .gitignore leaves out.
+    rt.git_init(rt.w)
+    (rt.w / ".gitignore").write_text("!keep.log\n*.tmp\n")
+    (rt.w / "sub").mkdir()
+    (rt.w / "sub" / ".gitignore").write_text("!deep.log\n")
+    v = rt.start("-r", "--exclude", "*.log", "--exclude", "!want.tmp", "--",
+                 *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    for p in ("keep.log", "sub/deep.log", "a.tmp", "want.tmp", "x"):
+        (rt.w / p).write_text("")
+    assert sorted(rt.wait_run(2).changed.split("\n")) == ["want.tmp", "x"]
+    rt.stop(v)
+
+
 def test_gitignore_whitelist_does_not_bring_back_git_dir(rt):
     rt.git_init(rt.w)
     (rt.w / ".gitignore").write_text("*\n!*/\n!*.c\n")
