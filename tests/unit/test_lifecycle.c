@@ -311,6 +311,57 @@ static void count_cb(vigil_t *v, const vigil_event *ev, void *ud) {
   atomic_fetch_add(&cb_calls, 1);
 }
 
+/*
+ * What a test leaves running while it checks things: a thread of its own,
+ * an instance whose thread is started, a tree on disk. A failing check
+ * leaves the test at once (cmocka's fail longjmps out of it), so the
+ * test's teardown (teardown_leftovers) stops and frees whatever is still
+ * here: nothing of a failed test may run on into the next one. What such a
+ * thread uses is static, never on the test's stack, which is gone by the
+ * time the teardown runs.
+ */
+static struct {
+  pthread_t thread;
+  atomic_int *stop; /* set to ask the thread to return */
+  int thread_running;
+  vigil_t *v;    /* closed (which stops its thread) by the teardown */
+  char dir[128]; /* removed by the teardown; "" when there is none */
+} left;
+
+static void left_thread_start(void *(*fn)(void *), void *arg, atomic_int *stop) {
+  assert_int_equal(pthread_create(&left.thread, NULL, fn, arg), 0);
+  left.stop = stop;
+  left.thread_running = 1;
+}
+
+/* Stops the test's own thread and waits for it. */
+static void left_thread_join(void) {
+  if (!left.thread_running)
+    return;
+  atomic_store(left.stop, 1);
+  pthread_join(left.thread, NULL);
+  left.thread_running = 0;
+}
+
+static void left_close(void) {
+  vigil_close(left.v);
+  left.v = NULL;
+}
+
+static void left_rm_tree(void) {
+  if (left.dir[0])
+    tu_rm_tree(left.dir);
+  left.dir[0] = '\0';
+}
+
+static int teardown_leftovers(void **state) {
+  (void)state;
+  left_thread_join();
+  left_close();
+  left_rm_tree();
+  return 0;
+}
+
 /* ---- close-on-exec ---------------------------------------------------- */
 
 /*
@@ -392,8 +443,8 @@ static void *churn_roots(void *arg) {
  */
 static void exec_during_scans_inherits_no_directory_fd(void **state) {
   (void)state;
-  char dir[128];
-  tu_tmpdir(dir, sizeof dir, "lifecycle-scan");
+  char *dir = left.dir;
+  tu_tmpdir(dir, sizeof left.dir, "lifecycle-scan");
   char p[256];
   for (int i = 0; i < 40; i++) {
     snprintf(p, sizeof p, "%s/d%02d", dir, i);
@@ -411,12 +462,12 @@ static void exec_during_scans_inherits_no_directory_fd(void **state) {
   vigil_options opt;
   vigil_options_init(&opt);
   opt.ignore_file = ".ignore";
-  vigil_t *v;
-  assert_int_equal(vigil_open(&v, &opt), 0);
+  assert_int_equal(vigil_open(&left.v, &opt), 0);
+  vigil_t *v = left.v;
   note_vigil_pipe(v);
-  churn_arg a = {.v = v, .dir = dir};
-  pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, churn_roots, &a), 0);
+  static churn_arg a;
+  a = (churn_arg){.v = v, .dir = dir};
+  left_thread_start(churn_roots, &a, &a.stop);
   int execs = 0;
   char why[512] = "";
   int64_t until = tu_now_us() + 3000000;
@@ -430,10 +481,9 @@ static void exec_during_scans_inherits_no_directory_fd(void **state) {
         snprintf(why, sizeof why, "a program exec'd during vigil_add inherited descriptor %d: %s",
                  child.fd[i], child.target[i]);
   }
-  atomic_store(&a.stop, 1);
-  pthread_join(t, NULL);
-  vigil_close(v);
-  tu_rm_tree(dir);
+  left_thread_join();
+  left_close();
+  left_rm_tree();
   print_message("%d programs exec'd during %d add/remove rounds\n", execs, atomic_load(&a.rounds));
   if (why[0])
     fail_msg("%s", why);
@@ -737,15 +787,15 @@ static void *churn_tree(void *arg) {
  */
 static void fork_while_the_thread_is_busy(void **state) {
   (void)state;
-  char dir[128];
-  make_small_tree(dir, sizeof dir, "fork-busy");
-  vigil_t *v;
-  assert_int_equal(vigil_open(&v, NULL), 0);
+  char *dir = left.dir;
+  make_small_tree(dir, sizeof left.dir, "fork-busy");
+  assert_int_equal(vigil_open(&left.v, NULL), 0);
+  vigil_t *v = left.v;
   assert_int_equal(vigil_add(v, dir, 0), 0);
   assert_int_equal(vigil_start(v, count_cb, NULL), 0);
-  tree_churn c = {.dir = dir};
-  pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, churn_tree, &c), 0);
+  static tree_churn c;
+  c = (tree_churn){.dir = dir};
+  left_thread_start(churn_tree, &c, &c.stop);
   int bad = 0, last = 0;
   for (int i = 0; i < 300; i++) {
     pid_t pid = fork();
@@ -761,12 +811,11 @@ static void fork_while_the_thread_is_busy(void **state) {
       last = status;
     }
   }
-  atomic_store(&c.stop, 1);
-  pthread_join(t, NULL);
+  left_thread_join();
   int calls = atomic_load(&cb_calls);
   int stopped = vigil_stop(v, 1000);
-  vigil_close(v);
-  tu_rm_tree(dir);
+  left_close();
+  left_rm_tree();
   if (bad)
     fail_msg("%d of 300 children failed in vigil_close (last status %d; 1000+ is a signal)", bad,
              last);
@@ -1070,20 +1119,22 @@ static long long cpu_stall_us(void) {
 static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
   (void)state;
   long cycles = env_long("VIGIL_LIFECYCLE_STOP_CYCLES", SANITIZED ? 2000 : 10000);
-  char dir[128];
-  make_small_tree(dir, sizeof dir, "startstop");
-  vigil_t *v;
-  assert_int_equal(vigil_open(&v, NULL), 0);
+  char *dir = left.dir;
+  make_small_tree(dir, sizeof left.dir, "startstop");
+  assert_int_equal(vigil_open(&left.v, NULL), 0);
+  vigil_t *v = left.v;
   assert_int_equal(vigil_add(v, dir, 0), 0);
   assert_int_equal(vigil_start(v, tid_cb, NULL), 0);
   assert_true(vigil_stop(v, 10) >= 0);
   int tasks = count_tasks();
   int fds = count_fds();
 
-  writer_arg w = {.dir = dir};
-  pthread_t wt;
-  assert_int_equal(pthread_create(&wt, NULL, writer, &w), 0);
-  int *tids = calloc((size_t)cycles, sizeof *tids);
+  static writer_arg w;
+  w = (writer_arg){.dir = dir};
+  left_thread_start(writer, &w, &w.stop);
+  static int *tids;
+  free(tids); /* what a failed run left */
+  tids = calloc((size_t)cycles, sizeof *tids);
   assert_non_null(tids);
   static const int graces[] = {0, 1, 2, 5};
   int64_t slowest = 0, worst_over = INT64_MIN, worst_over_all = INT64_MIN;
@@ -1132,8 +1183,7 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
     if (took > slowest)
       slowest = took;
   }
-  atomic_store(&w.stop, 1);
-  pthread_join(wt, NULL);
+  left_thread_join();
   /* The events of the last cycles are left behind: read them away. */
   vigil_event ev;
   while (vigil_read(v, &ev, 0) == 1)
@@ -1151,13 +1201,14 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
     if (tids[i] && !tu_wait_task_gone(tids[i], 2000000))
       fail_msg("the thread %d of cycle %ld is still alive", tids[i], i);
   free(tids);
+  tids = NULL;
   int64_t until = tu_now_us() + 2000000;
   while (count_tasks() != tasks && tu_now_us() < until)
     sched_yield();
   assert_int_equal(count_tasks(), tasks);
   assert_int_equal(count_fds(), fds);
-  vigil_close(v);
-  tu_rm_tree(dir);
+  left_close();
+  left_rm_tree();
 }
 
 /* ---- the real limits, in a user namespace -------------------------------- */
@@ -1325,15 +1376,16 @@ int main(int argc, char **argv) {
     return list_fds_main();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exec_child_inherits_no_vigil_fd),
-      cmocka_unit_test(exec_during_scans_inherits_no_directory_fd),
+      cmocka_unit_test_teardown(exec_during_scans_inherits_no_directory_fd, teardown_leftovers),
       cmocka_unit_test(fork_child_gets_eforked_and_parent_loses_nothing),
       cmocka_unit_test(fork_with_a_started_thread),
-      cmocka_unit_test(fork_while_the_thread_is_busy),
+      cmocka_unit_test_teardown(fork_while_the_thread_is_busy, teardown_leftovers),
       cmocka_unit_test(fork_child_wake_does_not_reach_the_parent),
       cmocka_unit_test(fork_without_atfork_handlers_is_detected),
       cmocka_unit_test(watch_limit_in_a_user_namespace),
       cmocka_unit_test(instance_limit_in_a_user_namespace),
-      cmocka_unit_test(start_stop_cycles_are_bounded_and_leave_no_thread),
+      cmocka_unit_test_teardown(start_stop_cycles_are_bounded_and_leave_no_thread,
+                                teardown_leftovers),
       cmocka_unit_test(open_close_cycles_leak_nothing),
   };
   /* VIGIL_LIFECYCLE_ONLY=PATTERN runs only the tests whose names match it. */
