@@ -173,7 +173,7 @@ enum {
   VIGIL_ENOTROOT = -10006,    /* vigil_remove: the path is not a root */
   VIGIL_EEXIST = -10007,      /* vigil_add: the path is already a root (same directory or file) */
   VIGIL_EOPTIONS = -10008,    /* vigil_options.size is not one this library knows */
-  VIGIL_ENOBACKEND = -10009,  /* vigil_options.backend names no built-in backend */
+  VIGIL_ENOBACKEND = -10009,  /* a backend named in the options is not built in */
   VIGIL_ENOPROC = -10010,     /* /proc is not mounted (watches are placed through it) */
   VIGIL_EROOTMOVED = -10011   /* error event: a directory above the root was renamed */
 };
@@ -379,6 +379,16 @@ typedef struct {
    * root. The string is copied.
    */
   const char *ignore_file;
+  /*
+   * The backend that watches this root, as vigil_options.backend: NULL
+   * for the instance's, or a name from vigil_backend_name ("auto" for the
+   * best one built in). One instance can use several backends; the roots
+   * that use the same one share it. Roots watched by different backends
+   * do not know that they overlap: each reports what happens in it.
+   * Errors of vigil_add_opts: VIGIL_ENOBACKEND when the name is not built
+   * in, and that backend's errors when it must be opened for this root.
+   */
+  const char *backend;
 } vigil_root_options;
 
 /*

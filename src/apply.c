@@ -30,27 +30,52 @@ static int event_lost(vigil_t *v, size_t mark) {
 }
 
 /*
+ * A watched directory's source is in its flags; one not watched (yet) has
+ * its parent's, up to its root's, and one in a subtree kept aside the
+ * instance's default.
+ */
+static unsigned src_index(const vigil__node *dir) {
+  for (const vigil__node *n = dir; n; n = vigil__node_parent(n)) {
+    if (vigil__watched(n))
+      return (unsigned)n->flags >> VIGIL__N_SRC_SHIFT;
+    if (!vigil__node_parent(n)) {
+      const vigil__root *r = vigil__node_dir(n)->root;
+      return r ? r->src : 0;
+    }
+  }
+  return 0;
+}
+
+vigil__source *vigil__src_of(vigil_t *v, const vigil__node *dir) {
+  return &v->src[src_index(dir)];
+}
+
+/*
  * A backend that watches each directory on its own is asked for every
  * one; any other only for a root's top, whose watch covers the
  * directories below, which are then watched as far as the core knows.
  */
-static int own_watch(const vigil_t *v, const vigil__node *dir) {
-  return (v->be->caps & VIGIL__CAP_DIR_WATCHES) || !vigil__node_parent(dir);
+static int own_watch(const vigil__source *s, const vigil__node *dir) {
+  return (s->be->caps & VIGIL__CAP_DIR_WATCHES) || !vigil__node_parent(dir);
 }
 
 int vigil__watch(vigil_t *v, vigil__node *dir, int fd) {
-  int rc = own_watch(v, dir) ? v->be->watch(v->be_state, dir, fd) : 0;
+  unsigned i = src_index(dir);
+  vigil__source *s = &v->src[i];
+  int rc = own_watch(s, dir) ? s->be->watch(s->state, dir, fd) : 0;
   if (rc == 0)
-    dir->flags |= VIGIL__N_WATCHED;
+    dir->flags = (uint8_t)((dir->flags & ((1u << VIGIL__N_SRC_SHIFT) - 1)) | VIGIL__N_WATCHED |
+                           (i << VIGIL__N_SRC_SHIFT));
   return rc;
 }
 
 void vigil__unwatch(vigil_t *v, vigil__node *dir) {
   if (!vigil__watched(dir))
     return;
+  vigil__source *s = vigil__src_of(v, dir);
   dir->flags &= (uint8_t)~VIGIL__N_WATCHED;
-  if (own_watch(v, dir))
-    v->be->unwatch(v->be_state, dir);
+  if (own_watch(s, dir))
+    s->be->unwatch(s->state, dir);
 }
 
 void vigil__obs_unwatched(vigil_t *v, vigil__node *dir) {
@@ -124,11 +149,12 @@ static int covered(vigil_t *v, const vigil__node *n) {
     top = vigil__node_parent(top);
   if (!vigil__watched(top))
     return 0;
-  const vigil__node *first = v->be->sharing(v->be_state, top, NULL);
-  if (!first || (first == top && !v->be->sharing(v->be_state, top, top)))
+  const vigil__source *src = vigil__src_of(v, top);
+  const vigil__node *first = src->be->sharing(src->state, top, NULL);
+  if (!first || (first == top && !src->be->sharing(src->state, top, top)))
     return 0;
   const vigil__root *r = vigil__node_dir(top)->root;
-  for (const vigil__node *m = first; m; m = v->be->sharing(v->be_state, top, m)) {
+  for (const vigil__node *m = first; m; m = src->be->sharing(src->state, top, m)) {
     const vigil__root *s = vigil__node_root(m);
     if (m == top || s->dead || s->is_file)
       continue;
@@ -252,8 +278,9 @@ static int inner_roots_uncovered(vigil_t *v, const vigil__node *n) {
   int announce = 0;
   for (;;) {
     vigil__root *inner = NULL;
-    for (vigil__node *k = v->be->sharing(v->be_state, n, NULL); k;
-         k = v->be->sharing(v->be_state, n, k)) {
+    const vigil__source *src = vigil__src_of(v, n);
+    for (vigil__node *k = src->be->sharing(src->state, n, NULL); k;
+         k = src->be->sharing(src->state, n, k)) {
       vigil__root *r = vigil__node_dir(k)->root;
       if (k != n && !vigil__node_parent(k) && r && !r->dead && !r->announce) {
         inner = r;
@@ -1003,7 +1030,7 @@ int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {
 }
 
 int vigil__obs_overflow(vigil_t *v) {
-  v->be->flush(v->be_state, v);
+  vigil__sources_flush(v);
   vigil__xchg_release(v, 0);
   /* The rescan starts from what is known: a file not back yet is removed. */
   vigil__files_settle(v, INT64_MAX, NULL);

@@ -18,6 +18,22 @@
 #include <sys/types.h>
 #include <time.h>
 
+/*
+ * A backend in use: its state and descriptor, shared by every root that
+ * uses that backend (one per kind), and what the core keeps of its reads.
+ */
+typedef struct {
+  const vigil__backend *be;
+  void *state;
+  int fd;
+  /* Every change before this moment has been read from it (vigil__read_result.sync). */
+  struct timespec synced;
+  size_t left; /* a drain's budget, in the backend's units (see vigil__drain) */
+} vigil__source;
+
+/* A directory node holds its source's index in the high bits of its flags. */
+#define VIGIL__SOURCES_MAX 16
+
 struct vigil {
   vigil__tree tree;
   vigil__queue queue;
@@ -27,8 +43,9 @@ struct vigil {
   char *ignore_file;     /* per-directory ignore file name, or NULL */
   /* Some root, now or before, reads ignore files: a dropped directory may have one. */
   int ignore_files;
-  const vigil__backend *be;
-  void *be_state;
+  /* The backends in use; src[0] is vigil_options.backend's, opened by vigil_open. */
+  vigil__source src[VIGIL__SOURCES_MAX];
+  unsigned nsrc;
   unsigned events; /* mask of (1u << kind) to deliver */
   int move_wait_ms;
   int batch_us;              /* a storm's gathering time (see vigil__wait); 0: none */
@@ -40,7 +57,6 @@ struct vigil {
   void *progress_userdata;
 
   vigil__plat *plat; /* what the read loop waits on; vigil_fd (src/platform/) */
-  int befd;          /* the backend's descriptor, owned by the backend */
   int mountfd;       /* /proc/self/mountinfo, POLLPRI when the mount table changed (mounts.c) */
   struct vigil__mounts *mounts; /* the mount table as last read */
   int64_t resync_due;           /* when to look at an empty kernel queue again (see resync), or 0 */
@@ -50,9 +66,6 @@ struct vigil {
 
   pid_t pid;
   unsigned long fork_gen;
-
-  /* Every change before this moment has been read from the kernel. */
-  struct timespec synced;
 
   size_t add_dirs;    /* directories watched by the last vigil_add, for its progress */
   size_t add_told;    /* add_dirs when the progress callback was last called */
@@ -75,7 +88,6 @@ struct vigil {
   unsigned sync_init : 1;     /* lock and cond are initialised */
   int stop;                   /* a vigil__stop_state */
   int64_t stop_deadline;      /* CLOCK_MONOTONIC ms */
-  size_t stop_pending;        /* what the backend held unread (its units) at vigil_stop */
   size_t dropped;
 
   char *scratch; /* path building for system calls */
@@ -156,16 +168,29 @@ enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
  * vigil_open itself. The unit tests give one that is in no list.
  */
 int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backend *be);
+/*
+ * The index of be's source in v, opened (and waited on) the first time a
+ * root asks for it. 0, -ENOSPC when VIGIL__SOURCES_MAX are open, or the
+ * backend's error.
+ */
+int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index);
+/* Resolves every source's held-back records at once. */
+void vigil__sources_flush(vigil_t *v);
 /* The read loop in two halves, so thread.c can lock around them. */
-int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, size_t *got);
+/* draining: read only what vigil__drain_mark found (see vigil__drain). */
+int vigil__step(vigil_t *v, vigil_event *ev, int draining, int *wait_ms, size_t *got);
 int vigil__wait(vigil_t *v, int block);
 /*
- * Delivers what is queued and up to *left of what the backend held unread
- * when the drain began (in its own units, see vigil__backend.pending),
- * until deadline (CLOCK_MONOTONIC ms).
- * *left is what is still unread. Returns the number delivered.
+ * A drain delivers what is queued and what each source held unread when
+ * vigil__drain_mark(v, 1) looked (its pending(), in its own units), until
+ * deadline (CLOCK_MONOTONIC ms), and returns the number delivered;
+ * vigil__drain_mark(v, 0) leaves it nothing to read.
+ * vigil__drain_discard drops what is left unread and returns how many
+ * records that was.
  */
-size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver, void *ctx);
+void vigil__drain_mark(vigil_t *v, int all);
+size_t vigil__drain(vigil_t *v, int64_t deadline, vigil_cb deliver, void *ctx);
+size_t vigil__drain_discard(vigil_t *v);
 int64_t vigil__now_ms(void);
 int vigil__forked(const vigil_t *v);
 void vigil__free(vigil_t *v);
@@ -209,6 +234,11 @@ int vigil__vanished_retry(vigil_t *v);
  */
 int vigil__watch(vigil_t *v, vigil__node *dir, int fd);
 void vigil__unwatch(vigil_t *v, vigil__node *dir);
+/*
+ * The source (backend) of a directory node: the one that watches it, or
+ * for one not watched, its root's (the default for a subtree kept aside).
+ */
+vigil__source *vigil__src_of(vigil_t *v, const vigil__node *dir);
 
 /* ignore.c: per-directory ignore files. */
 /*

@@ -321,7 +321,7 @@ static int may_be_after(const struct timespec *t, long long tick, const struct t
  * After lost events a file may have changed without a word from the
  * kernel. Its change time tells: nothing can set it into the past, so a
  * file whose ctime and mtime predate the last moment the stream was known
- * complete is certainly unchanged. That moment (v->synced) is read from
+ * complete is certainly unchanged. That moment (the source's synced) is read from
  * CLOCK_REALTIME_COARSE, the clock the kernel stamps files with, so a
  * change made after it cannot carry an earlier time than the start of its
  * file system's tick; a time in the tick of that moment is taken as "may
@@ -335,8 +335,9 @@ static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name)
     return;
   /* A backend with no sync point gives no such moment: anything may have changed. */
   long long tick = tick_of(&st.st_ctim);
-  if (!(v->be->caps & VIGIL__CAP_SYNC_CLOCK) || may_be_after(&st.st_mtim, tick, &v->synced) ||
-      may_be_after(&st.st_ctim, tick, &v->synced))
+  const vigil__source *src = vigil__src_of(v, vigil__node_parent(n));
+  if (!(src->be->caps & VIGIL__CAP_SYNC_CLOCK) || may_be_after(&st.st_mtim, tick, &src->synced) ||
+      may_be_after(&st.st_ctim, tick, &src->synced))
     vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
 }
 
@@ -591,15 +592,16 @@ int vigil__reconcile(vigil_t *v, vigil__node *start, enum vigil__scan_mode mode)
    * overflow it again, for ever. So the scanned subtree's watches go
    * without those records while it is listed, and get them back after.
    */
-  int quiet = v->be->quiet && v->be->quiet(v->be_state, 1);
+  vigil__source *src = vigil__src_of(v, start);
+  int quiet = src->be->quiet && src->be->quiet(src->state, 1);
   /* A subtree watched before (a repair, a moved directory) goes quiet first. */
   if (quiet && mode != VIGIL__SCAN_SETUP && mode != VIGIL__SCAN_NEW)
     rewatch_tree(v, start);
   int rc = scan(v, start, mode);
-  if (v->be->quiet && v->be->quiet(v->be_state, 0) && v->be->quieted) {
+  if (src->be->quiet && src->be->quiet(src->state, 0) && src->be->quieted) {
     /* The outermost scan restores the whole mask: nested ones left theirs here. */
     vigil__node *n;
-    while ((n = v->be->quieted(v->be_state)))
+    while ((n = src->be->quieted(src->state)))
       rewatch(v, n);
   }
   return rc;

@@ -73,12 +73,10 @@ static void deliver_unlocked(vigil_t *v, const vigil_event *ev, void *ctx) {
  * and a rescan.
  */
 static void drain(vigil_t *v) {
-  size_t left = v->stop_pending;
-  vigil__drain(v, v->stop_deadline, &left, deliver_unlocked, NULL);
+  vigil__drain(v, v->stop_deadline, deliver_unlocked, NULL);
   size_t dropped = vigil__queue_size(&v->queue);
   vigil__queue_clear(&v->queue);
-  if (left)
-    dropped += v->be->discard(v->be_state, left);
+  dropped += vigil__drain_discard(v);
   v->dropped = dropped;
   if (dropped)
     v->need_repair = 1;
@@ -190,7 +188,7 @@ int vigil_stop(vigil_t *v, int grace_ms) {
   if (v->stop == VIGIL__RUN) {
     v->stop = VIGIL__STOP_DRAIN;
     v->stop_deadline = vigil__now_ms() + grace_ms;
-    v->stop_pending = v->be->pending(v->be_state);
+    vigil__drain_mark(v, 1);
   }
   vigil__unlock(v);
   vigil_wake(v);
@@ -222,7 +220,7 @@ void vigil__thread_end(vigil_t *v) {
       if (v->stop == VIGIL__RUN) {
         v->stop = VIGIL__STOP_DRAIN;
         v->stop_deadline = vigil__now_ms();
-        v->stop_pending = 0;
+        vigil__drain_mark(v, 0);
       }
       vigil__unlock(v);
       vigil_wake(v);

@@ -34,7 +34,9 @@ enum {
   VIGIL__N_HEAPNAME = 1u << 0, /* the name outgrew its inline room; see tree.c */
   VIGIL__N_SEEN = 1u << 1,     /* reconcile's mark, clear outside a reconcile pass */
   VIGIL__N_PARTIAL = 1u << 2,  /* a directory not yet (fully) watched and listed */
-  VIGIL__N_WATCHED = 1u << 3   /* a directory its backend watches (vigil__watch) */
+  VIGIL__N_WATCHED = 1u << 3,  /* a directory its backend watches (vigil__watch) */
+  /* The rest: a watched directory's backend, an index into the instance's sources. */
+  VIGIL__N_SRC_SHIFT = 4
 };
 
 /*
@@ -170,6 +172,7 @@ struct vigil__root {
   unsigned is_file : 1;
   unsigned norecurse : 1;
   unsigned dead : 1; /* gone from disk; the caller will see no more of it */
+  unsigned src : 4;  /* its backend: an index into the instance's sources */
   vigil__root *next;
 };
 

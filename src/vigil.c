@@ -64,13 +64,58 @@ static void root_free(vigil__root *r) {
 #define SOURCE_BACKEND 1u
 #define SOURCE_MOUNTS 2u
 
+/*
+ * The backends are multiplexed: each root uses one (vigil_root_options
+ * .backend, or the instance's), and the roots that use the same backend
+ * share one instance of it, a source. Every source's descriptor is waited
+ * on with the one tag SOURCE_BACKEND, and vigil__step reads them all.
+ */
+/* Opens be as the next source, not yet waited on. */
+static int source_open(vigil_t *v, const vigil__backend *be) {
+  if (v->nsrc == VIGIL__SOURCES_MAX)
+    return -ENOSPC;
+  vigil__source *s = &v->src[v->nsrc];
+  vigil__backend_config cfg = {.kinds = v->events, .move_wait_ms = v->move_wait_ms};
+  int fd;
+  int rc = be->open(&s->state, &fd, &cfg);
+  if (rc < 0)
+    return rc;
+  s->be = be;
+  s->fd = fd;
+  s->left = 0;
+  clock_gettime(CLOCK_REALTIME_COARSE, &s->synced);
+  v->nsrc++;
+  return 0;
+}
+
+int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index) {
+  for (unsigned i = 0; i < v->nsrc; i++)
+    if (v->src[i].be == be) {
+      *index = i;
+      return 0;
+    }
+  int rc = source_open(v, be);
+  if (rc < 0)
+    return rc;
+  vigil__source *s = &v->src[v->nsrc - 1];
+  rc = vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND);
+  if (rc < 0) {
+    be->close(s->state);
+    memset(s, 0, sizeof *s);
+    v->nsrc--;
+    return rc;
+  }
+  *index = v->nsrc - 1;
+  return 0;
+}
+
 void vigil__free(vigil_t *v) {
   for (vigil__root *r = v->roots, *next; r; r = next) {
     next = r->next;
     root_free(r);
   }
-  if (v->be_state)
-    v->be->close(v->be_state);
+  for (unsigned i = 0; i < v->nsrc; i++)
+    v->src[i].be->close(v->src[i].state);
   vigil__plat_close(v->plat);
   vigil__mounts_close(v);
   if (!vigil__forked(v) && v->sync_init) {
@@ -129,8 +174,9 @@ _Static_assert(OPT_END(backend) == sizeof(vigil_options),
                "a field was appended to vigil_options: add it to options_sizes");
 #define ROOT_END(f) FIELD_END(vigil_root_options, f)
 static const size_t root_options_sizes[] = {ROOT_END(size), ROOT_END(exclude),
-                                            ROOT_END(exclude_count), ROOT_END(ignore_file)};
-_Static_assert(ROOT_END(ignore_file) == sizeof(vigil_root_options),
+                                            ROOT_END(exclude_count), ROOT_END(ignore_file),
+                                            ROOT_END(backend)};
+_Static_assert(ROOT_END(backend) == sizeof(vigil_root_options),
                "a field was appended to vigil_root_options: add it to root_options_sizes");
 
 /* The versions one sized struct has had: their sizes, and the latest's. */
@@ -259,8 +305,7 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   vigil_t *v = vigil__calloc(1, sizeof *v);
   if (!v)
     return -ENOMEM;
-  v->befd = v->mountfd = -1;
-  v->be = be;
+  v->mountfd = -1;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
   v->events = o.events ? o.events : VIGIL_KINDS_DEFAULT;
@@ -279,7 +324,6 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   }
   v->progress = o.progress;
   v->progress_userdata = o.progress_userdata;
-  clock_gettime(CLOCK_REALTIME_COARSE, &v->synced);
 
   rc = init_sync(v);
   if (rc < 0)
@@ -290,14 +334,11 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   rc = compile_filter(o.exclude, o.exclude_count, &v->filter);
   if (rc < 0)
     goto err;
-  int befd;
-  vigil__backend_config cfg = {.kinds = v->events, .move_wait_ms = v->move_wait_ms};
-  rc = v->be->open(&v->be_state, &befd, &cfg);
-  if (rc < 0)
+  /* The default backend is opened now: its limits are vigil_open's errors. */
+  if ((rc = source_open(v, be)) < 0)
     goto err;
-  v->befd = befd;
   if ((rc = vigil__plat_open(&v->plat)) < 0 ||
-      (rc = vigil__plat_add(v->plat, befd, VIGIL__PLAT_IN, SOURCE_BACKEND)) < 0)
+      (rc = vigil__plat_add(v->plat, v->src[0].fd, VIGIL__PLAT_IN, SOURCE_BACKEND)) < 0)
     goto err;
   if ((rc = vigil__mounts_open(v)) < 0)
     goto err;
@@ -377,7 +418,7 @@ static int repair(vigil_t *v) {
 }
 
 /*
- * The moment the stream was last known complete (v->synced, see
+ * The moment the stream was last known complete (a source's synced, see
  * check_changed in reconcile.c) is taken when a read finds the kernel's
  * queue empty, from the coarse clock files are stamped with. Right after a
  * change that read comes within the change's clock tick, so after an
@@ -411,7 +452,36 @@ static void resync(vigil_t *v, int n, int *wait_ms) {
     *wait_ms = w;
 }
 
-int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, size_t *got) {
+/*
+ * Reads every source once; returns whether any had records. A drain reads
+ * each only up to what it had left (see vigil__drain), and a source that
+ * has nothing ready has nothing more for the drain.
+ */
+static int read_sources(vigil_t *v, int draining, int *wait_ms, size_t *got) {
+  int any = 0;
+  *wait_ms = -1;
+  for (unsigned i = 0; i < v->nsrc; i++) {
+    vigil__source *s = &v->src[i];
+    if (draining && !s->left)
+      continue;
+    vigil__read_result res = {.wait_ms = -1};
+    int rc = s->be->read(s->state, v, draining ? s->left : 0, &res);
+    if (rc < 0)
+      return rc;
+    if (res.synced)
+      s->synced = res.sync;
+    v->records_since_wait += res.records;
+    if (res.wait_ms >= 0 && (*wait_ms < 0 || res.wait_ms < *wait_ms))
+      *wait_ms = res.wait_ms;
+    *got += res.units;
+    any |= res.units > 0;
+    if (draining)
+      s->left = res.units ? s->left - (res.units < s->left ? res.units : s->left) : 0;
+  }
+  return any;
+}
+
+int vigil__step(vigil_t *v, vigil_event *ev, int draining, int *wait_ms, size_t *got) {
   *wait_ms = -1;
   *got = 0;
   for (;;) {
@@ -432,16 +502,9 @@ int vigil__step(vigil_t *v, vigil_event *ev, size_t max_units, int *wait_ms, siz
       return rc;
     if (!vigil__queue_empty(&v->queue))
       continue;
-    vigil__read_result res = {.wait_ms = -1};
-    int rc2 = v->be->read(v->be_state, v, max_units, &res);
-    if (rc2 < 0)
-      return rc2;
-    if (res.synced)
-      v->synced = res.sync;
-    v->records_since_wait += res.records;
-    *wait_ms = res.wait_ms;
-    *got += res.units;
-    int n = res.units > 0;
+    int n = read_sources(v, draining, wait_ms, got);
+    if (n < 0)
+      return n;
     /*
      * A file root's file is waited for until its time is up and the
      * kernel's queue has been found empty: the file may be back in a
@@ -486,14 +549,41 @@ int vigil__wait(vigil_t *v, int block) {
   return 0;
 }
 
-size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver, void *ctx) {
-  v->be->flush(v->be_state, v);
+void vigil__sources_flush(vigil_t *v) {
+  for (unsigned i = 0; i < v->nsrc; i++)
+    v->src[i].be->flush(v->src[i].state, v);
+}
+
+void vigil__drain_mark(vigil_t *v, int all) {
+  for (unsigned i = 0; i < v->nsrc; i++)
+    v->src[i].left = all ? v->src[i].be->pending(v->src[i].state) : 0;
+}
+
+static int drain_left(const vigil_t *v) {
+  for (unsigned i = 0; i < v->nsrc; i++)
+    if (v->src[i].left)
+      return 1;
+  return 0;
+}
+
+size_t vigil__drain_discard(vigil_t *v) {
+  size_t dropped = 0;
+  for (unsigned i = 0; i < v->nsrc; i++) {
+    if (v->src[i].left)
+      dropped += v->src[i].be->discard(v->src[i].state, v->src[i].left);
+    v->src[i].left = 0;
+  }
+  return dropped;
+}
+
+size_t vigil__drain(vigil_t *v, int64_t deadline, vigil_cb deliver, void *ctx) {
+  vigil__sources_flush(v);
   /* A change of the mount table made before the drain is delivered too. */
   if (v->roots)
     vigil__mounts_check(v);
   size_t n = 0;
   while (vigil__now_ms() < deadline) {
-    if (vigil__queue_empty(&v->queue) && *left == 0) {
+    if (vigil__queue_empty(&v->queue) && !drain_left(v)) {
       if (!v->files_waiting)
         break;
       /* Every record is in: a file root's file not back by now is removed. */
@@ -503,13 +593,12 @@ size_t vigil__drain(vigil_t *v, int64_t deadline, size_t *left, vigil_cb deliver
     vigil_event ev;
     int wait_ms;
     size_t got;
-    int r = vigil__step(v, &ev, *left ? *left : 1, &wait_ms, &got);
-    *left -= got < *left ? got : *left;
+    int r = vigil__step(v, &ev, 1, &wait_ms, &got);
     if (r == 1) {
       deliver(v, &ev, ctx);
       n++;
-    } else if (r < 0 || got == 0) {
-      *left = 0; /* the kernel has nothing more for us */
+    } else if (r < 0) {
+      vigil__drain_mark(v, 0);
     }
   }
   return n;
@@ -523,8 +612,8 @@ int vigil_drain(vigil_t *v, vigil_cb cb, void *userdata, int timeout_ms) {
   if (vigil__busy(v))
     return VIGIL_EBUSY;
   int64_t deadline = timeout_ms >= 0 ? vigil__now_ms() + timeout_ms : INT64_MAX;
-  size_t left = v->be->pending(v->be_state);
-  size_t n = vigil__drain(v, deadline, &left, cb, userdata);
+  vigil__drain_mark(v, 1);
+  size_t n = vigil__drain(v, deadline, cb, userdata);
   /* The queue is left as it is: what was not delivered comes with the next read. */
   signal_queue(v);
   return n > INT32_MAX ? INT32_MAX : (int)n;
@@ -633,6 +722,16 @@ static int split_file_root(vigil__root *r) {
  */
 static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro) {
   r->filter = v->filter;
+  if (ro->backend) {
+    const vigil__backend *be = vigil__backend_find(ro->backend);
+    if (!be)
+      return VIGIL_ENOBACKEND;
+    unsigned i;
+    int rc = vigil__source_get(v, be, &i);
+    if (rc < 0)
+      return rc;
+    r->src = i & (VIGIL__SOURCES_MAX - 1);
+  }
   if (ro->exclude || ro->exclude_count) {
     int rc = compile_filter(ro->exclude, ro->exclude_count, &r->own_filter);
     if (rc < 0)
@@ -650,6 +749,14 @@ static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro
   return 0;
 }
 
+/* Watches held by all the backends. */
+static size_t count_watches(const vigil_t *v) {
+  size_t n = 0;
+  for (unsigned i = 0; i < v->nsrc; i++)
+    n += v->src[i].be->watches(v->src[i].state);
+  return n;
+}
+
 static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_root_options *ro) {
   size_t len = strlen(path);
   if (len == 0)
@@ -665,7 +772,7 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   v->add_dirs = 0;
   v->add_told = 0;
   v->add_watches = 0;
-  size_t watches_before = v->be->watches(v->be_state);
+  size_t watches_before = count_watches(v);
   vigil__root *r = vigil__calloc(1, sizeof *r);
   if (!r)
     return -ENOMEM;
@@ -721,7 +828,7 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   if (rc == 0)
     rc = vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
   /* Counted before a failure undoes them: the watch-limit message says how many fit. */
-  v->add_watches = v->be->watches(v->be_state) - watches_before;
+  v->add_watches = count_watches(v) - watches_before;
   if (rc == 0 && r->is_file && !vigil__node_first(r->top))
     rc = -ENOENT; /* the file went away between stat and the listing */
   if (rc < 0)
@@ -749,7 +856,7 @@ static int remove_root(vigil_t *v, const char *path) {
     return VIGIL_ENOTROOT;
   vigil__root *r = *pp;
   /* A held-back rename may refer to a directory of this root. */
-  v->be->flush(v->be_state, v);
+  vigil__sources_flush(v);
   *pp = r->next;
   vigil__file_forget(v, r);
   if (r->top) {
@@ -769,7 +876,7 @@ static void get_stats(const vigil_t *v, vigil_stats *st) {
       st->roots++;
   st->dirs = v->tree.dirs;
   st->entries = v->tree.count;
-  st->watches = v->be->watches(v->be_state);
+  st->watches = count_watches(v);
   st->add_watches = v->add_watches;
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (!r->dead && !r->is_file)
@@ -809,7 +916,7 @@ int vigil_root_backend(vigil_t *v, const char *path, const char **name) {
   vigil__lock(v);
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (strcmp(r->given, path) == 0) {
-      *name = v->be->name;
+      *name = v->src[r->src].be->name;
       rc = 0;
       break;
     }

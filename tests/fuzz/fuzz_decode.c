@@ -151,14 +151,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     off += sizeof e + e.len;
     if (rec < 32 && (cuts >> rec & 1)) {
-      vigil__inotify_decode(v->be_state, v, buf + start, off - start);
+      vigil__inotify_decode(v->src[0].state, v, buf + start, off - start);
       drain(v);
       start = off;
     }
   }
-  vigil__inotify_decode(v->be_state, v, buf + start, size - start);
+  vigil__inotify_decode(v->src[0].state, v, buf + start, size - start);
   drain(v);
-  v->be->flush(v->be_state, v);
+  vigil__sources_flush(v);
   drain(v);
   vigil_close(v);
   free(buf);

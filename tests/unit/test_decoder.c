@@ -69,7 +69,7 @@ static void rec(fixture *f, int wd, uint32_t mask, uint32_t cookie, const char *
 }
 
 static void feed(fixture *f) {
-  vigil__inotify_decode(f->v->be_state, f->v, f->buf, f->len);
+  vigil__inotify_decode(f->v->src[0].state, f->v, f->buf, f->len);
   f->len = 0;
 }
 
@@ -304,7 +304,7 @@ static void truncated_and_malformed_buffers_are_harmless(void **state) {
   feed(f);
   expect_nothing(f);
   /* Half a header. */
-  vigil__inotify_decode(f->v->be_state, f->v, (const char *)&e, sizeof e / 2);
+  vigil__inotify_decode(f->v->src[0].state, f->v, (const char *)&e, sizeof e / 2);
   expect_nothing(f);
 }
 
@@ -316,7 +316,7 @@ static void exchange_on_disk(fixture *f, const char *a, const char *b) {
   assert_int_equal(renameat2(AT_FDCWD, pa, AT_FDCWD, pb, RENAME_EXCHANGE), 0);
   /* The kernel's own records of it are dropped: the test feeds its own. */
   vigil_t *v = f->v;
-  v->be->discard(v->be_state, v->be->pending(v->be_state));
+  v->src[0].be->discard(v->src[0].state, v->src[0].be->pending(v->src[0].state));
 }
 
 /* The kernel's records of an exchange of the file a and the directory sub. */

@@ -88,7 +88,7 @@ static void expect(fixture *f, vigil_kind kind, const char *rel) {
  */
 static unsigned long kernel_masks(const fixture *f, int *watches, unsigned long *all_of) {
   char p[64], line[512];
-  snprintf(p, sizeof p, "/proc/self/fdinfo/%d", f->v->befd);
+  snprintf(p, sizeof p, "/proc/self/fdinfo/%d", f->v->src[0].fd);
   FILE *in = fopen(p, "re");
   assert_non_null(in);
   unsigned long all = 0;

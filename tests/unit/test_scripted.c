@@ -59,7 +59,7 @@ static int setup(void **state) {
   assert_int_equal(vigil_options_init(&o), 0);
   assert_int_equal(vigil__open_with(&f->v, &o, &vigil__backend_scripted), 0);
   assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
-  f->s = f->v->be_state;
+  f->s = f->v->src[0].state;
   assert_int_equal(vigil__scripted_watching(f->s), 2);
   *state = f;
   return 0;
@@ -267,12 +267,70 @@ static void drain_counts_records(void **state) {
   tu_write_at(f->dir, "e", "");
   assert_int_equal(vigil__scripted_appeared(f->s, "", "c", 0, VIGIL__BY_CREATE), 0);
   assert_int_equal(vigil__scripted_appeared(f->s, "", "e", 0, VIGIL__BY_CREATE), 0);
-  assert_int_equal(f->v->be->pending(f->s), 2);
+  assert_int_equal(f->v->src[0].be->pending(f->s), 2);
   int seen = 0;
   assert_int_equal(vigil_drain(f->v, count_event, &seen, 1000), 2);
   assert_int_equal(seen, 2);
-  assert_int_equal(f->v->be->pending(f->s), 0);
+  assert_int_equal(f->v->src[0].be->pending(f->s), 0);
   assert_string_equal(events(f), "");
+}
+
+/*
+ * Several backends in one instance: roots of the scripted backend and of
+ * inotify, each reporting through its own, and the roots of one backend
+ * sharing one instance of it.
+ */
+static void roots_on_several_backends(void **state) {
+  fixture *f = *state;
+  char b[128], c[128];
+  tu_mkdir_at(f->out, "b");
+  tu_mkdir_at(f->out, "c");
+  path_of(b, sizeof b, f->out, "b");
+  path_of(c, sizeof c, f->out, "c");
+  vigil_root_options ro;
+  assert_int_equal(vigil_root_options_init(&ro), 0);
+  ro.backend = "no-such-backend";
+  assert_int_equal(vigil_add_opts(f->v, b, 0, &ro), VIGIL_ENOBACKEND);
+  assert_int_equal(inotify_fds(), 0);
+  ro.backend = "inotify";
+  assert_int_equal(vigil_add_opts(f->v, b, 0, &ro), 0);
+  assert_int_equal(vigil_add_opts(f->v, c, 0, &ro), 0);
+  assert_int_equal(inotify_fds(), 1);
+  const char *name = NULL;
+  assert_int_equal(vigil_root_backend(f->v, b, &name), 0);
+  assert_string_equal(name, "inotify");
+  assert_int_equal(vigil_root_backend(f->v, c, &name), 0);
+  assert_string_equal(name, "inotify");
+  assert_int_equal(vigil_root_backend(f->v, f->dir, &name), 0);
+  assert_string_equal(name, "scripted");
+  vigil_stats st = {0};
+  assert_int_equal(vigil_get_stats(f->v, &st, sizeof st), 0);
+  assert_int_equal(st.watches, 4);
+
+  /* The kernel reports c's file; the script, the scripted root's. */
+  tu_write_at(f->out, "c/k", "");
+  tu_write_at(f->dir, "s", "");
+  assert_int_equal(vigil__scripted_appeared(f->s, "", "s", 0, VIGIL__BY_CREATE), 0);
+  int seen_k = 0, seen_s = 0;
+  char k[300], s[300];
+  path_of(k, sizeof k, c, "k");
+  path_of(s, sizeof s, f->dir, "s");
+  for (int i = 0; i < 50 && !(seen_k && seen_s); i++) {
+    vigil_event ev;
+    int r = vigil_read(f->v, &ev, 100);
+    assert_true(r >= 0);
+    if (r == 1 && ev.kind == VIGIL_CREATED) {
+      seen_k |= strcmp(ev.path, k) == 0;
+      seen_s |= strcmp(ev.path, s) == 0;
+    }
+  }
+  assert_true(seen_k && seen_s);
+  /* Removing the inotify roots leaves the scripted one as it was. */
+  assert_int_equal(vigil_remove(f->v, b), 0);
+  assert_int_equal(vigil_remove(f->v, c), 0);
+  assert_int_equal(vigil__scripted_watching(f->s), 2);
+  assert_int_equal(vigil_get_stats(f->v, &st, sizeof st), 0);
+  assert_int_equal(st.watches, 2);
 }
 
 int main(void) {
@@ -285,6 +343,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(overflow_is_reported_and_repaired, setup, teardown),
       cmocka_unit_test_setup_teardown(directory_changed_is_listed_again, setup, teardown),
       cmocka_unit_test_setup_teardown(drain_counts_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(roots_on_several_backends, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
