@@ -3,8 +3,9 @@
  * core reads them; its descriptor, an eventfd, is readable while any
  * wait, so vigil_read and vigil_fd behave as with a kernel. It pairs
  * renames (a test scripts both ends), watches every directory on its
- * own, may say only "this directory changed", and has no sync clock, so
- * a repair reports every file as possibly modified.
+ * own (or, as "scripted-recursive", only the tops), may say only "this
+ * directory changed", and has no sync clock, so a repair reports every
+ * file as possibly modified.
  */
 #include "backend/scripted.h"
 
@@ -85,7 +86,19 @@ static void sc_unwatch(void *st, vigil__node *dir) {
   vigil__node_slot(dir)->num = 0;
 }
 
-/* The watched directory at rel in its root, or NULL: a record for it is dropped. */
+/* The child directory of dir named name (len bytes), or NULL. */
+static vigil__node *child_dir(const vigil__node *dir, const char *name, size_t len) {
+  for (vigil__node *c = vigil__node_first(dir); c; c = vigil__node_next(c))
+    if (c->namelen == len && memcmp(vigil__node_name(c), name, len) == 0)
+      return vigil__node_dir(c) ? c : NULL;
+  return NULL;
+}
+
+/*
+ * The directory at rel in its root, or NULL: a record for it is dropped.
+ * It is a watched directory, or (for the recursive kind, which is given
+ * only the tops) one found below a watched one.
+ */
 static vigil__node *lookup(state *s, const char *rel) {
   for (size_t i = 0; i < s->nwatched; i++) {
     size_t len = 0;
@@ -93,6 +106,21 @@ static vigil__node *lookup(state *s, const char *rel) {
       return NULL;
     if (strcmp(s->path, rel) == 0)
       return s->watched[i];
+    const char *p = rel;
+    if (len) {
+      if (strncmp(rel, s->path, len) != 0 || rel[len] != '/')
+        continue;
+      p = rel + len + 1;
+    }
+    vigil__node *d = s->watched[i];
+    while (d && *p) {
+      const char *slash = strchr(p, '/');
+      size_t n = slash ? (size_t)(slash - p) : strlen(p);
+      d = child_dir(d, p, n);
+      p += n + (slash != NULL);
+    }
+    if (d)
+      return d;
   }
   return NULL;
 }
@@ -287,17 +315,19 @@ size_t vigil__scripted_watching(void *st) {
   return ((state *)st)->nwatched;
 }
 
+#define SCRIPTED_CALLS                                                                             \
+  .open = sc_open, .watch = sc_watch, .unwatch = sc_unwatch, .read = sc_read,                      \
+  .sharing = sc_sharing, .watches = sc_watches, .pending = sc_pending, .discard = sc_discard,      \
+  .flush = sc_flush, .close = sc_close
+
 const vigil__backend vigil__backend_scripted = {
     .name = "scripted",
     .caps = VIGIL__CAP_PAIRS_RENAMES | VIGIL__CAP_DIR_WATCHES | VIGIL__CAP_DIR_CHANGED,
-    .open = sc_open,
-    .watch = sc_watch,
-    .unwatch = sc_unwatch,
-    .read = sc_read,
-    .sharing = sc_sharing,
-    .watches = sc_watches,
-    .pending = sc_pending,
-    .discard = sc_discard,
-    .flush = sc_flush,
-    .close = sc_close,
+    SCRIPTED_CALLS,
+};
+
+const vigil__backend vigil__backend_scripted_recursive = {
+    .name = "scripted-recursive",
+    .caps = VIGIL__CAP_PAIRS_RENAMES | VIGIL__CAP_RECURSIVE | VIGIL__CAP_DIR_CHANGED,
+    SCRIPTED_CALLS,
 };

@@ -15,6 +15,11 @@
 #include "backend/backend.h"
 
 extern const vigil__backend vigil__backend_scripted;
+/*
+ * The same, as a backend that watches a whole root from its top: the core
+ * gives it only the tops, and it finds the directories below in the tree.
+ */
+extern const vigil__backend vigil__backend_scripted_recursive;
 
 int vigil__scripted_appeared(void *state, const char *dir, const char *name, int is_dir,
                              enum vigil__how how);

@@ -333,6 +333,48 @@ static void roots_on_several_backends(void **state) {
   assert_int_equal(st.watches, 2);
 }
 
+/*
+ * A recursive backend is given only the roots' tops to watch: the core
+ * counts the directories below as watched through them, and applies what
+ * it says about them all the same.
+ */
+static void a_recursive_backend_watches_only_the_tops(void **state) {
+  fixture *f = *state;
+  char r[128];
+  tu_mkdir_at(f->out, "r");
+  tu_mkdir_at(f->out, "r/sub");
+  tu_mkdir_at(f->out, "r/sub/deep");
+  path_of(r, sizeof r, f->out, "r");
+  vigil_t *v;
+  assert_int_equal(vigil__open_with(&v, NULL, &vigil__backend_scripted_recursive), 0);
+  assert_int_equal(vigil_add(v, r, 0), 0);
+  void *s = v->src[0].state;
+  assert_int_equal(vigil__scripted_watching(s), 1);
+  tu_mkdir_at(f->out, "r/sub/deep/new");
+  tu_write_at(f->out, "r/sub/deep/new/n", "");
+  assert_int_equal(vigil__scripted_appeared(s, "sub/deep", "new", 1, VIGIL__BY_CREATE), 0);
+  vigil_event ev;
+  char want[300];
+  assert_int_equal(vigil_read(v, &ev, 0), 1);
+  path_of(want, sizeof want, r, "sub/deep/new");
+  assert_string_equal(ev.path, want);
+  assert_int_equal(ev.kind, VIGIL_CREATED);
+  assert_int_equal(vigil_read(v, &ev, 0), 1);
+  path_of(want, sizeof want, r, "sub/deep/new/n");
+  assert_string_equal(ev.path, want);
+  assert_int_equal(ev.kind, VIGIL_CREATED);
+  assert_int_equal(vigil_read(v, &ev, 0), 0);
+  /* Still only the top: the new directory was listed, not watched on its own. */
+  assert_int_equal(vigil__scripted_watching(s), 1);
+  assert_int_equal(vigil__scripted_changed(s, "sub/deep/new", "n", VIGIL_MODIFIED), 0);
+  assert_int_equal(vigil_read(v, &ev, 0), 1);
+  assert_string_equal(ev.path, want);
+  assert_int_equal(ev.kind, VIGIL_MODIFIED);
+  assert_int_equal(vigil_remove(v, r), 0);
+  assert_int_equal(vigil__scripted_watching(s), 0);
+  vigil_close(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(no_kernel_watch, setup, teardown),
@@ -344,6 +386,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(directory_changed_is_listed_again, setup, teardown),
       cmocka_unit_test_setup_teardown(drain_counts_records, setup, teardown),
       cmocka_unit_test_setup_teardown(roots_on_several_backends, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_recursive_backend_watches_only_the_tops, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
