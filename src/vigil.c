@@ -69,8 +69,8 @@ static void root_free(vigil__root *r) {
  * .backend, or the instance's), and the roots that use the same backend
  * share one instance of it, a source. Every source's descriptor is waited
  * on with the one tag SOURCE_BACKEND, and vigil__step reads them all.
+ * source_open opens be as the next source, not yet waited on.
  */
-/* Opens be as the next source, not yet waited on. */
 static int source_open(vigil_t *v, const vigil__backend *be) {
   if (v->nsrc == VIGIL__SOURCES_MAX)
     return -ENOSPC;
