@@ -1,7 +1,8 @@
 /*
  * The scripted backend (see scripted.h). Records wait in a list until the
- * core reads them; its descriptor, an eventfd, is readable while any
- * wait, so vigil_read and vigil_fd behave as with a kernel. It pairs
+ * core reads them; its descriptor, a pipe's read end (POSIX, so that the
+ * unit tests run wherever the core builds), is readable while any wait,
+ * so vigil_read and vigil_fd behave as with a kernel. It pairs
  * renames (a test scripts both ends), watches every directory on its
  * own (or, as "scripted-recursive", only the tops), may say only "this
  * directory changed", and has no sync clock, so a repair reports every
@@ -10,9 +11,9 @@
 #include "backend/scripted.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 enum op { APPEARED, GONE, MOVED, CHANGED, DIR_CHANGED, SELF_GONE, OVERFLOW };
@@ -26,7 +27,7 @@ typedef struct record {
 } record;
 
 typedef struct {
-  int fd;
+  int fd[2]; /* a pipe: a byte in it while records wait */
   record *head, **tail;
   size_t pending;
   vigil__node **watched; /* the directory nodes it watches */
@@ -41,14 +42,23 @@ static int sc_open(void **out, int *fd, const vigil__backend_config *cfg) {
   if (!s)
     return -ENOMEM;
   s->tail = &s->head;
-  s->fd = VIGIL__SYS(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (s->fd < 0) {
+  if (VIGIL__SYS(pipe(s->fd)) < 0) {
     int err = errno;
     free(s);
     return -err;
   }
+  for (int i = 0; i < 2; i++) {
+    if (VIGIL__SYS(fcntl(s->fd[i], F_SETFD, FD_CLOEXEC)) < 0 ||
+        VIGIL__SYS(fcntl(s->fd[i], F_SETFL, O_NONBLOCK)) < 0) {
+      int err = errno;
+      close(s->fd[0]);
+      close(s->fd[1]);
+      free(s);
+      return -err;
+    }
+  }
   *out = s;
-  *fd = s->fd;
+  *fd = s->fd[0];
   return 0;
 }
 
@@ -184,9 +194,9 @@ static record *pop(state *s) {
 
 /* The queue is empty: the descriptor stops being readable. */
 static void settle_fd(state *s) {
-  uint64_t n;
+  char buf[64];
   if (!s->pending)
-    while (read(s->fd, &n, sizeof n) > 0)
+    while (read(s->fd[0], buf, sizeof buf) > 0)
       ;
 }
 
@@ -240,7 +250,8 @@ static void sc_close(void *st) {
   record *r;
   while ((r = pop(s)))
     record_free(r);
-  close(s->fd);
+  close(s->fd[0]);
+  close(s->fd[1]);
   free(s->watched);
   free(s->path);
   free(s);
@@ -274,10 +285,9 @@ static int push(state *s, enum op op, const char *dir, const char *name, const c
   }
   *s->tail = r;
   s->tail = &r->next;
-  s->pending++;
-  uint64_t one = 1;
-  if (write(s->fd, &one, sizeof one) < 0)
-    return 0; /* the counter is full: it is readable anyway */
+  /* One byte marks the pipe readable; more would only fill it. */
+  if (s->pending++ == 0 && write(s->fd[1], "", 1) < 0)
+    return 0; /* full: readable anyway */
   return 0;
 }
 
