@@ -15,7 +15,8 @@ import time
 import pytest
 
 import vigil
-from vigilpy import TIMEOUT, created, fd_count, fds, read_until, run_python, sentinel, settle, simple, touch
+from vigilpy import (TIMEOUT, UNDER_ASAN, created, fd_count, fds, read_until, run_python, sentinel,
+                     settle, simple, touch)
 
 
 def test_scripted_scenario(root):
@@ -569,6 +570,12 @@ def test_no_proc_is_file_not_found(tmp):
     """Without /proc (unmounted in a mount namespace of its own) no watch
     can be placed: the Watcher fails at once with FileNotFoundError saying
     so, rather than watching nothing."""
+    if UNDER_ASAN:
+        # The sanitizer's runtime reads its options from /proc/self/environ
+        # and stops the world through /proc for its leak check, so without
+        # /proc it fails the process whatever vigil does; the plain build's
+        # run of this test is the one that counts.
+        pytest.skip("AddressSanitizer's runtime cannot run without /proc")
     (tmp / "w").mkdir()
     code = """
 import errno, sys, vigil
