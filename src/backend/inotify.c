@@ -467,7 +467,8 @@ static void pair_apply(state *s, vigil_t *v, int wd, const char *name, size_t le
     s->used = nu;
     s->used_cap = nt;
   }
-  memset(s->used, 0, nt);
+  if (nt) /* with no target node, used may still be NULL */
+    memset(s->used, 0, nt);
   vigil__node **from = s->from.at, **to = s->to.at;
   for (size_t i = 0; i < nf; i++) {
     if (!still_watched(s, gen, s->pwd, from[i]))
