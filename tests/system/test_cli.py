@@ -1,6 +1,5 @@
 """The command line: options, readiness, exit statuses, signals, errors."""
 
-import fcntl
 import json
 import os
 import re
@@ -344,24 +343,6 @@ def test_signal_writes_events_already_read(vigil, tmp, sig):
     assert names == ["f%03d" % i for i in range(len(names))], names[:20]
 
 
-def small_pipe():
-    """A pipe that holds one page, so that a few dozen lines fill it."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
-    return r, w
-
-
-def blocked_writing(pid, fd):
-    """True when pid sleeps in write(fd, ...)."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            words = f.read().split()
-    except OSError:
-        return False
-    # x86_64: write is system call 1; its first argument is the descriptor.
-    return len(words) > 1 and words[0] == "1" and int(words[1], 16) == fd
-
-
 def read_pipe_to_end(fd):
     out = b""
     while True:
@@ -383,7 +364,7 @@ def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig,
     root = tmp / "w"
     root.mkdir()
     sep = b"\0" if "--format" in fmt else b"\n"
-    r, w = small_pipe()
+    r, w = vigiltest.small_pipe()
     try:
         v = vigil("watch", *fmt, str(root), stdout=w)
         os.close(w)
@@ -396,7 +377,7 @@ def test_signal_ends_a_write_to_a_reader_that_does_not_read(vigil, tmp, sig,
         for i in range(n):
             os.mknod(str(root / ("f%03d" % i)), 0o644 | stat.S_IFREG)
         os.kill(v.pid, signal.SIGCONT)
-        runtest.wait_until(lambda: blocked_writing(v.pid, 1),
+        runtest.wait_until(lambda: vigiltest.blocked_writing(v.pid, 1),
                            what="vigil to block writing to the full pipe")
         t0 = time.monotonic()
         v.send(sig)

@@ -7,7 +7,6 @@ watched tree, and the tests synchronise on those files, on vigil's stderr
 lines and on its exit; time is measured only where time is the subject.
 """
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -441,28 +440,11 @@ def test_sigterm_while_idle(rt):
     assert rt.runs() == 0
 
 
-def _small_pipe():
-    """A pipe that holds one page, which a command fills at once."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
-    return r, w
-
-
-def _blocked_writing(pid, fd):
-    """True when pid sleeps in write(fd, ...) (x86_64: system call 1)."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            words = f.read().split()
-    except OSError:
-        return False
-    return len(words) > 1 and words[0] == "1" and int(words[1], 16) == fd
-
-
 def test_sigterm_ends_a_write_to_a_stderr_nobody_reads(rt):
     """The command fills vigil's stderr, a pipe nobody reads; SIGTERM stops
     it, and vigil, whose report of that then cannot be written, still
     exits at once."""
-    r, w = _small_pipe()
+    r, w = vigiltest.small_pipe()
     try:
         fill = "while echo 0123456789; do :; done >&2"  # small writes fill it
         v = rt.start("--", *rt.rec("sh", "-c", fill),
@@ -471,7 +453,7 @@ def test_sigterm_ends_a_write_to_a_stderr_nobody_reads(rt):
         w = None
         rt.wait_run(1)
         pid = rt.pid(1)
-        wait_until(lambda: _blocked_writing(pid, 1),
+        wait_until(lambda: vigiltest.blocked_writing(pid, 1),
                    what="the command to fill the pipe")
         v.send(signal.SIGTERM)
         assert v.wait_exit(scaled(3)) == 0, v.describe()
@@ -485,7 +467,7 @@ def test_sigterm_ends_a_write_to_a_stderr_nobody_reads(rt):
 def test_sigterm_ends_a_write_to_a_stdout_nobody_reads(rt):
     """-c: the clear sequence before a run waits for a full pipe nobody
     reads; SIGTERM still ends vigil at once, without starting the run."""
-    r, w = _small_pipe()
+    r, w = vigiltest.small_pipe()
     try:
         # Run 1 leaves a process in its group that fills the pipe and then
         # waits for room in it for ever.
@@ -496,7 +478,7 @@ def test_sigterm_ends_a_write_to_a_stdout_nobody_reads(rt):
         rt.wait_run(1)
         v.wait_stderr(lambda l: l.startswith(b"vigil: [sh exited 0"))
         (rt.w / "a").write_text("")
-        wait_until(lambda: _blocked_writing(v.pid, 1),
+        wait_until(lambda: vigiltest.blocked_writing(v.pid, 1),
                    what="vigil to block writing the clear sequence")
         v.send(signal.SIGTERM)
         assert v.wait_exit(scaled(3)) == 0, v.describe()

@@ -6,6 +6,7 @@ and on sentinel files, and checking its event stream by replaying it against
 the tree on disk.
 """
 
+import fcntl
 import json
 import os
 import queue
@@ -623,3 +624,21 @@ def wait_in_syscall(pid, nr, v, timeout=None):
         if time.monotonic() > deadline or not v.running():
             v.fail("vigil never entered system call %d" % nr)
         time.sleep(0.002)
+
+
+def small_pipe():
+    """A pipe that holds one page, so that a few dozen lines fill it."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
+    return r, w
+
+
+def blocked_writing(pid, fd):
+    """True when pid sleeps in write(fd, ...)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            words = f.read().split()
+    except OSError:
+        return False
+    # x86_64: write is system call 1; its first argument is the descriptor.
+    return len(words) > 1 and words[0] == "1" and int(words[1], 16) == fd
