@@ -627,37 +627,6 @@ def test_not_a_str_or_bytes(root):
         vigil.Watcher(root, exclude="*.o")
 
 
-def _expand_moves(ref_evs, tree, asked):
-    """The events a Watcher with events=asked gets for the reference's
-    ref_evs (docs/events.md, "Selecting kinds"): without "moved", a move
-    is removed for what it replaced and for the old paths (children first),
-    then created for the new ones (parents first). tree ({path: is_dir})
-    follows the reference's stream."""
-    out = []
-    for e in ref_evs:
-        below = lambda p: sorted((k for k in tree if k == p or k.startswith(p + "/")),
-                                 key=lambda k: k.count("/"))
-        if e.kind == "moved":
-            replaced, src = below(e.path), below(e.from_path)
-            if "moved" not in asked:
-                out += [("removed", k, None, tree[k]) for k in reversed(replaced)]
-                out += [("removed", k, None, tree[k]) for k in reversed(src)]
-                out += [("created", e.path + k[len(e.from_path):], None, tree[k]) for k in src]
-            else:
-                out.append((e.kind, e.path, e.from_path, e.is_dir))
-            moved = {e.path + k[len(e.from_path):]: tree[k] for k in src}
-            for k in replaced + src:
-                del tree[k]
-            tree.update(moved)
-            continue
-        if e.kind == "created":
-            tree[e.path] = e.is_dir
-        elif e.kind == "removed":
-            del tree[e.path]
-        out.append((e.kind, e.path, e.from_path, e.is_dir))
-    return [x for x in out if x[0] in asked]
-
-
 def test_events_without_moved_replay(root, tmp_path):
     """events= without "moved": every move is delivered as what it does to
     the kinds asked for, so the created and removed events still replay to
