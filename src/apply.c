@@ -9,7 +9,15 @@
  * free of duplicates either way.
  */
 #include "instance.h"
+#include "admit.h"
+#include "apply.h"
+#include "drop.h"
+#include "emit.h"
 #include "fault.h"
+#include "file_root.h"
+#include "ignore.h"
+#include "mounts.h"
+#include "reconcile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,17 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/*
- * Out of memory while queuing: the tree has changed but the event is gone.
- * Rather than lose it silently, ask for a repair, which reports an
- * overflow and rescans once memory allows.
- */
-static int event_lost(vigil_t *v, size_t mark) {
-  vigil__queue_abort(&v->queue, mark);
-  v->need_repair = 1;
-  return -ENOMEM;
-}
 
 /*
  * A watched directory's source is in its flags; one not watched (yet) has
@@ -104,437 +101,6 @@ int vigil__xchg_held(const vigil_t *v) {
 
 void vigil__xchg_suspect(vigil_t *v, int on) {
   v->xchg_suspect = on != 0;
-}
-
-int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error) {
-  if (!(v->events & (1u << kind)))
-    return 0;
-  vigil__queue *q = &v->queue;
-  size_t mark = vigil__queue_mark(q);
-  size_t off = SIZE_MAX;
-  if (path) {
-    size_t n = strlen(path) + 1;
-    if (vigil__buf_grow(&q->str, &q->scap, q->len + n) < 0)
-      goto lost;
-    memcpy(q->str + q->len, path, n);
-    off = q->len;
-    q->len += n;
-  }
-  if (vigil__queue_commit(q, kind, flags, error, off, SIZE_MAX) < 0)
-    goto lost;
-  return 0;
-lost:
-  return event_lost(v, mark);
-}
-
-static unsigned node_flags(const vigil__node *n) {
-  return n->type == VIGIL__T_DIR ? VIGIL_ISDIR : 0;
-}
-
-/*
- * Roots may overlap: "d" and "d/sub", or a file of d given as a root too.
- * Then each entry is reported once, by the outer root: a root whose top
- * (or, for a file root, whose file) another root holds reports nothing
- * while that root holds it. It keeps its tree all the same, so that it
- * goes on fully when the outer root is removed, and what it would report
- * is what the outer root reports, with the outer root's exclusions.
- * Whether the outer root holds the top is told by the watch the two share
- * (nodes sharing a watch are the same directory), not by the outer root's
- * tree, so the answer does not depend on which root a kernel record is
- * applied to first.
- */
-static int covered(vigil_t *v, const vigil__node *n) {
-  const vigil__node *top = n;
-  while (vigil__node_parent(top))
-    top = vigil__node_parent(top);
-  if (!vigil__watched(top))
-    return 0;
-  const vigil__source *src = vigil__src_of(v, top);
-  const vigil__node *first = src->be->sharing(src->state, top, NULL);
-  if (!first || (first == top && !src->be->sharing(src->state, top, top)))
-    return 0;
-  const vigil__root *r = vigil__node_dir(top)->root;
-  for (const vigil__node *m = first; m; m = src->be->sharing(src->state, top, m)) {
-    const vigil__root *s = vigil__node_root(m);
-    if (m == top || s->dead || s->is_file)
-      continue;
-    /* A directory root holds another's top as a directory below its own. */
-    if (!r->is_file && vigil__node_parent(m))
-      return 1;
-    /*
-     * It holds a file root's file if it holds its directory (its own top
-     * included) and admits the name; with exclusions, what it admits is
-     * what its tree holds.
-     */
-    if (r->is_file &&
-        (!(s->filter || s->nignores) || vigil__tree_find(&v->tree, m, r->base, strlen(r->base))))
-      return 1;
-  }
-  return 0;
-}
-
-static int emit_node(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error) {
-  if (!(v->events & (1u << kind)))
-    return 0;
-  vigil__queue *q = &v->queue;
-  size_t mark = vigil__queue_mark(q);
-  if (vigil__node_path(n, &q->str, &q->len, &q->scap) < 0)
-    goto lost;
-  q->len++; /* keep the terminating NUL that vigil__node_path wrote */
-  if (vigil__queue_commit(q, kind, flags | node_flags(n), error, mark, SIZE_MAX) < 0)
-    goto lost;
-  return 0;
-lost:
-  return event_lost(v, mark);
-}
-
-int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error) {
-  if (!(v->events & (1u << kind)) || covered(v, n))
-    return 0;
-  return emit_node(v, kind, flags, n, error);
-}
-
-/* Reports n and everything below it removed, children first; the tree is left as it is. */
-static void emit_removed_tree(vigil_t *v, const vigil__node *n, unsigned flags) {
-  if (vigil__node_dir(n))
-    for (const vigil__node *k = vigil__node_first(n); k; k = vigil__node_next(k))
-      emit_removed_tree(v, k, 0);
-  vigil__emit(v, VIGIL_REMOVED, flags, n, 0);
-}
-
-/* Reports n and everything below it created, parents first, as a listing would. */
-static void emit_created_tree(vigil_t *v, const vigil__node *n, unsigned flags) {
-  vigil__emit(v, VIGIL_CREATED, flags, n, 0);
-  if (vigil__node_dir(n))
-    for (const vigil__node *k = vigil__node_first(n); k; k = vigil__node_next(k))
-      emit_created_tree(v, k, VIGIL_SYNTHETIC);
-}
-
-static int moved_asked(const vigil_t *v) {
-  return (v->events & (1u << VIGIL_MOVED)) != 0;
-}
-
-static int paths_asked(const vigil_t *v) {
-  return (v->events & ((1u << VIGIL_CREATED) | (1u << VIGIL_REMOVED))) != 0;
-}
-
-/*
- * Moves n to tdir/tname and reports it. When the mask leaves out moved,
- * the move is reported as what it does to paths, so that replay of the
- * kinds delivered still holds: removed for the old path and everything
- * below it, then created for the new ones.
- */
-static int emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *tname,
-                     size_t tlen) {
-  vigil__queue *q = &v->queue;
-  if (covered(v, n))
-    return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
-  if (!moved_asked(v)) {
-    if (!paths_asked(v))
-      return vigil__tree_move(&v->tree, n, tdir, tname, tlen);
-    emit_removed_tree(v, n, VIGIL_BY_MOVE);
-    int rc = vigil__tree_move(&v->tree, n, tdir, tname, tlen);
-    if (rc < 0) {
-      /* The removal is out; only a rescan can tell the reader the rest. */
-      v->need_repair = 1;
-      return rc;
-    }
-    emit_created_tree(v, n, VIGIL_BY_MOVE);
-    return 0;
-  }
-  size_t mark = vigil__queue_mark(q);
-  int rc = vigil__node_path(n, &q->str, &q->len, &q->scap);
-  if (rc == 0) {
-    q->len++;
-    rc = vigil__tree_move(&v->tree, n, tdir, tname, tlen);
-  }
-  size_t to = q->len;
-  if (rc == 0)
-    rc = vigil__node_path(n, &q->str, &q->len, &q->scap);
-  if (rc == 0) {
-    q->len++;
-    rc = vigil__queue_commit(q, VIGIL_MOVED, node_flags(n), 0, to, mark);
-  }
-  if (rc < 0)
-    event_lost(v, mark);
-  return rc;
-}
-
-/*
- * Removes n and everything below it, children first, reporting each when
- * emit is set. Kernel watches are dropped as directories go.
- */
-/*
- * n, a directory below its root's top, is about to leave the tree, and it
- * may be the top (or a file root's directory) of inner roots, whose
- * entries it covered. An inner root whose path no longer leads to its
- * directory (deleted, or moved with n) ends now, silently, since n's root
- * reports what went. One still in place goes on; if n's removal is
- * reported, its entries are reported again as created once n is gone
- * (announce_roots), so that the stream still replays. Returns whether
- * any root was marked for that.
- */
-static int inner_roots_uncovered(vigil_t *v, const vigil__node *n) {
-  int announce = 0;
-  for (;;) {
-    vigil__root *inner = NULL;
-    const vigil__source *src = vigil__src_of(v, n);
-    for (vigil__node *k = src->be->sharing(src->state, n, NULL); k;
-         k = src->be->sharing(src->state, n, k)) {
-      vigil__root *r = vigil__node_dir(k)->root;
-      if (k != n && !vigil__node_parent(k) && r && !r->dead && !r->announce) {
-        inner = r;
-        break;
-      }
-    }
-    if (!inner)
-      return announce;
-    if (!vigil__root_intact(inner)) {
-      vigil__root_gone(v, inner);
-      continue;
-    }
-    inner->announce = 1; /* also marks it seen, for this loop */
-    announce = 1;
-  }
-}
-
-/* Reports anew the entries of the roots that inner_roots_uncovered marked. */
-static void announce_roots(vigil_t *v, int emit) {
-  for (vigil__root *r = v->roots; r; r = r->next) {
-    if (!r->announce)
-      continue;
-    r->announce = 0;
-    if (!emit || r->dead)
-      continue;
-    if (!r->is_file)
-      emit_created_tree(v, r->top, VIGIL_SYNTHETIC);
-    else if (vigil__node_first(r->top))
-      emit_created_tree(v, vigil__node_first(r->top), VIGIL_SYNTHETIC);
-  }
-}
-
-void vigil__drop(vigil_t *v, vigil__node *n, int emit) {
-  /* Decided while n is watched: a top's own watch tells whether another root holds it. */
-  int report = emit && (v->events & (1u << VIGIL_REMOVED)) && !covered(v, n);
-  int uncovered = vigil__node_dir(n) && vigil__node_parent(n) && vigil__watched(n) &&
-                  inner_roots_uncovered(v, n);
-  if (vigil__node_dir(n)) {
-    while (vigil__node_first(n))
-      vigil__drop(v, vigil__node_first(n), emit);
-    vigil__unwatch(v, n);
-  }
-  if (n->flags & VIGIL__N_PARTIAL)
-    vigil__vanished_forget(v, n);
-  /* Finding the root walks up the tree: not for every directory when no root has ignore files. */
-  if (v->ignore_files && vigil__node_dir(n)) {
-    vigil__root *r = vigil__node_root(n);
-    if (r && r->nignores)
-      vigil__ignore_forget(r, n);
-  }
-  if (report)
-    emit_node(v, VIGIL_REMOVED, 0, n, 0);
-  vigil__tree_unlink(&v->tree, n);
-  vigil__node_free(&v->tree, n);
-  if (uncovered)
-    announce_roots(v, emit);
-}
-
-/*
- * A root that is gone from disk: everything in it is reported removed,
- * the root last, and the caller hears no more of it.
- */
-void vigil__root_gone(vigil_t *v, vigil__root *r) {
-  if (r->dead)
-    return;
-  r->dead = 1;
-  v->roots_gone++;
-  /* A file still waited for is still in the tree: it is reported removed below. */
-  vigil__file_forget(v, r);
-  vigil__node *top = r->top;
-  if (r->is_file) {
-    /* The holder is the parent directory, which the caller never asked about. */
-    while (vigil__node_first(top))
-      vigil__drop(v, vigil__node_first(top), 1);
-    vigil__drop(v, top, 0);
-  } else {
-    vigil__drop(v, top, 1);
-  }
-  r->top = NULL;
-}
-
-/*
- * A file root follows its name, not its inode, for as long as its
- * directory exists. Editors save in ways that take the name away for a
- * moment: vim and emacs rename the file to a backup and write a new one,
- * JetBrains renames the file away and a temporary file onto the name, git
- * checkout, install and cp --remove-destination delete it and create it
- * again. So when the file goes away its node stays in the tree, and the
- * root waits VIGIL__FILE_WAIT_MS for a file to come back under the name.
- * If one does, the save is one `modified`: the path existed before and
- * exists after, so replay is unchanged, and a reader sees one change per
- * save whatever the editor does. If none does, the file is reported
- * `removed`, and one that comes later is `created`. The root itself ends
- * only with its directory.
- */
-static void file_gone(vigil_t *v, vigil__root *r, enum vigil__how how) {
-  /* Waits end in the order they began, so removals are reported in that order. */
-  vigil__file_forget(v, r);
-  r->file_due = vigil__now_ms() + VIGIL__FILE_WAIT_MS;
-  r->file_by_move = how == VIGIL__BY_MOVE;
-  r->file_next = NULL;
-  if (v->files_waiting_last)
-    v->files_waiting_last->file_next = r;
-  else
-    v->files_waiting = r;
-  v->files_waiting_last = r;
-}
-
-void vigil__file_forget(vigil_t *v, vigil__root *r) {
-  if (!r->file_due)
-    return;
-  r->file_due = 0;
-  vigil__root *prev = NULL, **pp = &v->files_waiting;
-  while (*pp != r) {
-    prev = *pp;
-    pp = &(*pp)->file_next;
-  }
-  *pp = r->file_next;
-  if (v->files_waiting_last == r)
-    v->files_waiting_last = prev;
-  r->file_next = NULL;
-}
-
-/* No file came back in time: it is removed, and the root goes on. */
-static void file_removed(vigil_t *v, vigil__root *r) {
-  unsigned flags = r->file_by_move ? VIGIL_BY_MOVE : 0;
-  vigil__file_forget(v, r);
-  vigil__node *n = r->top ? vigil__node_first(r->top) : NULL;
-  if (!n)
-    return;
-  vigil__emit(v, VIGIL_REMOVED, flags, n, 0);
-  vigil__drop(v, n, 0);
-}
-
-void vigil__files_settle(vigil_t *v, int64_t until, int *wait_ms) {
-  while (v->files_waiting && v->files_waiting->file_due <= until)
-    file_removed(v, v->files_waiting);
-  if (!v->files_waiting || !wait_ms)
-    return;
-  int64_t now = vigil__now_ms(), due = v->files_waiting->file_due;
-  int left = due > now ? (int)(due - now) : 0;
-  if (*wait_ms < 0 || left < *wait_ms)
-    *wait_ms = left;
-}
-
-/*
- * A name appeared where a file root holds its file: an editor's save.
- * Returns 1 if the caller must still create the entry.
- */
-static int file_back(vigil_t *v, vigil__root *r, vigil__node *old, int is_dir,
-                     enum vigil__how how) {
-  if (!r->file_due) {
-    /* A create for the file we hold: the listing of vigil_add saw it first. */
-    if (how == VIGIL__BY_CREATE)
-      return 0;
-    /* A rename onto it, the other way editors save. */
-    old->ino = 0;
-    vigil__emit(v, VIGIL_MODIFIED, 0, old, 0);
-    return 0;
-  }
-  if ((old->type == VIGIL__T_DIR) == (is_dir != 0)) {
-    vigil__file_forget(v, r);
-    old->ino = 0;
-    vigil__emit(v, VIGIL_MODIFIED, 0, old, 0);
-    return 0;
-  }
-  /* A directory where the file was, or the other way round: not a save. */
-  file_removed(v, r);
-  return 1;
-}
-
-int vigil__should_descend(const vigil__node *dir) {
-  const vigil__root *r = vigil__node_root(dir);
-  return !r->is_file && !r->norecurse;
-}
-
-/*
- * The ignore files that judge dir's entries: those of dir and of each
- * directory above it, deepest first, each with the offset in v->rel at
- * which the path relative to that directory starts.
- */
-static void ignore_chain(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
-  size_t end = a->prefix; /* relative paths of dir's children start here */
-  for (const vigil__node *d = dir; d; d = vigil__node_parent(d)) {
-    const vigil__filter *f = vigil__ignore_find(a->root, d);
-    if (f) {
-      if (a->nchain == v->chain_cap) {
-        size_t ncap = v->chain_cap ? v->chain_cap * 2 : 8;
-        struct vigil__ignore_use *n = vigil__realloc(v->chain, ncap * sizeof *n);
-        if (!n)
-          return; /* out of memory: the shallower files are not consulted */
-        v->chain = n;
-        v->chain_cap = ncap;
-      }
-      v->chain[a->nchain].filter = f;
-      v->chain[a->nchain].off = end;
-      a->nchain++;
-    }
-    /* The parent's children start where d's name does. */
-    end = end > (size_t)d->namelen + 1 ? end - d->namelen - 1 : 0;
-  }
-}
-
-void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
-  a->root = vigil__node_root(dir);
-  a->nchain = 0;
-  a->filtered = !a->root->is_file && (a->root->filter || a->root->nignores);
-  if (!a->filtered)
-    return;
-  /* Not v->scratch: a scan holds the directory's own path there. */
-  v->rel_len = 0;
-  if (vigil__node_relpath(dir, &v->rel, &v->rel_len, &v->rel_cap) < 0 ||
-      vigil__buf_grow(&v->rel, &v->rel_cap, v->rel_len + 2) < 0) {
-    a->filtered = 0; /* out of memory: admit rather than lose entries */
-    return;
-  }
-  if (v->rel_len)
-    v->rel[v->rel_len++] = '/';
-  a->prefix = v->rel_len;
-  if (a->root->nignores)
-    ignore_chain(v, dir, a);
-}
-
-int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, size_t len,
-                       int is_dir) {
-  if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-    return 0;
-  const vigil__root *r = a->root;
-  if (r->is_file)
-    return len == strlen(r->base) && memcmp(r->base, name, len) == 0;
-  if (!a->filtered)
-    return 1;
-  if (vigil__buf_grow(&v->rel, &v->rel_cap, a->prefix + len + 1) < 0)
-    return 1;
-  memcpy(v->rel + a->prefix, name, len);
-  v->rel_len = a->prefix + len;
-  v->rel[v->rel_len] = '\0';
-  /*
-   * The caller's own patterns have the last word, as git's command line
-   * does over .gitignore files; then the deepest ignore file with a
-   * pattern that matches decides, as in git.
-   */
-  int m = vigil__filter_match(r->filter, v->rel, v->rel_len, is_dir);
-  for (size_t i = 0; m < 0 && i < a->nchain; i++) {
-    size_t off = v->chain[i].off;
-    m = vigil__filter_match(v->chain[i].filter, v->rel + off, v->rel_len - off, is_dir);
-  }
-  return m != 1;
-}
-
-int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir) {
-  vigil__admission a;
-  vigil__admit_begin(v, dir, &a);
-  return vigil__admit_entry(v, &a, name, len, is_dir);
 }
 
 static int live(const vigil__node *dir) {
@@ -720,7 +286,7 @@ static int appeared(vigil_t *v, vigil__node *dir, const char *name, size_t len, 
     return 0;
   vigil__root *r = vigil__node_root(dir);
   vigil__node *old = vigil__tree_find(&v->tree, dir, name, len);
-  if (old && r->is_file && !file_back(v, r, old, is_dir, how))
+  if (old && r->is_file && !vigil__file_back(v, r, old, is_dir, how))
     return 0;
   if (old && !r->is_file) {
     /* A create for an entry we hold: a scan of a new directory saw it first. */
@@ -798,7 +364,7 @@ static int gone(vigil_t *v, vigil__node *dir, const char *name, size_t len, enum
     return 0;
   vigil__root *r = vigil__node_root(dir);
   if (r->is_file) {
-    file_gone(v, r, how);
+    vigil__file_gone(v, r, how);
     return 0;
   }
   if (how == VIGIL__BY_MOVE && xchg_second_half_out(v, dir, name, len, n))
@@ -871,7 +437,7 @@ static int exchange_back(vigil_t *v, struct vigil__xchg *x, int b_isdir) {
     if (!r->is_file && r == vigil__node_root(pb) && (kept->type == VIGIL__T_DIR) == !!b_isdir &&
         vigil__admit(v, pa, name, len, b_isdir) && !vigil__tree_find(&v->tree, pa, name, len) &&
         vigil__tree_move(&v->tree, kept, pa, name, len) == 0) {
-      emit_created_tree(v, kept, VIGIL_BY_MOVE);
+      vigil__emit_created_tree(v, kept, VIGIL_BY_MOVE);
       return after_dir_move(v, kept, pa, r);
     }
     vigil__drop(v, kept, 0);
@@ -914,8 +480,8 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
    * (with ignore files in play it is not: their patterns are tied to it).
    */
   if (old) {
-    if (!moved_asked(v))
-      emit_removed_tree(v, old, 0);
+    if (!vigil__moved_asked(v))
+      vigil__emit_removed_tree(v, old, 0);
     if (xi != SIZE_MAX && !sroot->nignores) {
       vigil__tree_unlink(&v->tree, old);
       v->xchg[xi].kept = old;
@@ -923,7 +489,7 @@ static int moved(vigil_t *v, vigil__node *sdir, const char *sname, size_t slen, 
       vigil__drop(v, old, 0);
     }
   }
-  int rc = emit_move(v, src, tdir, tname, tlen);
+  int rc = vigil__emit_move(v, src, tdir, tname, tlen);
   if (v->xchg_suspect)
     suspect_exchange(v, sdir, sname, slen);
   if (rc < 0 || src->type != VIGIL__T_DIR || !vigil__should_descend(tdir))

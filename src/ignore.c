@@ -19,6 +19,8 @@
  * stream gives the tree vigil watches, whatever the ignore files say.
  */
 #include "instance.h"
+#include "ignore.h"
+#include "reconcile.h"
 #include "fault.h"
 
 #include <errno.h>

@@ -1,5 +1,9 @@
 /*
- * The instance, and the functions the parts of the core call on it.
+ * The instance: struct vigil, which every part of the core works on, and
+ * what vigil.c, the file of its life (open, add, close) and of its read
+ * loop, gives the other parts. Each other part of the core declares what
+ * it gives in the header named after it: apply.h, admit.h, cancel.h,
+ * drop.h, emit.h, file_root.h, ignore.h, mounts.h, reconcile.h, thread.h.
  */
 #ifndef VIGIL_INSTANCE_H
 #define VIGIL_INSTANCE_H
@@ -22,7 +26,7 @@
  * A backend in use: its state and descriptor, shared by every root that
  * uses that backend (one per kind), and what the core keeps of its reads.
  */
-typedef struct {
+typedef struct vigil__source {
   const vigil__backend *be;
   void *state;
   int fd;
@@ -86,7 +90,7 @@ struct vigil {
   unsigned joining : 1;       /* a caller is in pthread_join */
   unsigned close_on_exit : 1; /* vigil_close came from the callback */
   unsigned sync_init : 1;     /* lock and cond are initialised */
-  int stop;                   /* a vigil__stop_state */
+  int stop;                   /* a vigil__stop_state (thread.h) */
   int64_t stop_deadline;      /* CLOCK_MONOTONIC ms */
   size_t dropped;
 
@@ -144,24 +148,11 @@ struct vigil {
   size_t work_fds; /* descriptors held on the stack */
 };
 
-/* How a reconcile pass reports what it finds. */
-enum vigil__scan_mode {
-  VIGIL__SCAN_SETUP,   /* vigil_add: build the tree, report only errors */
-  VIGIL__SCAN_NEW,     /* a directory that just appeared: report its entries */
-  VIGIL__SCAN_REPAIR,  /* after lost events: report every difference */
-  VIGIL__SCAN_REFILTER /* a directory moved: apply the exclude patterns anew */
-};
-
-/* How long a file root's file that went away is waited for (see apply.c). */
-#define VIGIL__FILE_WAIT_MS 50
-
 /* The default of vigil_options.batch_us. */
 #define VIGIL__BATCH_US 250
 /* A storm: this many records since the last blocking wait, and a wait that ends this soon. */
 #define VIGIL__STORM_RECORDS 6
 #define VIGIL__STORM_WAIT_US 1000
-
-enum vigil__stop_state { VIGIL__RUN, VIGIL__STOP_DRAIN, VIGIL__STOP_NOW };
 
 /*
  * vigil.c: vigil_open with a backend given, whatever opt names; NULL is
@@ -194,110 +185,5 @@ size_t vigil__drain_discard(vigil_t *v);
 int64_t vigil__now_ms(void);
 int vigil__forked(const vigil_t *v);
 void vigil__free(vigil_t *v);
-
-/* thread.c */
-int vigil__started(const vigil_t *v);
-/* Started and still running (a thread that has ended is joined first). */
-int vigil__busy(vigil_t *v);
-void vigil__lock(const vigil_t *v);
-void vigil__unlock(const vigil_t *v);
-/* Stops and joins the thread, if any, for vigil_close. */
-void vigil__thread_end(vigil_t *v);
-/*
- * The cancel check that long scans make between directories: 0 to go on;
- * 1 when vigil_stop's grace has run out (the scan gives up and leaves the
- * rest to a repair); -ECANCELED when the progress callback of vigil_add,
- * called here every 256 directories watched, asked to stop.
- */
-int vigil__cancelled(vigil_t *v);
-
-/* reconcile.c */
-int vigil__reconcile(vigil_t *v, vigil__node *dir, enum vigil__scan_mode mode);
-/*
- * Opens a directory node for listing (O_RDONLY, close-on-exec) relative to
- * its root's descriptor, following no symbolic link below the root, at any
- * depth. Returns the descriptor or -errno. Uses v->scratch.
- */
-int vigil__open_dir(vigil_t *v, const vigil__node *dir);
-/* Stats the directory that holds the absolute path abspath: 0 or -errno (-ENOENT for "/"). */
-int vigil__stat_above(const char *abspath, struct stat *st);
-/* Forgets a directory that was waiting to be listed again. */
-void vigil__vanished_forget(vigil_t *v, vigil__node *dir);
-/* Lists again the directories that vanished, under their current paths. */
-int vigil__vanished_retry(vigil_t *v);
-
-/*
- * apply.c: the observations a backend makes (declared in backend/backend.h)
- * are applied to the tree there; and a directory's watch, as the core sees
- * it. vigil__watch places it through the backend and marks the node
- * watched when that succeeds; vigil__unwatch drops it if the node is.
- */
-int vigil__watch(vigil_t *v, vigil__node *dir, int fd);
-void vigil__unwatch(vigil_t *v, vigil__node *dir);
-/*
- * The source (backend) of a directory node: the one that watches it, or
- * for one not watched, its root's (the default for a subtree kept aside).
- */
-vigil__source *vigil__src_of(vigil_t *v, const vigil__node *dir);
-
-/* ignore.c: per-directory ignore files. */
-/*
- * Reads d's ignore file (its root's) through dfd (d opened) into d's filter, or forgets
- * it when there is none. Returns 1 if the patterns changed, 0 if not, or
- * -ENOMEM.
- */
-int vigil__ignore_load(const vigil__node *d, int dfd);
-const vigil__filter *vigil__ignore_find(const vigil__root *r, const vigil__node *dir);
-void vigil__ignore_forget(vigil__root *r, const vigil__node *dir);
-void vigil__ignore_free(vigil__root *r);
-/*
- * The kernel reported something about dir/name. If that is dir's ignore
- * file, it is read again, and if its patterns changed, what lies below
- * dir is judged again: removed, or listed and created (REFILTER).
- */
-int vigil__ignore_touched(vigil_t *v, vigil__node *dir, const char *name, size_t len);
-
-/* mounts.c: the mount table, watched for mounts inside and above the roots. */
-/* Opens it (v->mountfd, v->mounts). 0, VIGIL_ENOPROC or -errno. */
-int vigil__mounts_open(vigil_t *v);
-void vigil__mounts_close(vigil_t *v);
-/* If the table changed, applies what that did to the roots. 0 or -ENOMEM. */
-int vigil__mounts_check(vigil_t *v);
-/* Makes the next check read the table; -1 if the table is not watched. */
-int vigil__mounts_stale(vigil_t *v);
-
-/* Shared by apply.c and reconcile.c. */
-int vigil__emit(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__node *n, int error);
-int vigil__emit_path(vigil_t *v, vigil_kind kind, unsigned flags, const char *path, int error);
-void vigil__drop(vigil_t *v, vigil__node *n, int emit);
-void vigil__root_gone(vigil_t *v, vigil__root *r);
-/*
- * Settles the file roots whose file went away: those whose wait ends by
- * until (CLOCK_MONOTONIC ms; INT64_MAX for all, 0 for none) are reported
- * removed. *wait_ms, if given, is lowered to the time left until the next
- * wait ends.
- */
-void vigil__files_settle(vigil_t *v, int64_t until, int *wait_ms);
-/* Forgets a file root's wait (its root is being removed). */
-void vigil__file_forget(vigil_t *v, vigil__root *r);
-int vigil__admit(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir);
-/*
- * The same in two steps, for a listing: what depends only on the directory
- * (its root, its relative path) is worked out once, not for every entry.
- * v->rel belongs to the admission until the listing ends.
- */
-typedef struct {
-  vigil__root *root;
-  int filtered;  /* exclude patterns or ignore files apply */
-  size_t prefix; /* length of the directory's relative path in v->rel, with '/' */
-  size_t nchain; /* ignore files that apply, in v->chain */
-} vigil__admission;
-void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a);
-int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, size_t len,
-                       int is_dir);
-/* Are dir's subdirectories watched (not for a file root or VIGIL_NORECURSE)? */
-int vigil__should_descend(const vigil__node *dir);
-/* Is the root still the directory (or file's directory) it was when added? */
-int vigil__root_intact(const vigil__root *r);
 
 #endif /* VIGIL_INSTANCE_H */

@@ -34,6 +34,12 @@
  * through this machine's kernel are reported.
  */
 #include "instance.h"
+#include "admit.h"
+#include "apply.h"
+#include "drop.h"
+#include "emit.h"
+#include "mounts.h"
+#include "reconcile.h"
 #include "fault.h"
 
 #include <errno.h>

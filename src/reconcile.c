@@ -26,6 +26,13 @@
  * and leaves the rest to a repair.
  */
 #include "instance.h"
+#include "admit.h"
+#include "apply.h"
+#include "cancel.h"
+#include "drop.h"
+#include "emit.h"
+#include "ignore.h"
+#include "reconcile.h"
 #include "fault.h"
 
 #include <dirent.h>

@@ -6,6 +6,7 @@
  * call vigil_stop, vigil_add or vigil_remove without deadlock.
  */
 #include "instance.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -34,24 +35,6 @@ void vigil__lock(const vigil_t *v) {
 
 void vigil__unlock(const vigil_t *v) {
   pthread_mutex_unlock((pthread_mutex_t *)&v->lock);
-}
-
-static int stop_overdue(const vigil_t *v) {
-  /* Only the thread itself, scanning while a stop waits, is ever cut short. */
-  return vigil__started(v) && v->stop == VIGIL__STOP_DRAIN && !v->thread_done &&
-         pthread_equal(pthread_self(), v->thread) && vigil__now_ms() >= v->stop_deadline;
-}
-
-int vigil__cancelled(vigil_t *v) {
-  if (stop_overdue(v))
-    return 1;
-  size_t step = v->add_dirs & ~(size_t)255;
-  if (v->progress && step > v->add_told) {
-    v->add_told = step;
-    if (v->progress(v->progress_userdata, step))
-      return -ECANCELED;
-  }
-  return 0;
 }
 
 static void deliver(vigil_t *v, const vigil_event *ev) {

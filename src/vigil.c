@@ -7,6 +7,12 @@
  * event loop "call vigil_read".
  */
 #include "instance.h"
+#include "drop.h"
+#include "file_root.h"
+#include "ignore.h"
+#include "mounts.h"
+#include "reconcile.h"
+#include "thread.h"
 #include "fault.h"
 
 #include <errno.h>
