@@ -163,7 +163,7 @@ struct vigil__root {
   /*
    * A file root whose file went away waits until then (CLOCK_MONOTONIC
    * ms; 0: not waiting) for a file to come back under its name, as when
-   * an editor saves (see file_gone in apply.c).
+   * an editor saves (see file_root.c).
    */
   int64_t file_due;
   vigil__root *file_next;    /* the next root waiting, in the order they began */
