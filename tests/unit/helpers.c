@@ -6,6 +6,8 @@
 
 #include "helpers.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,4 +76,66 @@ int tu_wait_task_gone(int tid, int64_t timeout_us) {
   while (task_alive(tid) && tu_now_us() < until)
     sched_yield();
   return !task_alive(tid);
+}
+
+int tu_count_entries(const char *path) {
+  DIR *d = opendir(path);
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+int tu_count_fds(void) {
+  int n = tu_count_entries("/proc/self/fd");
+  return n < 0 ? -1 : n - 1; /* the one opendir holds */
+}
+
+int tu_reap(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  if (WIFSIGNALED(st))
+    return 1000 + WTERMSIG(st);
+  return WEXITSTATUS(st);
+}
+
+void tu_child_verdict(int status) {
+  if (status == TU_SKIP)
+    skip(); /* the child said why */
+  if (status != 0)
+    fail_msg("the check in the child failed (status %d)", status);
+}
+
+int tu_write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t w = write(fd, text, strlen(text));
+  int err = errno;
+  close(fd);
+  errno = err;
+  return w == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int tu_enter_userns(int flags) {
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  if (unshare(CLONE_NEWUSER | flags) < 0)
+    return -errno;
+  char map[64];
+  snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+  if (tu_write_file("/proc/self/uid_map", map) < 0)
+    return -errno;
+  /* Kernels before 3.19 have no setgroups file, and need none written. */
+  tu_write_file("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+  if (tu_write_file("/proc/self/gid_map", map) < 0)
+    return -errno;
+  return 0;
 }

@@ -71,19 +71,6 @@ static long env_long(const char *name, long dflt) {
   return *end || n <= 0 ? dflt : n;
 }
 
-/* Open descriptors of this process, not counting the one opendir holds. */
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1;
-}
-
 typedef struct {
   int n;
   int fd[256];
@@ -175,13 +162,8 @@ static long long heap_in_use(void) {
 }
 
 static int count_tasks(void) {
-  DIR *d = opendir("/proc/self/task");
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
+  int n = tu_count_entries("/proc/self/task");
+  assert_true(n > 0);
   return n;
 }
 
@@ -232,17 +214,6 @@ static void write_full(int fd, const void *buf, size_t n) {
   }
 }
 
-/* Waits for a child; returns its exit status, or 1000 + signal if killed. */
-static int reap_child(pid_t pid) {
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR)
-      return -1;
-  if (WIFSIGNALED(st))
-    return 1000 + WTERMSIG(st);
-  return WEXITSTATUS(st);
-}
-
 /* The helper mode: what an exec'd program inherits. */
 static int list_fds_main(void) {
   DIR *d = opendir("/proc/self/fd");
@@ -286,7 +257,7 @@ static void exec_and_list(fdlist *out) {
       len += (size_t)r;
   close(p[0]);
   text[len] = '\0';
-  assert_int_equal(reap_child(pid), 0);
+  assert_int_equal(tu_reap(pid), 0);
   out->n = 0;
   char *save = NULL;
   for (char *line = strtok_r(text, "\n", &save); line && out->n < 256;
@@ -641,10 +612,10 @@ static void child_side(vigil_t *v, const char *dir, int go_fd, int report_fd) {
   rep.stats = vigil_get_stats(v, &st, sizeof st);
   rep.start = vigil_start(v, count_cb, NULL);
   rep.stop = vigil_stop(v, 100);
-  rep.fds_before = count_fds();
+  rep.fds_before = tu_count_fds();
   rep.heap_before = heap_in_use();
   vigil_close(v);
-  rep.fds_after = count_fds();
+  rep.fds_after = tu_count_fds();
   rep.heap_after = heap_in_use();
   write_full(report_fd, &rep, sizeof rep);
   _exit(0);
@@ -663,12 +634,12 @@ static void fork_case(int started) {
   make_small_tree(dir, sizeof dir, started ? "fork-started" : "fork");
   log_reset();
   long long heap0 = heap_in_use();
-  int fds0 = count_fds();
+  int fds0 = tu_count_fds();
   vigil_t *v;
   assert_int_equal(vigil_open(&v, NULL), 0);
   assert_int_equal(vigil_add(v, dir, 0), 0);
   long long held = heap_in_use() - heap0;
-  int fds_held = count_fds() - fds0;
+  int fds_held = tu_count_fds() - fds0;
   if (started)
     assert_int_equal(vigil_start(v, log_cb, NULL), 0);
 
@@ -689,7 +660,7 @@ static void fork_case(int started) {
   child_report r;
   memset(&r, 0, sizeof r);
   int got = read_full(rep[0], &r, sizeof r);
-  int status = reap_child(pid);
+  int status = tu_reap(pid);
   close(go[1]);
   close(rep[0]);
   /* Every check is made before anything fails, so that the instance is always closed. */
@@ -805,7 +776,7 @@ static void fork_while_the_thread_is_busy(void **state) {
       vigil_close(v);
       _exit(0);
     }
-    int status = reap_child(pid);
+    int status = tu_reap(pid);
     if (status != 0) {
       bad++;
       last = status;
@@ -842,7 +813,7 @@ static void fork_child_wake_does_not_reach_the_parent(void **state) {
   assert_true(pid >= 0);
   if (pid == 0)
     _exit(vigil_wake(v) == VIGIL_EFORKED ? 0 : 1);
-  int status = reap_child(pid);
+  int status = tu_reap(pid);
   /* Nothing happened on disk, so the parent's descriptor must not be readable. */
   struct pollfd pfd = {.fd = vigil_fd(v), .events = POLLIN};
   int readable = poll(&pfd, 1, 0);
@@ -873,7 +844,7 @@ static void fork_without_atfork_handlers_is_detected(void **state) {
   assert_true(pid >= 0);
   if (pid == 0)
     _exit(vigil_remove(v, dir) == VIGIL_EFORKED ? 0 : 1);
-  int status = reap_child(pid);
+  int status = tu_reap(pid);
   static char paths[4][256];
   int n = create_round(dir, "after-raw-fork", paths, 0);
   const char *bad = await_created(v, 0, paths, n);
@@ -962,7 +933,7 @@ static void measure(usage *u) {
    */
   if (!SANITIZED)
     malloc_trim(0);
-  u->fds = count_fds();
+  u->fds = tu_count_fds();
   u->rss_kib = vm_rss_kib();
   u->heap = heap_in_use();
 }
@@ -1127,7 +1098,7 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
   assert_int_equal(vigil_start(v, tid_cb, NULL), 0);
   assert_true(vigil_stop(v, 10) >= 0);
   int tasks = count_tasks();
-  int fds = count_fds();
+  int fds = tu_count_fds();
 
   static writer_arg w;
   w = (writer_arg){.dir = dir};
@@ -1206,7 +1177,7 @@ static void start_stop_cycles_are_bounded_and_leave_no_thread(void **state) {
   while (count_tasks() != tasks && tu_now_us() < until)
     sched_yield();
   assert_int_equal(count_tasks(), tasks);
-  assert_int_equal(count_fds(), fds);
+  assert_int_equal(tu_count_fds(), fds);
   left_close();
   left_rm_tree();
 }
@@ -1230,15 +1201,6 @@ int dup(int fd) {
   return r;
 }
 
-static int write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  ssize_t w = write(fd, text, strlen(text));
-  close(fd);
-  return w == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /*
  * Enters a new user namespace where this process is root, and sets one of
  * its inotify limits (/proc/sys/user/NAME). The host's /proc/sys/fs/inotify
@@ -1247,45 +1209,22 @@ static int write_file(const char *path, const char *text) {
  * helper thread, cannot enter a user namespace).
  */
 static int userns_limit(const char *name, int value) {
-  uid_t uid = getuid();
-  gid_t gid = getgid();
-  if (unshare(CLONE_NEWUSER) < 0)
-    return -errno;
-  char map[64], path[128], val[32];
-  snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-  if (write_file("/proc/self/uid_map", map) < 0)
-    return -errno;
-  write_file("/proc/self/setgroups", "deny");
-  snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-  if (write_file("/proc/self/gid_map", map) < 0)
-    return -errno;
+  int rc = tu_enter_userns(0);
+  if (rc < 0)
+    return rc;
+  char path[128], val[32];
   snprintf(path, sizeof path, "/proc/sys/user/%s", name);
   snprintf(val, sizeof val, "%d", value);
-  return write_file(path, val) < 0 ? -errno : 0;
+  return tu_write_file(path, val) < 0 ? -errno : 0;
 }
 
-enum { SKIP = 77 };
-
-/* In a child: says which check failed, and ends the child with status 1. */
-#define CHILD_CHECK(cond)                                                                          \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      dprintf(2, "in the user namespace, this does not hold: %s\n", #cond);                        \
-      return 1;                                                                                    \
-    }                                                                                              \
-  } while (0)
-
-/* Runs fn in a forked child; SKIP from it skips the test. */
+/* Runs fn in a forked child; TU_SKIP from it skips the test. */
 static void in_child(int (*fn)(const char *), const char *dir) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)
     _exit(fn(dir));
-  int status = reap_child(pid);
-  if (status == SKIP)
-    skip();
-  if (status != 0)
-    fail_msg("the check in the user namespace failed (status %d)", status);
+  tu_child_verdict(tu_reap(pid));
 }
 
 static int enter_userns(const char *name, int value) {
@@ -1298,26 +1237,26 @@ static int enter_userns(const char *name, int value) {
 
 static int watch_limit_child(const char *dir) {
   if (enter_userns("max_inotify_watches", 5) < 0)
-    return SKIP;
+    return TU_SKIP;
   vigil_t *v;
-  CHILD_CHECK(vigil_open(&v, NULL) == 0);
+  TU_CHILD_CHECK(vigil_open(&v, NULL) == 0);
   /* The tree has 12 directories; 5 watches fit. */
-  CHILD_CHECK(vigil_add(v, dir, 0) == VIGIL_EWATCHLIMIT);
+  TU_CHILD_CHECK(vigil_add(v, dir, 0) == VIGIL_EWATCHLIMIT);
   vigil_stats st;
-  CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0);
-  CHILD_CHECK(st.add_watches == 5);
+  TU_CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0);
+  TU_CHILD_CHECK(st.add_watches == 5);
   /* Nothing of the failed root is left: no root, no watch, no event. */
-  CHILD_CHECK(st.roots == 0 && st.watches == 0 && st.dirs == 0 && st.entries == 0);
+  TU_CHILD_CHECK(st.roots == 0 && st.watches == 0 && st.dirs == 0 && st.entries == 0);
   vigil_event ev;
-  CHILD_CHECK(vigil_read(v, &ev, 0) == 0);
+  TU_CHILD_CHECK(vigil_read(v, &ev, 0) == 0);
   /* Its watches went back to the kernel: 5 fit again, in the same instance. */
   char small[256];
   snprintf(small, sizeof small, "%s/d00", dir);
-  CHILD_CHECK(vigil_add(v, small, 0) == 0);
-  CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0 && st.watches == 5);
+  TU_CHILD_CHECK(vigil_add(v, small, 0) == 0);
+  TU_CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0 && st.watches == 5);
   /* The namespace's own limit bit: raising the host's would not help. */
-  CHILD_CHECK(strstr(vigil_strerror(VIGIL_EWATCHLIMIT), "user.max_inotify_watches"));
-  CHILD_CHECK(!strstr(vigil_strerror(VIGIL_EWATCHLIMIT), "fs.inotify"));
+  TU_CHILD_CHECK(strstr(vigil_strerror(VIGIL_EWATCHLIMIT), "user.max_inotify_watches"));
+  TU_CHILD_CHECK(!strstr(vigil_strerror(VIGIL_EWATCHLIMIT), "fs.inotify"));
   vigil_close(v);
   return 0;
 }
@@ -1348,16 +1287,16 @@ static void watch_limit_in_a_user_namespace(void **state) {
 static int instance_limit_child(const char *dir) {
   (void)dir;
   if (enter_userns("max_inotify_instances", 0) < 0)
-    return SKIP;
+    return TU_SKIP;
   atomic_store(&dups_without_cloexec, 0);
   vigil_t *v = NULL;
-  int fds = count_fds();
-  CHILD_CHECK(vigil_open(&v, NULL) == VIGIL_EINSTLIMIT && v == NULL);
-  CHILD_CHECK(count_fds() == fds);
-  CHILD_CHECK(strstr(vigil_strerror(VIGIL_EINSTLIMIT), "user.max_inotify_instances"));
-  CHILD_CHECK(!strstr(vigil_strerror(VIGIL_EINSTLIMIT), "fs.inotify"));
+  int fds = tu_count_fds();
+  TU_CHILD_CHECK(vigil_open(&v, NULL) == VIGIL_EINSTLIMIT && v == NULL);
+  TU_CHILD_CHECK(tu_count_fds() == fds);
+  TU_CHILD_CHECK(strstr(vigil_strerror(VIGIL_EINSTLIMIT), "user.max_inotify_instances"));
+  TU_CHILD_CHECK(!strstr(vigil_strerror(VIGIL_EINSTLIMIT), "fs.inotify"));
   /* Not even the descriptor vigil makes for a moment to tell the two limits apart. */
-  CHILD_CHECK(atomic_load(&dups_without_cloexec) == 0);
+  TU_CHILD_CHECK(atomic_load(&dups_without_cloexec) == 0);
   return 0;
 }
 

@@ -26,43 +26,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "vigil.h"
 #include "platform/platform.h"
-
-enum { SKIP = 77 };
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      dprintf(2, "in the mount namespace, this does not hold: %s\n", #cond);                       \
-      return 1;                                                                                    \
-    }                                                                                              \
-  } while (0)
-
-static int write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  ssize_t w = write(fd, text, strlen(text));
-  close(fd);
-  return w == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 /* A private mount namespace, entered as root or through a user namespace. */
 static int enter_mount_ns(void) {
   if (unshare(CLONE_NEWNS) < 0) {
-    uid_t uid = getuid();
-    gid_t gid = getgid();
-    char map[64];
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
-      dprintf(2, "skipped: cannot enter a mount namespace: %s\n", strerror(errno));
+    int rc = tu_enter_userns(CLONE_NEWNS);
+    if (rc < 0) {
+      dprintf(2, "skipped: cannot enter a mount namespace: %s\n", strerror(-rc));
       return -1;
     }
-    snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-    write_file("/proc/self/uid_map", map);
-    write_file("/proc/self/setgroups", "deny");
-    snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-    write_file("/proc/self/gid_map", map);
   }
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
     dprintf(2, "skipped: cannot make the mounts private: %s\n", strerror(errno));
@@ -96,17 +71,12 @@ static void in_namespace(int (*fn)(void)) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)
-    _exit(enter_mount_ns() < 0 ? SKIP : fn());
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    assert_int_equal(errno, EINTR);
+    _exit(enter_mount_ns() < 0 ? TU_SKIP : fn());
+  int status = tu_reap(pid);
   unlink(hidden);
   rmdir(sub);
   rmdir(top);
-  assert_true(WIFEXITED(status));
-  if (WEXITSTATUS(status) == SKIP)
-    skip();
-  assert_int_equal(WEXITSTATUS(status), 0);
+  tu_child_verdict(status);
 }
 
 /* What a mount over sub must report: hidden removed, then shown created. */
@@ -137,18 +107,18 @@ static vigil_t *watch_top(void) {
 
 static int fd_wakes_child(void) {
   vigil_t *v = watch_top();
-  CHECK(v);
-  CHECK(mount_over_sub() == 0);
+  TU_CHILD_CHECK(v);
+  TU_CHILD_CHECK(mount_over_sub() == 0);
   /* The caller's poll takes the kernel's news; vigil_read must not need it. */
   seen s = {0};
   struct pollfd p = {.fd = vigil_fd(v), .events = POLLIN};
   for (int i = 0; i < 100 && !s.created; i++) {
-    CHECK(poll(&p, 1, 5000) == 1);
+    TU_CHILD_CHECK(poll(&p, 1, 5000) == 1);
     vigil_event ev;
     while (vigil_read(v, &ev, 0) == 1)
       note(&s, &ev);
   }
-  CHECK(s.removed == 1 && s.created == 1 && s.other == 0);
+  TU_CHILD_CHECK(s.removed == 1 && s.created == 1 && s.other == 0);
   vigil_close(v);
   return 0;
 }
@@ -176,10 +146,10 @@ static void on_event(vigil_t *v, const vigil_event *ev, void *ud) {
 
 static int thread_child(void) {
   vigil_t *v = watch_top();
-  CHECK(v);
+  TU_CHILD_CHECK(v);
   seen s = {0};
-  CHECK(vigil_start(v, on_event, &s) == 0);
-  CHECK(mount_over_sub() == 0);
+  TU_CHILD_CHECK(vigil_start(v, on_event, &s) == 0);
+  TU_CHILD_CHECK(mount_over_sub() == 0);
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += 10;
@@ -188,8 +158,8 @@ static int thread_child(void) {
     ;
   seen got = s;
   pthread_mutex_unlock(&lock);
-  CHECK(vigil_stop(v, 1000) == 0);
-  CHECK(got.removed == 1 && got.created == 1 && got.other == 0);
+  TU_CHILD_CHECK(vigil_stop(v, 1000) == 0);
+  TU_CHILD_CHECK(got.removed == 1 && got.created == 1 && got.other == 0);
   vigil_close(v);
   return 0;
 }
@@ -206,12 +176,12 @@ static void drain_note(vigil_t *v, const vigil_event *ev, void *ud) {
 
 static int drain_child(void) {
   vigil_t *v = watch_top();
-  CHECK(v);
-  CHECK(mount_over_sub() == 0);
+  TU_CHILD_CHECK(v);
+  TU_CHILD_CHECK(mount_over_sub() == 0);
   /* Made before the drain: it is delivered, like a record already queued. */
   seen s = {0};
-  CHECK(vigil_drain(v, drain_note, &s, 5000) >= 2);
-  CHECK(s.removed == 1 && s.created == 1 && s.other == 0);
+  TU_CHILD_CHECK(vigil_drain(v, drain_note, &s, 5000) >= 2);
+  TU_CHILD_CHECK(s.removed == 1 && s.created == 1 && s.other == 0);
   vigil_close(v);
   return 0;
 }

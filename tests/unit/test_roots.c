@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "vigil.h"
 
 static char base[64];
@@ -129,18 +130,6 @@ static void relative_root_survives_chdir(void **state) {
   vigil_close(v);
 }
 
-/* Open descriptors of this process, not counting the one opendir holds. */
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1;
-}
-
 /* Marks in `open` (a bitmap of the first 1024) which descriptors are open. */
 static void open_fds(unsigned char *open) {
   memset(open, 0, 1024);
@@ -177,7 +166,8 @@ static void root_descriptors_are_cloexec_and_closed_once(void **state) {
   assert_int_equal(chdir(base), 0);
   vigil_t *v;
   assert_int_equal(vigil_open(&v, NULL), 0);
-  int before = count_fds();
+  int before = tu_count_fds();
+  assert_true(before > 0);
   unsigned char fds[1024];
   open_fds(fds);
   /* A relative root and an absolute one, added and removed twice. */
@@ -187,15 +177,15 @@ static void root_descriptors_are_cloexec_and_closed_once(void **state) {
     assert_true(new_fds_cloexec(fds));
     assert_int_equal(vigil_remove(v, "r"), 0);
     assert_int_equal(vigil_remove(v, r), 0);
-    assert_int_equal(count_fds(), before);
+    assert_int_equal(tu_count_fds(), before);
   }
   /* A root that fails to be added leaves nothing open either. */
   assert_int_equal(vigil_add(v, "missing", 0), -ENOENT);
-  assert_int_equal(count_fds(), before);
+  assert_int_equal(tu_count_fds(), before);
   /* A root still held at vigil_close is closed by it. */
   assert_int_equal(vigil_add(v, "r", 0), 0);
   vigil_close(v);
-  assert_true(count_fds() < before);
+  assert_true(tu_count_fds() < before);
 }
 
 /*
@@ -211,18 +201,13 @@ static void no_proc_is_an_error_at_open(void **state) {
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
         umount2("/proc", MNT_DETACH) < 0) {
       fprintf(stderr, "skipped: cannot unmount /proc in a mount namespace: %s\n", strerror(errno));
-      _exit(77);
+      _exit(TU_SKIP);
     }
     vigil_t *v = NULL;
     int rc = vigil_open(&v, NULL);
     _exit(rc == VIGIL_ENOPROC && v == NULL && strstr(vigil_strerror(rc), "/proc") ? 0 : 1);
   }
-  int status;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 77)
-    skip(); /* the child said why */
-  assert_int_equal(WEXITSTATUS(status), 0);
+  tu_child_verdict(tu_reap(pid));
 }
 
 int main(void) {
