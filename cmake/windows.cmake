@@ -14,7 +14,7 @@ endif()
 # One .exe with nothing to find at run time (no libwinpthread-1.dll beside it).
 add_link_options(-static)
 
-add_library(vigil_windows STATIC src/backend/rdcw.c)
+add_library(vigil_windows STATIC src/platform/windows.c src/backend/rdcw.c)
 target_include_directories(vigil_windows PUBLIC include src)
 
 if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
@@ -37,4 +37,5 @@ if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
       FIXTURES_REQUIRED wineprefix TIMEOUT 150)
   endfunction()
   vigil_windows_test(test_rdcw)
+  vigil_windows_test(test_platform)
 endif()

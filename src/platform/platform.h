@@ -20,12 +20,17 @@
  *            end: readable after a wake and while events wait, but not
  *            when a source becomes readable or the timer falls due while
  *            no call of vigil waits (include/vigil.h, at vigil_os_fd_t).
+ *   windows.c  WaitForMultipleObjects over event objects: the sources are
+ *            events (a backend's OVERLAPPED event), vigil_fd is an event
+ *            of the layer's own, set as posix.c's pipe is readable.
  *
  * Every descriptor a layer makes is close-on-exec and non-blocking. A
  * layer knows nothing of the instance: the core passes what it needs.
  */
 #ifndef VIGIL_PLATFORM_H
 #define VIGIL_PLATFORM_H
+
+#include "vigil.h" /* vigil_os_fd_t: an int on POSIX systems, a HANDLE on Windows */
 
 #include <stdint.h>
 
@@ -49,13 +54,13 @@ int vigil__plat_open(vigil__plat **out);
 void vigil__plat_close(vigil__plat *p);
 
 /* The descriptor vigil_fd returns (see the top of this file). */
-int vigil__plat_fd(const vigil__plat *p);
+vigil_os_fd_t vigil__plat_fd(const vigil__plat *p);
 
 /*
  * Adds a source, waited for events (VIGIL__PLAT_IN or VIGIL__PLAT_PRI);
  * tag (one bit, below bit 16) is what a wait reports for it. 0 or -errno.
  */
-int vigil__plat_add(vigil__plat *p, int fd, unsigned events, unsigned tag);
+int vigil__plat_add(vigil__plat *p, vigil_os_fd_t fd, unsigned events, unsigned tag);
 
 /*
  * Ends a wait that is blocked, or the next one. Safe from any thread and
