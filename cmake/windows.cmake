@@ -1,8 +1,10 @@
 # The Windows build (cross-compiled with cmake/mingw-w64-x86_64.cmake).
-# What builds for Windows so far: the platform layer and the
-# ReadDirectoryChangesW reader of the Windows backend, with their tests,
-# which ctest runs under wine in a wine prefix of the build directory's
-# own (created by the first test, wine.prefix).
+# What builds for Windows so far: the platform layer, the
+# ReadDirectoryChangesW reader of the Windows backend and its translator
+# of records into observations (which is tested with the core on Linux,
+# tests/unit/test_rdcw_obs.c), and the tests of the first two, which ctest
+# runs under wine in a wine prefix of the build directory's own (created
+# by the first test, wine.prefix).
 if(NOT MINGW)
   message(FATAL_ERROR "The Windows build is made with mingw-w64 (cmake/mingw-w64-x86_64.cmake)")
 endif()
@@ -14,7 +16,7 @@ endif()
 # One .exe with nothing to find at run time (no libwinpthread-1.dll beside it).
 add_link_options(-static)
 
-add_library(vigil_windows STATIC src/platform/windows.c src/backend/rdcw.c)
+add_library(vigil_windows STATIC src/platform/windows.c src/backend/rdcw.c src/backend/rdcw_obs.c)
 target_include_directories(vigil_windows PUBLIC include src)
 
 if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
