@@ -1,5 +1,6 @@
 # The Windows build (cross-compiled with cmake/mingw-w64-x86_64.cmake).
-# What builds for Windows so far: the platform layer, the
+# What builds for Windows so far: the platform layer, directory access
+# (winfs.c), the
 # ReadDirectoryChangesW reader of the Windows backend and its translator
 # of records into observations (which is tested with the core on Linux,
 # tests/unit/test_rdcw_obs.c), and the tests of the first two, which ctest
@@ -16,8 +17,10 @@ endif()
 # One .exe with nothing to find at run time (no libwinpthread-1.dll beside it).
 add_link_options(-static)
 
-add_library(vigil_windows STATIC src/platform/windows.c src/backend/rdcw.c src/backend/rdcw_obs.c)
+add_library(vigil_windows STATIC src/platform/windows.c src/platform/winfs.c src/backend/rdcw.c
+  src/backend/rdcw_obs.c)
 target_include_directories(vigil_windows PUBLIC include src)
+target_link_libraries(vigil_windows PUBLIC ntdll)
 
 if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
   enable_testing()
@@ -40,4 +43,5 @@ if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
   endfunction()
   vigil_windows_test(test_rdcw)
   vigil_windows_test(test_platform)
+  vigil_windows_test(test_winfs)
 endif()
