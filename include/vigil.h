@@ -68,11 +68,10 @@ VIGIL_API const char *vigil_version_string(void);
  *
  * The descriptor type. vigil_fd returns a vigil_os_fd_t: on POSIX systems
  * an int, a descriptor to poll for readability (negative: an error). On
- * Windows it will be a HANDLE (void *) of an event object, signalled
- * while vigil_read has something to do, for WaitForMultipleObjects or
- * RegisterWaitForSingleObject (NULL: an error); libuv's uv_os_fd_t makes
- * the same split. Code that only stores it and hands it to the platform's
- * wait call works on both.
+ * Windows it is a HANDLE (void *) of an event object, for
+ * WaitForMultipleObjects or RegisterWaitForSingleObject (NULL: an
+ * error); libuv's uv_os_fd_t makes the same split. Code that only stores
+ * it and hands it to the platform's wait call works on both.
  *
  * What makes it readable depends on the platform layer vigil was built
  * with (docs/architecture.md, "The platform layer"). On Linux it is an
@@ -84,7 +83,11 @@ VIGIL_API const char *vigil_version_string(void);
  * change, a held-back rename's deadline or a mount does not make it
  * readable until a call of vigil looks. There, wait in vigil_read (with a
  * timeout, if the program must do other work) or use vigil_start, which
- * wait on everything themselves.
+ * wait on everything themselves. The Windows layer is built the same way
+ * (an event set after vigil_wake and while events wait): Windows has no
+ * object that stands for several others either, and a thread of the
+ * system's pool to watch them (RegisterWaitForSingleObject) would be a
+ * hidden thread.
  */
 #ifdef _WIN32
 typedef void *vigil_os_fd_t;
