@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,8 +35,18 @@ void cli_error(const char *fmt, ...) {
   va_end(ap);
 }
 
+/*
+ * The tick is a POSIX timer where there are such (Linux); macOS has none,
+ * and gets setitimer there.
+ */
+#if defined(_POSIX_TIMERS) && _POSIX_TIMERS > 0
+#define CLI_POSIX_TIMER 1
+#endif
+
 static int (*write_stop)(void);
+#ifdef CLI_POSIX_TIMER
 static timer_t tick_timer;
+#endif
 static int tick_ready;
 
 int cli_write_all(int fd, const char *buf, size_t len, size_t *done) {
@@ -75,12 +86,14 @@ int cli_set_stop_check(int (*stop)(void)) {
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGALRM, &sa, NULL) < 0)
     return -errno;
+#ifdef CLI_POSIX_TIMER
   struct sigevent sev;
   memset(&sev, 0, sizeof sev);
   sev.sigev_notify = SIGEV_SIGNAL;
   sev.sigev_signo = SIGALRM;
   if (timer_create(CLOCK_MONOTONIC, &sev, &tick_timer) < 0)
     return -errno;
+#endif
   tick_ready = 1;
   return 0;
 }
@@ -89,6 +102,7 @@ void cli_tick(int on) {
   if (!tick_ready)
     return;
   int saved = errno;
+#ifdef CLI_POSIX_TIMER
   struct itimerspec its;
   memset(&its, 0, sizeof its);
   if (on) {
@@ -97,6 +111,15 @@ void cli_tick(int on) {
   }
   /* timer_settime is async-signal-safe (POSIX), unlike setitimer. */
   (void)timer_settime(tick_timer, 0, &its, NULL);
+#else
+  struct itimerval itv;
+  memset(&itv, 0, sizeof itv);
+  if (on) {
+    itv.it_value.tv_usec = CLI_TICK_MS * 1000L;
+    itv.it_interval = itv.it_value;
+  }
+  (void)setitimer(ITIMER_REAL, &itv, NULL);
+#endif
   errno = saved;
 }
 

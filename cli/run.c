@@ -40,12 +40,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#else
+#include <fcntl.h>
+#endif
 
 extern char **environ;
 
@@ -150,7 +154,7 @@ typedef struct {
   run_root *roots;
   size_t nroots;
   size_t watched; /* roots not gone */
-  int sfd;        /* the signalfd */
+  int sfd;        /* the signalfd (elsewhere: the read end of the signals' pipe) */
   run_spawn_req req;
   char name[NAME_MAX_SHOWN + 8]; /* the command, as reports show it */
   run_job job;
@@ -171,12 +175,35 @@ typedef struct {
 /* SIGINT or SIGTERM has been read from the signalfd. */
 static int stop_read;
 
+#ifdef __linux__
 /* Whether SIGINT or SIGTERM asked vigil to stop, read yet or still pending. */
 static int stop_asked(void) {
   sigset_t pending;
   return stop_read || (sigpending(&pending) == 0 &&
                        (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)));
 }
+#else
+/*
+ * Without a signalfd the four signals are caught, and the handler writes
+ * each one's number to a pipe that the loop polls as it would the
+ * signalfd. A stop is known at once, before its byte is read.
+ */
+static int signal_pipe_wr = -1;
+static volatile sig_atomic_t stop_caught;
+
+static void on_caught(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  if (sig == SIGINT || sig == SIGTERM)
+    stop_caught = 1;
+  (void)!write(signal_pipe_wr, &b, 1);
+  errno = saved;
+}
+
+static int stop_asked(void) {
+  return stop_read || stop_caught;
+}
+#endif
 
 /*
  * Writes to vigil's standard output or error, which a reader may have
@@ -994,6 +1021,7 @@ static void on_signal(runner *r, int sig) {
 }
 
 static void read_signals(runner *r) {
+#ifdef __linux__
   struct signalfd_siginfo si[16];
   for (;;) {
     ssize_t got = read(r->sfd, si, sizeof si);
@@ -1002,6 +1030,18 @@ static void read_signals(runner *r) {
     for (size_t i = 0; i < (size_t)got / sizeof si[0]; i++)
       on_signal(r, (int)si[i].ssi_signo);
   }
+#else
+  unsigned char b[64];
+  for (;;) {
+    ssize_t got = read(r->sfd, b, sizeof b);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      return;
+    for (ssize_t i = 0; i < got; i++)
+      on_signal(r, b[i]);
+  }
+#endif
 }
 
 /* -- the loop ---------------------------------------------------------------- */
@@ -1161,6 +1201,40 @@ static int open_root(runner *r, const char *path) {
   return 0;
 }
 
+#ifdef __linux__
+static int signal_source(runner *r, const sigset_t *set) {
+  if (sigprocmask(SIG_BLOCK, set, &r->req.sigmask) < 0)
+    return -errno;
+  r->sfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (r->sfd < 0)
+    return -errno;
+  /* An ignored SIGCHLD would make the kernel reap the command unseen. */
+  signal(SIGCHLD, SIG_DFL);
+  return 0;
+}
+#else
+static int signal_source(runner *r, const sigset_t *set) {
+  int p[2];
+  if (sigprocmask(SIG_BLOCK, NULL, &r->req.sigmask) < 0 || pipe(p) < 0)
+    return -errno;
+  for (int i = 0; i < 2; i++) {
+    (void)fcntl(p[i], F_SETFD, FD_CLOEXEC);
+    (void)fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+  }
+  r->sfd = p[0];
+  signal_pipe_wr = p[1];
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_caught;
+  sa.sa_flags = SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sigismember(set, sig) == 1 && sigaction(sig, &sa, NULL) < 0)
+      return -errno;
+  return 0;
+}
+#endif
+
 /* Signals arrive through a signalfd; SIGTTOU and SIGPIPE are ignored. */
 static int setup_signals(runner *r) {
   sigset_t set;
@@ -1169,21 +1243,19 @@ static int setup_signals(runner *r) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
-  if (sigprocmask(SIG_BLOCK, &set, &r->req.sigmask) < 0)
-    return -errno;
-  r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (r->sfd < 0)
-    return -errno;
-  /* An ignored SIGCHLD would make the kernel reap the command unseen. */
-  signal(SIGCHLD, SIG_DFL);
+  int rc = signal_source(r, &set);
+  if (rc < 0)
+    return rc;
   /* vigil writes to the terminal and hands it over from the background. */
   signal(SIGTTOU, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   r->req.reset_sigs[0] = SIGTTOU;
   r->req.reset_sigs[1] = SIGPIPE;
   r->req.nreset = 2;
+#ifdef __linux__
   /* Orphans of the command become vigil's to reap. */
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+#endif
   /* Without its tick (no timer to be had), a blocked write just waits. */
   (void)cli_set_stop_check(stop_asked);
   return 0;

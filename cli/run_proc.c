@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef __GLIBC__
+extern char **environ;
+#endif
+
 int64_t run_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,7 +101,10 @@ static const struct {
     {SIGCONT, "CONT"},     {SIGSTOP, "STOP"}, {SIGTSTP, "TSTP"},   {SIGTTIN, "TTIN"},
     {SIGTTOU, "TTOU"},     {SIGURG, "URG"},   {SIGXCPU, "XCPU"},   {SIGXFSZ, "XFSZ"},
     {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"}, {SIGWINCH, "WINCH"}, {SIGIO, "IO"},
-    {SIGPWR, "PWR"},       {SIGSYS, "SYS"},
+    {SIGSYS, "SYS"},
+#ifdef SIGPWR
+    {SIGPWR, "PWR"},
+#endif
 };
 
 int run_parse_signal(const char *s) {
@@ -151,7 +158,13 @@ static void child_exec(const run_spawn_req *req, int errfd) {
     for (size_t i = 0; i < req->nreset; i++)
       signal(req->reset_sigs[i], SIG_DFL);
     sigprocmask(SIG_SETMASK, &req->sigmask, NULL);
+#ifdef __GLIBC__
     execvpe(req->argv[0], req->argv, req->envp);
+#else
+    /* Between fork and exec only this thread runs: environ is ours to set. */
+    environ = req->envp;
+    execvp(req->argv[0], req->argv);
+#endif
     err = errno;
   }
   (void)!write(errfd, &err, sizeof err);
@@ -162,8 +175,16 @@ int run_spawn(const run_spawn_req *req, pid_t *pid, int *exec_err) {
   int p[2];
   *pid = 0;
   *exec_err = 0;
+#ifdef __linux__
   if (pipe2(p, O_CLOEXEC) < 0)
     return -errno;
+#else
+  /* The command line runs one thread: no other fork can take the pipe along. */
+  if (pipe(p) < 0)
+    return -errno;
+  (void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
+  (void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
+#endif
   pid_t child = fork();
   if (child < 0) {
     int e = errno;

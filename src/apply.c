@@ -582,7 +582,7 @@ int vigil__root_intact(const vigil__root *r) {
     return 0;
   if (stat(r->abspath, &st) < 0)
     return 0;
-  return (uint32_t)st.st_ino == r->top->ino && st.st_dev == r->dev;
+  return (uint32_t)st.st_ino == r->top->ino && (unsigned long)st.st_dev == r->dev;
 }
 
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir) {

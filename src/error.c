@@ -128,8 +128,13 @@ const char *vigil_strerror(int err) {
     case ENODEV:
       return "No such device";
     default: {
+#ifdef __GLIBC__
       const char *d = strerrordesc_np(-err);
       return d ? d : "unknown system error";
+#else
+      /* The others' strerror returns a text that is never changed. */
+      return strerror(-err);
+#endif
     }
     }
   }

@@ -307,6 +307,15 @@ static int sync_table(vigil_t *v) {
 }
 
 int vigil__mounts_open(vigil_t *v) {
+#ifndef __linux__
+  /*
+   * Other systems have no mount table that polls: there a mount made
+   * inside a root after vigil_add is seen only as its backend lists the
+   * directory again.
+   */
+  v->mountfd = -1;
+  return 0;
+#endif
   v->mountfd = VIGIL__SYS(open(MOUNTINFO, O_RDONLY | O_CLOEXEC));
   int pollfd = v->mountfd >= 0 ? VIGIL__SYS(open(MOUNTINFO, O_RDONLY | O_CLOEXEC)) : -1;
   if (pollfd < 0) {

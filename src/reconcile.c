@@ -33,17 +33,20 @@
 #include "emit.h"
 #include "ignore.h"
 #include "reconcile.h"
+#include "platform/portable.h"
 #include "fault.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
 
 #define DENTS_SIZE (64 * 1024)
 
@@ -55,6 +58,9 @@
  * (before 5.6) gets one openat with O_NOFOLLOW per name.
  */
 static int open_piece(vigil_t *v, int dfd, char *path, int flags) {
+#ifndef SYS_openat2
+  (void)v;
+#else
   if (!v->no_openat2) {
     struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_NO_SYMLINKS};
     int fd = (int)VIGIL__SYS(syscall(SYS_openat2, dfd, path, &how, sizeof how));
@@ -65,13 +71,14 @@ static int open_piece(vigil_t *v, int dfd, char *path, int flags) {
       return -errno;
     v->no_openat2 = 1;
   }
+#endif
   int fd = dfd;
   for (char *name = path, *slash; name; name = slash) {
     slash = strchr(name, '/');
     if (slash)
       *slash = '\0';
     int next = VIGIL__SYS(
-        openat(fd, name, (slash ? O_PATH | O_DIRECTORY | O_CLOEXEC : flags) | O_NOFOLLOW));
+        openat(fd, name, (slash ? VIGIL__O_PATH | O_DIRECTORY | O_CLOEXEC : flags) | O_NOFOLLOW));
     int err = errno;
     if (slash)
       *slash++ = '/';
@@ -131,14 +138,15 @@ static int open_top(const vigil__root *r, int flags) {
   if (fd < 0)
     return errno == ENOENT || errno == ENOTDIR ? top_lost(r) : -errno;
   struct stat st;
-  if (VIGIL__SYS(fstat(fd, &st)) < 0 || st.st_dev != r->dev || (uint32_t)st.st_ino != r->top->ino) {
+  if (VIGIL__SYS(fstat(fd, &st)) < 0 || (unsigned long)st.st_dev != r->dev ||
+      (uint32_t)st.st_ino != r->top->ino) {
     close(fd);
     return top_lost(r);
   }
   return fd;
 }
 
-/* Opens dir with flags (O_RDONLY to list it, O_PATH only to name it). */
+/* Opens dir with flags (O_RDONLY to list it, VIGIL__O_PATH only to name it). */
 static int open_dir_as(vigil_t *v, const vigil__node *dir, int how) {
   const vigil__root *r = vigil__node_root(dir);
   int flags = how | O_DIRECTORY | O_CLOEXEC;
@@ -153,7 +161,7 @@ static int open_dir_as(vigil_t *v, const vigil__node *dir, int how) {
    * can be deeper than that: a longer path is opened a piece at a time,
    * each piece relative to the last.
    */
-  int top = open_top(r, O_PATH);
+  int top = open_top(r, VIGIL__O_PATH);
   if (top < 0)
     return top;
   int fd = top;
@@ -165,7 +173,7 @@ static int open_dir_as(vigil_t *v, const vigil__node *dir, int how) {
         stop--; /* a name is at most NAME_MAX bytes, so there is a '/' */
     }
     *stop = '\0';
-    int next = open_piece(v, fd, p, stop == end ? flags : O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int next = open_piece(v, fd, p, stop == end ? flags : VIGIL__O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (stop != end)
       *stop = '/';
     close(fd);
@@ -183,12 +191,12 @@ int vigil__open_dir(vigil_t *v, const vigil__node *dir) {
 
 /*
  * Places the watch of a watched directory again, with the backend's
- * current mask. It is opened with O_PATH, which the kernel reports to no
+ * current mask. It is opened with VIGIL__O_PATH, which the kernel reports to no
  * watch. One that cannot be opened now is left as it is: the records of
  * whatever happened to it are on their way.
  */
 static void rewatch(vigil_t *v, vigil__node *n) {
-  int fd = open_dir_as(v, n, O_PATH);
+  int fd = open_dir_as(v, n, VIGIL__O_PATH);
   if (fd >= 0) {
     vigil__watch(v, n, fd);
     close(fd);
@@ -341,10 +349,11 @@ static void check_changed(vigil_t *v, int dfd, vigil__node *n, const char *name)
   if (VIGIL__SYS(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
     return;
   /* A backend with no sync point gives no such moment: anything may have changed. */
-  long long tick = tick_of(&st.st_ctim);
+  struct timespec mtime = vigil__mtime(&st), ctime = vigil__ctime(&st);
+  long long tick = tick_of(&ctime);
   const vigil__source *src = vigil__src_of(v, vigil__node_parent(n));
-  if (!(src->be->caps & VIGIL__CAP_SYNC_CLOCK) || may_be_after(&st.st_mtim, tick, &src->synced) ||
-      may_be_after(&st.st_ctim, tick, &src->synced))
+  if (!(src->be->caps & VIGIL__CAP_SYNC_CLOCK) || may_be_after(&mtime, tick, &src->synced) ||
+      may_be_after(&ctime, tick, &src->synced))
     vigil__emit(v, VIGIL_MODIFIED, VIGIL_SYNTHETIC, n, 0);
 }
 
@@ -427,6 +436,69 @@ static int visit_failed(vigil_t *v, vigil__node *d, enum vigil__scan_mode mode, 
   return 0;
 }
 
+/* What one listing knows of its directory, for each entry (list_entry). */
+typedef struct {
+  vigil__node *d;
+  int fd;
+  enum vigil__scan_mode mode;
+  int had_children, descend;
+  vigil__admission adm;
+} listing;
+
+/* One entry of d's listing. 0 or -ENOMEM. */
+static int list_entry(vigil_t *v, listing *l, const vigil__dirent *e) {
+  vigil__node *d = l->d;
+  const char *name = e->name;
+  size_t len = e->len;
+  if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))) {
+    if (len == 1) {
+      if (!d->ino)
+        d->ino = (uint32_t)e->ino;
+      /* The directory's own inode, as stat gives it, at no cost. */
+      vigil__node_dir(d)->listed_ino = (uint32_t)e->ino;
+    }
+    return 0;
+  }
+  int type;
+  if (e->type == DT_UNKNOWN) {
+    struct stat st;
+    if (VIGIL__SYS(fstatat(l->fd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
+      return 0; /* gone already; the kernel reports it if it mattered */
+    type = type_of_mode(st.st_mode);
+  } else {
+    type = type_of(e->type);
+  }
+  if (!vigil__admit_entry(v, &l->adm, name, len, type == VIGIL__T_DIR))
+    return 0;
+  vigil__node *child = l->had_children ? vigil__tree_find(&v->tree, d, name, len) : NULL;
+  if (child) {
+    if (same_entry(child, type, e->ino)) {
+      child->flags |= VIGIL__N_SEEN;
+      if (!child->ino)
+        child->ino = (uint32_t)e->ino;
+      if (child->type == VIGIL__T_NONDIR)
+        child->type = (uint8_t)type;
+      if (l->mode == VIGIL__SCAN_REPAIR && type != VIGIL__T_DIR)
+        check_changed(v, l->fd, child, name);
+      if (type == VIGIL__T_DIR && l->descend && work_push(v, child, open_child(v, l->fd, name)) < 0)
+        return -ENOMEM;
+      return 0;
+    }
+    vigil__drop(v, child, l->mode != VIGIL__SCAN_SETUP);
+  }
+  child = vigil__node_new(&v->tree, name, len, type, e->ino);
+  if (!child)
+    return -ENOMEM;
+  vigil__tree_link(&v->tree, d, child);
+  if (l->had_children)
+    child->flags |= VIGIL__N_SEEN;
+  if (l->mode != VIGIL__SCAN_SETUP)
+    vigil__emit(v, VIGIL_CREATED, VIGIL_SYNTHETIC, child, 0);
+  if (type == VIGIL__T_DIR && l->descend && work_push(v, child, open_child(v, l->fd, name)) < 0)
+    return -ENOMEM;
+  return 0;
+}
+
 static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mode) {
   /*
    * Read before d's entries are admitted, so its patterns already prune
@@ -439,76 +511,27 @@ static int list_dir(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
     if (rc < 0)
       return rc;
   }
-  int had_children = vigil__node_first(d) != NULL;
-  int descend = vigil__should_descend(d);
+  listing l = {.d = d, .fd = fd, .mode = mode};
+  l.had_children = vigil__node_first(d) != NULL;
+  l.descend = vigil__should_descend(d);
   /* After the ignore file: its patterns already prune this listing. */
-  vigil__admission adm;
-  vigil__admit_begin(v, d, &adm);
+  vigil__admit_begin(v, d, &l.adm);
   vigil__node_dir(d)->listed_ino = 0;
-  for (;;) {
-    ssize_t got = VIGIL__SYS(getdents64(fd, v->dents, v->dents_cap));
-    if (got < 0)
-      return -errno;
-    if (got == 0)
-      break;
-    for (ssize_t off = 0; off < got;) {
-      struct dirent64 *e = (struct dirent64 *)(v->dents + off);
-      off += e->d_reclen;
-      const char *name = e->d_name;
-      size_t len = strlen(name);
-      if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))) {
-        if (len == 1) {
-          if (!d->ino)
-            d->ino = (uint32_t)e->d_ino;
-          /* The directory's own inode, as stat gives it, at no cost. */
-          vigil__node_dir(d)->listed_ino = (uint32_t)e->d_ino;
-        }
-        continue;
-      }
-      int type;
-      if (e->d_type == DT_UNKNOWN) {
-        struct stat st;
-        if (VIGIL__SYS(fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
-          continue; /* gone already; the kernel reports it if it mattered */
-        type = type_of_mode(st.st_mode);
-      } else {
-        type = type_of(e->d_type);
-      }
-      if (!vigil__admit_entry(v, &adm, name, len, type == VIGIL__T_DIR))
-        continue;
-      vigil__node *child = had_children ? vigil__tree_find(&v->tree, d, name, len) : NULL;
-      if (child) {
-        if (same_entry(child, type, e->d_ino)) {
-          child->flags |= VIGIL__N_SEEN;
-          if (!child->ino)
-            child->ino = (uint32_t)e->d_ino;
-          if (child->type == VIGIL__T_NONDIR)
-            child->type = (uint8_t)type;
-          if (mode == VIGIL__SCAN_REPAIR && type != VIGIL__T_DIR)
-            check_changed(v, fd, child, name);
-          if (type == VIGIL__T_DIR && descend && work_push(v, child, open_child(v, fd, name)) < 0)
-            return -ENOMEM;
-          continue;
-        }
-        vigil__drop(v, child, mode != VIGIL__SCAN_SETUP);
-      }
-      child = vigil__node_new(&v->tree, name, len, type, e->d_ino);
-      if (!child)
-        return -ENOMEM;
-      vigil__tree_link(&v->tree, d, child);
-      if (had_children)
-        child->flags |= VIGIL__N_SEEN;
-      if (mode != VIGIL__SCAN_SETUP)
-        vigil__emit(v, VIGIL_CREATED, VIGIL_SYNTHETIC, child, 0);
-      if (type == VIGIL__T_DIR && descend && work_push(v, child, open_child(v, fd, name)) < 0)
-        return -ENOMEM;
-    }
-  }
+  vigil__dirlist list;
+  int rc = vigil__dirlist_open(&list, fd, v->dents, v->dents_cap);
+  if (rc < 0)
+    return rc;
+  vigil__dirent e = {0};
+  while ((rc = vigil__dirlist_next(&list, &e)) > 0 && (rc = list_entry(v, &l, &e)) == 0)
+    ;
+  vigil__dirlist_close(&list);
+  if (rc < 0)
+    return rc;
   struct stat st;
   /* A file system that lists no "." entry: ask the kernel. */
   if (!vigil__node_dir(d)->listed_ino && VIGIL__SYS(fstat(fd, &st)) == 0)
     vigil__node_dir(d)->listed_ino = (uint32_t)st.st_ino;
-  if (had_children) {
+  if (l.had_children) {
     vigil__node *next;
     for (vigil__node *k = vigil__node_first(d); k; k = next) {
       next = vigil__node_next(k);

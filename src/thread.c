@@ -7,6 +7,7 @@
  */
 #include "instance.h"
 #include "thread.h"
+#include "platform/portable.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -146,11 +147,6 @@ int vigil_start(vigil_t *v, vigil_cb cb, void *userdata) {
   return -rc;
 }
 
-static void deadline_ts(struct timespec *ts, int64_t ms) {
-  ts->tv_sec = (time_t)(ms / 1000);
-  ts->tv_nsec = (long)(ms % 1000) * 1000000L;
-}
-
 int vigil_stop(vigil_t *v, int grace_ms) {
   if (!v)
     return -EINVAL;
@@ -181,7 +177,7 @@ int vigil_stop(vigil_t *v, int grace_ms) {
    * within the grace unless a callback itself takes longer.
    */
   struct timespec until;
-  deadline_ts(&until, v->stop_deadline + 8);
+  vigil__cond_deadline(&until, v->stop_deadline + 8);
   while (vigil__started(v) && !v->thread_done) {
     if (pthread_cond_timedwait(&v->cond, &v->lock, &until) == ETIMEDOUT)
       break;

@@ -13,6 +13,7 @@
 #include "mounts.h"
 #include "reconcile.h"
 #include "thread.h"
+#include "platform/portable.h"
 #include "fault.h"
 
 #include <errno.h>
@@ -89,7 +90,7 @@ static int source_open(vigil_t *v, const vigil__backend *be) {
   s->be = be;
   s->fd = fd;
   s->left = 0;
-  clock_gettime(CLOCK_REALTIME_COARSE, &s->synced);
+  clock_gettime(VIGIL__CLOCK_COARSE, &s->synced);
   v->nsrc++;
   return 0;
 }
@@ -277,7 +278,7 @@ static int init_sync(vigil_t *v) {
   if (pthread_condattr_init(&ca) != 0)
     return -ENOMEM;
   /* vigil_stop's deadline is on the monotonic clock, immune to clock changes. */
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  vigil__cond_clock(&ca);
   int rc = pthread_cond_init(&v->cond, &ca);
   pthread_condattr_destroy(&ca);
   if (rc != 0)

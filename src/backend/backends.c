@@ -8,7 +8,18 @@
 
 #include <string.h>
 
-static const vigil__backend *const backends[] = {&vigil__backend_inotify};
+#ifndef __linux__
+/* Until a backend of its own exists, a build without inotify links this one. */
+#include "backend/scripted.h"
+#endif
+
+static const vigil__backend *const backends[] = {
+#ifdef __linux__
+    &vigil__backend_inotify,
+#else
+    &vigil__backend_scripted,
+#endif
+};
 
 #define BACKENDS (sizeof backends / sizeof backends[0])
 
