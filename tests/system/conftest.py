@@ -198,3 +198,63 @@ class Session:
 
     def check(self, exclude=None):
         self.replay.check(vigiltest.scan(self.root, exclude))
+
+
+class _Mounts:
+    """FUSE mounts made by a test, unmounted when it ends (see bindfs and
+    sshfs below). A mount that cannot be made skips the test with why."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.points = []
+        self.server = None
+
+    def _made(self, why, point):
+        if why:
+            pytest.skip(why)
+        self.points.append(point)
+        return point
+
+    def bindfs(self, source, point):
+        """Mounts source on point with bindfs, its caches off."""
+        why = vigiltest.fuse_refused("bindfs")
+        if why:
+            pytest.skip(why)
+        return self._made(vigiltest.mount_bindfs(str(source), str(point)),
+                          str(point))
+
+    def sshfs(self, remote, point):
+        """Mounts the directory remote on point with sshfs, through an sshd
+        that the test starts on 127.0.0.1 (once, for all its mounts)."""
+        why = vigiltest.fuse_refused("sshfs")
+        if why:
+            pytest.skip(why)
+        if self.server is None:
+            self.server = vigiltest.SshServer(str(self.tmp / ".sshd"))
+            why = self.server.start()
+            if why:
+                self.server = None
+                pytest.skip(why)
+        return self._made(self.server.mount(str(remote), str(point)),
+                          str(point))
+
+    def close(self):
+        # The deepest first: a mount inside another goes before it.
+        for point in sorted(self.points, key=len, reverse=True):
+            vigiltest.unmount(point)
+        self.points = []
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@pytest.fixture
+def fuse(tmp):
+    """Makes FUSE mounts, fuse.bindfs(source, point) and
+    fuse.sshfs(remote, point), with the kernel's caches off, and undoes
+    them (and stops the sshd) when the test ends, before tmp is emptied.
+    A test that cannot have them (no /dev/fuse, a program missing, a
+    mount refused) skips with the reason."""
+    m = _Mounts(tmp)
+    yield m
+    m.close()

@@ -9,8 +9,11 @@ the tree on disk.
 import fcntl
 import json
 import os
+import pwd
 import queue
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -357,6 +360,189 @@ def userns_limit_refused(name, value):
     return namespace_refused(
         in_userns_with_limit(name, value),
         ["sh", "-c", 'test "$(cat /proc/sys/user/%s)" = %d' % (name, value)])
+
+
+# -- FUSE and network file systems -----------------------------------------
+#
+# Mounts where the kernel sees only what is done through the mount: a
+# change made on the other side (bindfs's source directory, the sshd's
+# side of an sshfs mount) reaches no inotify watch. The kernel's caches of
+# names and attributes are turned off, so that a listing through the
+# mount shows such a change at once.
+
+FUSE_NO_CACHE = "attr_timeout=0,entry_timeout=0,negative_timeout=0"
+
+
+def fuse_refused(*programs):
+    """None if FUSE mounts with these programs can be tried here, else why
+    not (a sentence for a skip)."""
+    if not os.path.exists("/dev/fuse"):
+        return "no /dev/fuse: FUSE file systems cannot be mounted here"
+    for prog in programs:
+        if not shutil.which(prog):
+            return ("%s is not installed (Debian: apt-get install bindfs "
+                    "fuse3 sshfs openssh-server)" % prog)
+    return None
+
+
+def unmount(point):
+    """Unmounts a FUSE mount; lazily if it is busy. Never raises."""
+    for argv in (["fusermount3", "-u", point], ["umount", point],
+                 ["umount", "-l", point]):
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=EVENT_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if r.returncode == 0:
+            return
+
+
+def _mount(argv, point):
+    """Runs a FUSE program that mounts on point and returns once the mount
+    is there; None, or why it could not mount."""
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=EVENT_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "%s could not mount: %s" % (argv[0], e)
+    if r.returncode != 0 or not os.path.ismount(point):
+        err = r.stderr.decode("utf-8", "replace").strip() or "no message"
+        return "%s could not mount (status %d): %s" % (argv[0], r.returncode,
+                                                       err)
+    return None
+
+
+def mount_bindfs(source, point):
+    """Mounts source on point with bindfs, caches off; None or why not."""
+    return _mount(["bindfs", "-o", FUSE_NO_CACHE, source, point], point)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SshServer:
+    """An sshd of the test's own on 127.0.0.1: a free port, a host key and
+    a client key made in workdir, its own sshd_config, the current user
+    allowed in with the client key alone. stop() ends it."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.proc = None
+        self.made_run_sshd = False
+        self.lines = []
+        self.cond = threading.Condition()
+        self.port = None
+
+    def start(self):
+        """None once sshd listens, else why it cannot run here."""
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        if not os.access(sshd, os.X_OK):
+            return "sshd is not installed (Debian: apt-get install openssh-server)"
+        for prog in ("ssh-keygen", "ssh"):
+            if not shutil.which(prog):
+                return "%s is not installed (Debian: apt-get install openssh-client)" % prog
+        # sshd checks that its privilege separation directory exists.
+        if not os.path.isdir("/run/sshd"):
+            try:
+                os.makedirs("/run/sshd", 0o755)
+                self.made_run_sshd = True
+            except OSError as e:
+                return "cannot make /run/sshd for sshd: %s" % e
+        os.makedirs(self.dir, exist_ok=True)
+        self.host_key = os.path.join(self.dir, "host_key")
+        self.client_key = os.path.join(self.dir, "client_key")
+        for key in (self.host_key, self.client_key):
+            r = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                                "-f", key], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=EVENT_TIMEOUT)
+            if r.returncode != 0:
+                return "ssh-keygen failed: %s" % r.stdout.decode("utf-8", "replace")
+        auth = os.path.join(self.dir, "authorized_keys")
+        shutil.copy(self.client_key + ".pub", auth)
+        self.port = free_port()
+        config = os.path.join(self.dir, "sshd_config")
+        with open(config, "w") as f:
+            f.write("\n".join([
+                "ListenAddress 127.0.0.1",
+                "Port %d" % self.port,
+                "HostKey %s" % self.host_key,
+                "AuthorizedKeysFile %s" % auth,
+                "PidFile none",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication yes",
+                "PermitRootLogin prohibit-password",
+                "UsePAM no",
+                "StrictModes no",
+                "Subsystem sftp internal-sftp",
+                "LogLevel INFO", ""]))
+        # -D: in the foreground, as this process's child; -e: log to stderr,
+        # which says when it listens.
+        self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", config],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        threading.Thread(target=self._pump, daemon=True).start()
+        deadline = time.monotonic() + EVENT_TIMEOUT
+        with self.cond:
+            while not any(b"Server listening" in l for l in self.lines):
+                left = deadline - time.monotonic()
+                if self.proc.poll() is not None or left <= 0:
+                    log = b"".join(self.lines).decode("utf-8", "replace")
+                    self.stop()
+                    return "sshd did not start: %s" % (log.strip() or "no message")
+                self.cond.wait(left)
+        return None
+
+    def _pump(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def sshfs_argv(self, remote, point):
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        return ["sshfs", "-F", "/dev/null", "-p", str(self.port),
+                "-o", "IdentityFile=%s" % self.client_key,
+                "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "BatchMode=yes",
+                "-o", "dir_cache=no",
+                "-o", FUSE_NO_CACHE,
+                "%s@127.0.0.1:%s" % (user, remote), point]
+
+    def mount(self, remote, point):
+        """Mounts remote (a directory on the server's side) on point with
+        sshfs; None or why not."""
+        return _mount(self.sshfs_argv(remote, point), point)
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(EVENT_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc.stderr.close()
+            self.proc = None
+        if self.made_run_sshd:
+            try:
+                os.rmdir("/run/sshd")
+            except OSError:
+                pass
+            self.made_run_sshd = False
 
 
 # -- trees and replay ------------------------------------------------------

@@ -1,0 +1,57 @@
+"""FUSE and network-like file systems, mounted by the tests themselves.
+
+A bindfs mount of a source directory and an sshfs mount through an sshd
+started on 127.0.0.1 show changes made on their other side (the source
+directory, the server's side) at the next listing, but the kernel sees
+only what is done through the mount: no inotify watch hears of the
+others. That is why such mounts are polled.
+"""
+
+import os
+
+import vigiltest
+
+
+def unseen_by_inotify(vigil, point, other_side):
+    """Changes made on the other side of the mount at point (the same
+    directory as other_side) reach no inotify watch on point, although a
+    listing through the mount shows them at once."""
+    v = vigil("watch", "--json", "--backend", "inotify", point)
+    v.wait_ready()
+    # Through the mount: the kernel sees this one.
+    os.mkdir(os.path.join(point, "through"))
+    v.events_until(lambda e: e["type"] == "created"
+                   and e["path"] == os.path.join(point, "through"),
+                   what="created through/ (made through the mount)")
+    # On the other side: a file, a directory, a write, a rename, a removal.
+    with open(os.path.join(other_side, "far.txt"), "wb") as f:
+        f.write(b"made on the other side\n")
+    os.mkdir(os.path.join(other_side, "fardir"))
+    with open(os.path.join(other_side, "through", "inside"), "wb") as f:
+        f.write(b"x")
+    os.rename(os.path.join(other_side, "far.txt"),
+              os.path.join(other_side, "fardir", "far.txt"))
+    # The mount shows them all, at once...
+    assert sorted(os.listdir(point)) == ["fardir", "through"]
+    assert os.listdir(os.path.join(point, "fardir")) == ["far.txt"]
+    assert os.listdir(os.path.join(point, "through")) == ["inside"]
+    # ... and a sentinel made through the mount after them comes with no
+    # event of theirs before it: inotify did not see them.
+    evs = v.sync(point, point)
+    assert [e["path"] for e in evs] == [os.path.join(point, ".sentinel-1")], evs
+
+
+def test_bindfs_changes_in_source_unseen_by_inotify(vigil, fuse, tmp):
+    src, mnt = tmp / "src", tmp / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    point = fuse.bindfs(src, mnt)
+    unseen_by_inotify(vigil, point, str(src))
+
+
+def test_sshfs_changes_on_server_unseen_by_inotify(vigil, fuse, tmp):
+    remote, mnt = tmp / "remote", tmp / "mnt"
+    remote.mkdir()
+    mnt.mkdir()
+    point = fuse.sshfs(remote, mnt)
+    unseen_by_inotify(vigil, point, str(remote))
