@@ -59,19 +59,21 @@ void cli_tick(int on);
  * cli_common_option, which also answers getopt's ':' (a value missing)
  * and '?' (an unknown option), so both say the same for the same mistake.
  */
-enum { CLI_OPT_EXCLUDE = 0x1000, CLI_OPT_EVENTS, CLI_OPT_BACKEND };
+enum { CLI_OPT_EXCLUDE = 0x1000, CLI_OPT_EVENTS, CLI_OPT_BACKEND, CLI_OPT_POLL_INTERVAL };
 /* clang-format off */
 #define CLI_COMMON_LONGOPTS                                   \
   {"exclude", required_argument, NULL, CLI_OPT_EXCLUDE},      \
   {"events", required_argument, NULL, CLI_OPT_EVENTS},        \
-  {"backend", required_argument, NULL, CLI_OPT_BACKEND}
+  {"backend", required_argument, NULL, CLI_OPT_BACKEND},     \
+  {"poll-interval", required_argument, NULL, CLI_OPT_POLL_INTERVAL}
 /* clang-format on */
 
 typedef struct {
   const char **exclude; /* --exclude, in order; the strings are argv's */
   size_t nexclude;
-  unsigned events;     /* --events as a mask, or 0 */
-  const char *backend; /* --backend, or NULL */
+  unsigned events;      /* --events as a mask, or 0 */
+  const char *backend;  /* --backend, or NULL */
+  int poll_interval_ms; /* --poll-interval, or 0 */
 } cli_common;
 
 /* Makes room for argc patterns; 0 or -ENOMEM. cli_common_free frees it. */
@@ -83,7 +85,8 @@ void cli_common_free(cli_common *c);
  * the command line that holds it (argv[optind - 1]), cmd the subcommand's
  * name for the hint, kinds the mask of kinds --events accepts. Returns 0,
  * or -1 after an error line: a malformed pattern, an unknown kind, a
- * backend not built in, a value missing, or an option unknown.
+ * backend not built in, a bad duration, a value missing, or an option
+ * unknown.
  */
 int cli_common_option(cli_common *c, int opt, const char *arg, const char *word, const char *cmd,
                       unsigned kinds);

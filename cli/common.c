@@ -3,6 +3,7 @@
  * can cut short, the options both take, and the ready line.
  */
 #include "cli.h"
+#include "run.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -264,6 +265,15 @@ int cli_common_option(cli_common *c, int opt, const char *arg, const char *word,
       return -1;
     }
     c->backend = arg;
+    return 0;
+  }
+  case CLI_OPT_POLL_INTERVAL: {
+    int64_t ms;
+    if (run_parse_duration(arg, &ms) < 0 || ms <= 0 || ms > INT32_MAX) {
+      cli_error("--poll-interval: '%s' is not a duration (try 500ms, 2s or 1m)", arg);
+      return -1;
+    }
+    c->poll_interval_ms = (int)ms;
     return 0;
   }
   case ':':

@@ -103,7 +103,9 @@ static const char run_usage[] =
     "      --exit-on-change    exit with COMMAND's status at the first change\n"
     "                          after it has finished\n"
     "  -q, --quiet             no ready line and no report of how runs ended\n"
-    "      --backend NAME      how to watch: auto (default) or inotify\n"
+    "      --backend NAME      how to watch: auto (default), inotify or poll\n"
+    "      --poll-interval DURATION\n"
+    "                          time between passes of the poll backend (default 1s)\n"
     "  -h, --help              show this help\n"
     "\n"
     "DURATION is a number with a unit: 500ms, 2s, 1.5s, 1m.\n"
@@ -1157,6 +1159,7 @@ static int open_instance(runner *r) {
   vo.ignore_file = o->no_ignore_files ? NULL : ".gitignore";
   vo.progress = cancel_on_signal;
   vo.backend = o->common.backend;
+  vo.poll_interval_ms = o->common.poll_interval_ms;
   int rc = vigil_open(&r->v, &vo);
   if (rc < 0) {
     r->v = NULL;

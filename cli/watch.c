@@ -42,7 +42,9 @@ static const char watch_usage[] =
     "  -t, --timeout SECONDS   exit after SECONDS (status 2 if nothing happened)\n"
     "  -q, --quiet             no ready line or progress on stderr\n"
     "      --color WHEN        colour the kinds: auto (default), always, never\n"
-    "      --backend NAME      how to watch: auto (default) or inotify\n"
+    "      --backend NAME      how to watch: auto (default), inotify or poll\n"
+    "      --poll-interval DURATION\n"
+    "                          time between passes of the poll backend (default 1s)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error, 2 timeout with no event, 3 every root is gone.\n";
@@ -408,6 +410,7 @@ int cmd_watch(int argc, char **argv) {
   vo.progress = on_progress;
   vo.progress_userdata = &show_progress;
   vo.backend = o.common.backend;
+  vo.poll_interval_ms = o.common.poll_interval_ms;
   vigil_t *v;
   int rc = vigil_open(&v, &vo);
   if (rc < 0) {

@@ -281,6 +281,15 @@ typedef struct {
    * The string is read only during vigil_open.
    */
   const char *backend;
+  /*
+   * The polling backend ("poll"): the time from the start of one pass to
+   * the start of the next, in milliseconds; 0 means 1000. A pass lists
+   * every directory and stats every file, so on a large tree it may take
+   * longer than this: the next pass then waits at least nine times the
+   * CPU time the last one took, so that polling never takes more than a
+   * tenth of one core. See docs/backends.md.
+   */
+  int poll_interval_ms;
 } vigil_options;
 
 /*
@@ -300,7 +309,10 @@ static inline int vigil_options_init(vigil_options *opt) {
 /*
  * The name of built-in backend i, counting from 0 in order of preference,
  * or NULL past the last: the names vigil_options.backend accepts. Today
- * that is "inotify" (Linux). The strings are static; safe from any thread.
+ * that is "inotify" (Linux), then "poll" (lists and compares, for file
+ * systems whose changes the kernel cannot see; its events all carry
+ * VIGIL_SYNTHETIC, see docs/backends.md). The strings are static; safe
+ * from any thread.
  */
 VIGIL_API const char *vigil_backend_name(size_t i);
 

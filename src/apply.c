@@ -95,6 +95,15 @@ int vigil__obs_dir_changed(vigil_t *v, vigil__node *dir) {
   return vigil__reconcile(v, dir, VIGIL__SCAN_NEW);
 }
 
+vigil__tree *vigil__tree_of(vigil_t *v) {
+  return &v->tree;
+}
+
+int vigil__obs_admits(vigil_t *v, const vigil__node *dir, const char *name, size_t len,
+                      int is_dir) {
+  return vigil__admit(v, dir, name, len, is_dir);
+}
+
 int vigil__xchg_held(const vigil_t *v) {
   return v->xchg_len != 0;
 }

@@ -101,7 +101,8 @@ int vigil__emit_node(vigil_t *v, vigil_kind kind, unsigned flags, const vigil__n
   if (vigil__node_path(n, &q->str, &q->len, &q->scap) < 0)
     goto lost;
   q->len++; /* keep the terminating NUL that vigil__node_path wrote */
-  if (vigil__queue_commit(q, kind, flags | node_flags(n), error, mark, SIZE_MAX) < 0)
+  if (vigil__queue_commit(q, kind, flags | node_flags(n) | v->emit_flags, error, mark, SIZE_MAX) <
+      0)
     goto lost;
   return 0;
 lost:
@@ -173,7 +174,7 @@ int vigil__emit_move(vigil_t *v, vigil__node *n, vigil__node *tdir, const char *
     rc = vigil__node_path(n, &q->str, &q->len, &q->scap);
   if (rc == 0) {
     q->len++;
-    rc = vigil__queue_commit(q, VIGIL_MOVED, node_flags(n), 0, to, mark);
+    rc = vigil__queue_commit(q, VIGIL_MOVED, node_flags(n) | v->emit_flags, 0, to, mark);
   }
   if (rc < 0)
     event_lost(v, mark);

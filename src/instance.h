@@ -51,6 +51,9 @@ struct vigil {
   vigil__source src[VIGIL__SOURCES_MAX];
   unsigned nsrc;
   unsigned events; /* mask of (1u << kind) to deliver */
+  /* Added to every event's flags: VIGIL_SYNTHETIC while a looking backend's read applies. */
+  unsigned emit_flags;
+  int poll_interval_ms; /* vigil_options.poll_interval_ms, for a polling backend */
   int move_wait_ms;
   int batch_us;              /* a storm's gathering time (see vigil__wait); 0: none */
   size_t records_since_wait; /* kernel records read since the last blocking wait */

@@ -82,7 +82,8 @@ static int source_open(vigil_t *v, const vigil__backend *be) {
   if (v->nsrc == VIGIL__SOURCES_MAX)
     return -ENOSPC;
   vigil__source *s = &v->src[v->nsrc];
-  vigil__backend_config cfg = {.kinds = v->events, .move_wait_ms = v->move_wait_ms};
+  vigil__backend_config cfg = {
+      .kinds = v->events, .move_wait_ms = v->move_wait_ms, .poll_interval_ms = v->poll_interval_ms};
   int fd;
   int rc = be->open(&s->state, &fd, &cfg);
   if (rc < 0)
@@ -105,7 +106,8 @@ int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index) {
   if (rc < 0)
     return rc;
   vigil__source *s = &v->src[v->nsrc - 1];
-  rc = vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND);
+  /* A backend with no descriptor (polling) is read when its time, read's wait_ms, comes. */
+  rc = s->fd < 0 ? 0 : vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND);
   if (rc < 0) {
     be->close(s->state);
     memset(s, 0, sizeof *s);
@@ -173,11 +175,12 @@ const char *vigil_version_string(void) {
 #define FIELD_END(type, f) (offsetof(type, f) + sizeof(((type *)0)->f))
 #define OPT_END(f) FIELD_END(vigil_options, f)
 static const size_t options_sizes[] = {
-    OPT_END(size),        OPT_END(exclude),      OPT_END(exclude_count),
-    OPT_END(events),      OPT_END(move_wait_ms), OPT_END(batch_us),
-    OPT_END(ignore_file), OPT_END(progress),     OPT_END(progress_userdata),
-    OPT_END(backend)};
-_Static_assert(OPT_END(backend) == sizeof(vigil_options),
+    OPT_END(size), OPT_END(exclude), OPT_END(exclude_count), OPT_END(events), OPT_END(move_wait_ms),
+    OPT_END(batch_us), OPT_END(ignore_file), OPT_END(progress), OPT_END(progress_userdata),
+    OPT_END(backend), OPT_END(poll_interval_ms),
+    /* With the padding after the last field: what sizeof says a program built with it has. */
+    sizeof(vigil_options)};
+_Static_assert(sizeof(vigil_options) - OPT_END(poll_interval_ms) < _Alignof(vigil_options),
                "a field was appended to vigil_options: add it to options_sizes");
 #define ROOT_END(f) FIELD_END(vigil_root_options, f)
 static const size_t root_options_sizes[] = {ROOT_END(size), ROOT_END(exclude),
@@ -331,6 +334,7 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   }
   v->progress = o.progress;
   v->progress_userdata = o.progress_userdata;
+  v->poll_interval_ms = o.poll_interval_ms > 0 ? o.poll_interval_ms : 0;
 
   rc = init_sync(v);
   if (rc < 0)
@@ -345,7 +349,8 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   if ((rc = source_open(v, be)) < 0)
     goto err;
   if ((rc = vigil__plat_open(&v->plat)) < 0 ||
-      (rc = vigil__plat_add(v->plat, v->src[0].fd, VIGIL__PLAT_IN, SOURCE_BACKEND)) < 0)
+      (v->src[0].fd >= 0 &&
+       (rc = vigil__plat_add(v->plat, v->src[0].fd, VIGIL__PLAT_IN, SOURCE_BACKEND)) < 0))
     goto err;
   if ((rc = vigil__mounts_open(v)) < 0)
     goto err;
@@ -472,7 +477,9 @@ static int read_sources(vigil_t *v, int draining, int *wait_ms, size_t *got) {
     if (draining && !s->left)
       continue;
     vigil__read_result res = {.wait_ms = -1};
+    v->emit_flags = s->be->caps & VIGIL__CAP_SYNTHETIC ? VIGIL_SYNTHETIC : 0;
     int rc = s->be->read(s->state, v, draining ? s->left : 0, &res);
+    v->emit_flags = 0;
     if (rc < 0)
       return rc;
     if (res.synced)

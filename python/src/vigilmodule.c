@@ -852,13 +852,14 @@ static PyObject *backend_names(void) {
 }
 
 static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"paths",       "exclude", "events", "recursive",
-                           "ignore_file", "backend", NULL};
+  static char *kwlist[] = {"paths",       "exclude", "events",        "recursive",
+                           "ignore_file", "backend", "poll_interval", NULL};
   PyObject *paths, *exclude = Py_None, *events = Py_None, *ignore_file = Py_None;
+  PyObject *poll_interval = Py_None;
   const char *backend = NULL;
   int recursive = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOpOz:Watcher", kwlist, &paths, &exclude,
-                                   &events, &recursive, &ignore_file, &backend))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOpOzO:Watcher", kwlist, &paths, &exclude,
+                                   &events, &recursive, &ignore_file, &backend, &poll_interval))
     return -1;
   if (self->v || self->closing) {
     PyErr_SetString(PyExc_RuntimeError, "Watcher.__init__ called twice");
@@ -931,6 +932,17 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
   opt.progress = on_progress;
   opt.progress_userdata = self;
   opt.backend = backend;
+  if (poll_interval != Py_None) {
+    /* Seconds, as watchdog's PollingObserver(timeout=) takes them. */
+    double secs = PyFloat_AsDouble(poll_interval);
+    if (secs == -1.0 && PyErr_Occurred())
+      goto out;
+    if (!(secs > 0) || secs * 1000.0 > INT_MAX) {
+      PyErr_SetString(PyExc_ValueError, "poll_interval must be a positive number of seconds");
+      goto out;
+    }
+    opt.poll_interval_ms = secs * 1000.0 < 1.0 ? 1 : (int)(secs * 1000.0 + 0.5);
+  }
 
   vigil_t *v = NULL;
   int r;

@@ -275,16 +275,19 @@ def test_add_with_patterns_and_ignore_file_of_its_own(root):
 
 
 def test_backend_choice(root):
-    assert vigil.backends() == ("inotify",)
-    for name in (None, "auto", "inotify"):
-        with vigil.Watcher(root, backend=name) as w:
+    assert vigil.backends() == ("inotify", "poll")
+    for name in (None, "auto", "inotify", "poll"):
+        with vigil.Watcher(root, backend=name, poll_interval=0.05) as w:
             touch(os.path.join(root, "f-%s" % name))
             read_until(w, created(os.path.join(root, "f-%s" % name)))
-    for name in ("poll", "INOTIFY", ""):
+    for name in ("POLL", "INOTIFY", ""):
         with pytest.raises(ValueError) as e:
             vigil.Watcher(root, backend=name)
         assert str(e.value) == ("backend '%s' is not built in; use 'auto' or one of "
-                                "('inotify',)" % name)
+                                "('inotify', 'poll')" % name)
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError):
+            vigil.Watcher(root, backend="poll", poll_interval=bad)
     with pytest.raises(TypeError):
         vigil.Watcher(root, backend=1)
 

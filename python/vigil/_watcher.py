@@ -2,7 +2,8 @@ from . import _green, _vigil
 
 
 class Watcher(_vigil.Watcher):
-    """Watcher(paths, *, exclude=(), events=None, recursive=True, ignore_file=None, backend=None)
+    """Watcher(paths, *, exclude=(), events=None, recursive=True, ignore_file=None, backend=None,
+    poll_interval=None)
 
     Watches directories (recursively, unless recursive=False) and files.
     When the constructor returns, every watch is in place. paths is one
@@ -16,6 +17,7 @@ class Watcher(_vigil.Watcher):
     "closed_nowrite"), None for all but the last two, which are delivered
     (and asked of the kernel) only when named. ignore_file: a per-directory ignore file such as ".gitignore".
     backend: None or "auto" for the best one built in, or a name from vigil.backends().
+    poll_interval: seconds between passes of the "poll" backend (None: 1).
 
     Use it as a context manager, or call close() (idempotent).
     """

@@ -54,6 +54,11 @@ enum {
    * unchanged. Without it every file is reported as possibly changed.
    */
   VIGIL__CAP_SYNC_CLOCK = 1u << 4,
+  /*
+   * Everything it observes was found by looking (listing and comparing),
+   * not told by a kernel: the events of its reads carry VIGIL_SYNTHETIC.
+   */
+  VIGIL__CAP_SYNTHETIC = 1u << 5,
 };
 
 /* What the core tells a backend when it opens it. */
@@ -65,6 +70,8 @@ typedef struct {
   unsigned kinds;
   /* How long a held-back record (an unpaired rename source) may wait. */
   int move_wait_ms;
+  /* A polling backend's time between passes (vigil_options.poll_interval_ms); 0: its default. */
+  int poll_interval_ms;
 } vigil__backend_config;
 
 /* What one read found. */
@@ -145,6 +152,7 @@ typedef struct vigil__backend {
 } vigil__backend;
 
 extern const vigil__backend vigil__backend_inotify;
+extern const vigil__backend vigil__backend_poll;
 
 /*
  * The backend named name (backends.c), the preferred one for NULL or
@@ -194,5 +202,17 @@ void vigil__xchg_age(vigil_t *v);
 void vigil__xchg_release(vigil_t *v, int only_old);
 /* Is n in a subtree kept aside (not linked under any root)? */
 int vigil__detached(const vigil__node *n);
+
+/*
+ * For a backend that finds changes by listing (VIGIL__CAP_DIR_CHANGED):
+ * the tree to compare with (its nodes are read with tree.h, never
+ * changed but through observations); whether the core would keep an
+ * entry of dir (its exclusions); and a directory node opened for
+ * listing by its path below its root's (reconcile.c: O_RDONLY, close-on-
+ * exec, no symbolic link followed; the descriptor or -errno).
+ */
+vigil__tree *vigil__tree_of(vigil_t *v);
+int vigil__obs_admits(vigil_t *v, const vigil__node *dir, const char *name, size_t len, int is_dir);
+int vigil__open_dir(vigil_t *v, const vigil__node *dir);
 
 #endif /* VIGIL_BACKEND_H */

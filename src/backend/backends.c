@@ -16,6 +16,7 @@
 static const vigil__backend *const backends[] = {
 #ifdef __linux__
     &vigil__backend_inotify,
+    &vigil__backend_poll,
 #else
     &vigil__backend_scripted,
 #endif

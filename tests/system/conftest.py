@@ -156,7 +156,8 @@ def watched(vigil, tmp):
             given = str(root)
         v = vigil("watch", "--json", *extra, given, cwd=cwd)
         v.wait_ready()
-        return Session(v, str(root), given, str(outside))
+        return Session(v, str(root), given, str(outside),
+                       polled=vigiltest.polled(extra))
 
     return start
 
@@ -164,8 +165,9 @@ def watched(vigil, tmp):
 class Session:
     """A ready vigil on one root with a Replay started from the disk."""
 
-    def __init__(self, v, root, given, outside):
+    def __init__(self, v, root, given, outside, polled=False):
         self.v = v
+        self.polled = polled
         self.root = root
         self.given = given
         self.outside = outside
@@ -176,7 +178,14 @@ class Session:
         return os.path.join(self.root, rel)
 
     def sync(self, kind="created", timeout=None):
+        """Waits for a sentinel's event. A polled root reports a pass's
+        events in the order of its listings, so the sentinel can come
+        before others of its pass: a second sentinel, made once the first
+        was reported, is found by a later pass, after all of them."""
         evs = self.v.sync(self.root, self.given, kind=kind, timeout=timeout)
+        if self.polled:
+            evs += self.v.sync(self.root, self.given, kind=kind,
+                               timeout=timeout)
         self.seen.extend(evs)
         self.replay.apply_all(evs)
         return evs

@@ -108,7 +108,7 @@ def test_unreadable_root_permission_denied(run, pubdir):
 
 # -- --backend ----------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["poll", "fanotify", "INOTIFY", "inotify ", ""])
+@pytest.mark.parametrize("name", ["POLL", "fanotify", "INOTIFY", "inotify ", ""])
 def test_backend_not_built_in(run, tmp, name):
     """A name that is not built in is refused before anything is watched,
     and the message lists the backends that are."""
@@ -117,14 +117,14 @@ def test_backend_not_built_in(run, tmp, name):
     assert r.stdout == b"", r
     err = lines_of(r.stderr)
     assert err == ["vigil: --backend: '%s' is not built in; use auto, or one of: "
-                   "inotify" % name], err
+                   "inotify, poll" % name], err
 
 
-@pytest.mark.parametrize("name", ["inotify", "auto"])
+@pytest.mark.parametrize("name", ["inotify", "auto", "poll"])
 def test_backend_by_name_watches(vigil, tmp, name):
     root = tmp / "w"
     (root / "d").mkdir(parents=True)
-    v = vigil("watch", "--json", "--backend", name, str(root))
+    v = vigil("watch", "--json", "--backend", name, "--poll-interval", "50ms", str(root))
     line = v.wait_ready()
     assert re.search(r"\bready, watching 2 directories\b", line), line
     touch(str(root / "d" / "f"))
@@ -138,6 +138,7 @@ def test_backend_in_help(run):
     r = run("watch", "--help")
     assert r.returncode == 0, r
     assert b"--backend NAME" in r.stdout and b"inotify" in r.stdout, r
+    assert b"poll" in r.stdout and b"--poll-interval DURATION" in r.stdout, r
 
 
 def test_backend_needs_a_name(run, tmp):
@@ -167,8 +168,12 @@ RUN_KINDS = "created, removed, modified, attrib, moved, closed, overflow"
     (["--events", ""],
      "--events: unknown kind in '' (kinds: %s)" % WATCH_KINDS,
      "--events: unknown kind in '' (kinds: %s)" % RUN_KINDS),
-    (["--backend", "poll"],
-     "--backend: 'poll' is not built in; use auto, or one of: inotify", None),
+    (["--backend", "kqueue"],
+     "--backend: 'kqueue' is not built in; use auto, or one of: inotify, poll", None),
+    (["--poll-interval", "soon"],
+     "--poll-interval: 'soon' is not a duration (try 500ms, 2s or 1m)", None),
+    (["--poll-interval", "0s"],
+     "--poll-interval: '0s' is not a duration (try 500ms, 2s or 1m)", None),
     (["--bogus"], "unknown option '--bogus'; try 'vigil watch --help'",
      "unknown option '--bogus'; try 'vigil run --help'"),
 ])

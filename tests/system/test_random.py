@@ -256,8 +256,11 @@ def explain(fz, s, err):
 
 
 @pytest.mark.time_limit(240)
+@pytest.mark.parametrize("backend", ["default", "poll"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_operations_replay(watched, seed):
+def test_random_operations_replay(watched, seed, backend):
+    """backend "poll": every round of operations falls between two passes,
+    and the sentinel shows a pass saw all of it."""
     print("VIGIL_TEST_SEED=%d" % seed)
     rng = random.Random(seed)
 
@@ -265,7 +268,7 @@ def test_random_operations_replay(watched, seed):
         pre = Fuzzer(random.Random(seed ^ 0x5eed), r, r, tag="p")
         for _ in range(150):
             pre.op_create() if pre.rng.random() < 0.6 else pre.op_mkdir()
-    s = watched(populate=populate)
+    s = watched(*vigiltest.backend_args(backend), populate=populate)
     fz = Fuzzer(rng, s.root, s.outside)
     for rnd in range(6):
         fz.run(500)

@@ -521,10 +521,10 @@ def test_bad_usage_exits_1(rt, argv):
 
 
 def test_backend_not_built_in_exits_1(rt):
-    r = rt.run_to_end("run", "--backend", "poll", "--", *rt.rec("true"))
+    r = rt.run_to_end("run", "--backend", "kqueue", "--", *rt.rec("true"))
     assert r.returncode == 1, r
-    assert r.stderr.decode() == ("vigil: --backend: 'poll' is not built in; "
-                                 "use auto, or one of: inotify\n")
+    assert r.stderr.decode() == ("vigil: --backend: 'kqueue' is not built in; "
+                                 "use auto, or one of: inotify, poll\n")
     assert rt.runs() == 0
 
 

@@ -28,6 +28,22 @@ KINDS = ("created", "removed", "modified", "attrib", "moved", "closed",
          "overflow", "error", "opened", "closed_nowrite")
 
 
+def backend_args(backend):
+    """The options of `vigil watch` for a test's backend parameter:
+    "default" (none), or "poll" with a short interval, so that the
+    sentinel that proves a pass ran comes quickly."""
+    if backend == "poll":
+        return ["--backend", "poll", "--poll-interval", "50ms"]
+    return []
+
+
+def polled(args):
+    """Do these options of `vigil watch` make it poll?"""
+    args = [a.decode() if isinstance(a, bytes) else str(a) for a in args]
+    return any(a == "poll" and i and args[i - 1] == "--backend"
+               for i, a in enumerate(args)) or "--backend=poll" in args
+
+
 def fsbytes(s):
     """The exact bytes of a path decoded with surrogateescape."""
     if isinstance(s, bytes):

@@ -47,6 +47,7 @@ static void test_init_sets_size_and_defaults(void **state) {
   assert_null(o.progress);
   assert_null(o.progress_userdata);
   assert_null(o.backend);
+  assert_int_equal(o.poll_interval_ms, 0);
 
   /* The defaults the zeros stand for are the ones of no options at all. */
   vigil_t *v, *d;
@@ -231,7 +232,8 @@ static void test_mask_selects_kinds(void **state) {
 static void test_backend_choice(void **state) {
   (void)state;
   assert_string_equal(vigil_backend_name(0), "inotify");
-  assert_null(vigil_backend_name(1));
+  assert_string_equal(vigil_backend_name(1), "poll");
+  assert_null(vigil_backend_name(2));
 
   char dir[64];
   tu_tmpdir(dir, sizeof dir, "api");
@@ -253,10 +255,30 @@ static void test_backend_choice(void **state) {
     assert_int_equal(vigil_root_backend(v, dir, &name), VIGIL_ENOTROOT);
     vigil_close(v);
   }
+  /* Polling, chosen by name, with its interval. */
+  vigil_options po;
+  vigil_options_init(&po);
+  po.backend = "poll";
+  po.poll_interval_ms = 20;
+  vigil_t *pv;
+  assert_int_equal(vigil_open(&pv, &po), 0);
+  assert_int_equal(vigil_add(pv, dir, 0), 0);
+  const char *name = NULL;
+  assert_int_equal(vigil_root_backend(pv, dir, &name), 0);
+  assert_string_equal(name, "poll");
+  char p[96];
+  snprintf(p, sizeof p, "%s/f", dir);
+  tu_write(p, "x");
+  vigil_event ev;
+  assert_int_equal(vigil_read(pv, &ev, 5000), 1);
+  assert_int_equal(ev.kind, VIGIL_CREATED);
+  assert_string_equal(ev.path, p);
+  assert_true(ev.flags & VIGIL_SYNTHETIC);
+  vigil_close(pv);
   assert_int_equal(tu_rm_tree(dir), 0);
 
   /* A name that is not built in, including a near miss, fails the open. */
-  const char *unknown[] = {"", "fanotify", "INOTIFY", "inotify ", "poll"};
+  const char *unknown[] = {"", "fanotify", "INOTIFY", "inotify ", "POLL"};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     vigil_options o;
     vigil_options_init(&o);

@@ -3,9 +3,10 @@
 watchdog's PollingObserver lists the tree again and again; programs use it
 where inotify sees nothing (network file systems, some container mounts).
 An observer that used inotify under this name would silently miss exactly
-those changes. So these classes use libvigil's "poll" backend, and while
+those changes. So these classes use libvigil's "poll" backend, and where
 the library has none (vigil.backends() does not list it), constructing
-one raises NotImplementedError saying what to use instead.
+one raises NotImplementedError saying what to use instead. As in
+watchdog, PollingObserver's timeout is the time between passes.
 """
 from .. import _vigil
 from .api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
@@ -36,6 +37,7 @@ class PollingObserver(BaseObserver):
         _require_poll(type(self).__name__)
         super().__init__(PollingEmitter, timeout, **kwargs)
         self._options["backend"] = "poll"
+        self._options["poll_interval"] = timeout
 
 
 class PollingObserverVFS(PollingObserver):
