@@ -66,28 +66,45 @@ VIGIL_API const char *vigil_version_string(void);
  * and a version of a struct never ends in padding (so its size is a
  * prefix of every later version).
  *
- * The descriptor type. vigil_fd returns a vigil_os_fd_t: on POSIX systems
- * an int, a descriptor to poll for readability (negative: an error). On
- * Windows it is a HANDLE (void *) of an event object, for
- * WaitForMultipleObjects or RegisterWaitForSingleObject (NULL: an
- * error); libuv's uv_os_fd_t makes the same split. Code that only stores
- * it and hands it to the platform's wait call works on both.
+ * The descriptor type. vigil_fd and vigil_wait_fds hand out
+ * vigil_os_fd_t: on POSIX systems an int, a descriptor to poll (negative:
+ * an error). On Windows it is a HANDLE (void *) of an event object, for
+ * WaitForMultipleObjects or RegisterWaitForSingleObject (NULL: an error);
+ * libuv's uv_os_fd_t makes the same split. Code that only stores it and hands it
+ * to the platform's wait call works on both.
  *
- * What makes it readable depends on the platform layer vigil was built
- * with (docs/architecture.md, "The platform layer"). On Linux it is an
- * epoll descriptor, readable for every reason vigil_read has to run (see
- * vigil_fd). The POSIX layer (poll and a pipe; macOS and the BSDs, or
- * -DVIGIL_PLATFORM=posix) has no descriptor that gathers others, and vigil
- * runs no thread to watch them, so there vigil_fd is a pipe that is
- * readable only after vigil_wake and while events wait to be read: a
- * change, a held-back rename's deadline or a mount does not make it
- * readable until a call of vigil looks. There, wait in vigil_read (with a
- * timeout, if the program must do other work) or use vigil_start, which
- * wait on everything themselves. The Windows layer is built the same way
- * (an event set after vigil_wake and while events wait): Windows has no
- * object that stands for several others either, and a thread of the
- * system's pool to watch them (RegisterWaitForSingleObject) would be a
- * hidden thread.
+ * Waiting. vigil_read has something to do when a backend's descriptor
+ * has records, the mount table changed, vigil_wake was called, events
+ * wait in the queue, or a deadline passed: a rename held back for its
+ * pair, one more look at the kernel's queue after a spell of changes, a
+ * file root's wait, a polling backend's next pass. On every platform two
+ * calls cover all of it, in the manner of libuv's uv_backend_fd and
+ * uv_backend_timeout, or libcurl's curl_multi_waitfds and
+ * curl_multi_timeout: vigil_wait_fds lists the descriptors to wait on,
+ * and vigil_timeout says how long such a wait may last at most. A program
+ * that waits on those, for no longer, and then calls vigil_read(v, &ev, 0)
+ * until it returns 0, misses nothing.
+ *
+ * Where the system has a descriptor that gathers others and can hold a
+ * timer (Linux: epoll, eventfd and timerfd), vigil_fd is that descriptor,
+ * the list holds it alone, and the timeout is always -1: vigil_fd alone is
+ * enough there, as it always was. A kqueue descriptor nests the same way,
+ * so a kqueue layer for macOS and the BSDs would answer alike. The POSIX
+ * layer (poll and a pipe, for the other systems, or -DVIGIL_PLATFORM=posix)
+ * has no such descriptor: there vigil_fd is a pipe, readable only after
+ * vigil_wake and while events wait, and the list adds each backend's
+ * descriptor and the mount table's, and the timeout carries the
+ * deadlines. Windows has no handle that gathers others either
+ * (WaitForMultipleObjects takes a list): its layer is built as the POSIX
+ * one, vigil_fd an event set after vigil_wake and while events wait, and
+ * the list adds each backend's event. A backend that polls has no
+ * descriptor at all, only deadlines: it fits the timeout. vigil does not
+ * make vigil_fd cover everything everywhere because on those systems only
+ * a thread could (on Windows, one of the system's pool, through
+ * RegisterWaitForSingleObject): one per instance, which the library
+ * promises not to run behind the caller's back (it would also be one more
+ * thing that a fork() leaves behind). Programs that wait in vigil_read,
+ * or use vigil_start, need none of this: those wait on everything.
  */
 #ifdef _WIN32
 typedef void *vigil_os_fd_t;
@@ -458,17 +475,56 @@ VIGIL_API int vigil_remove(vigil_t *v, const char *path);
 
 /*
  * A descriptor that polls readable whenever vigil_read would return without
- * blocking: an event is ready, or vigil_wake was called. It is also
+ * blocking: an event is ready, or vigil_wake was called. On Linux it is also
  * readable, with vigil_read then returning 0, when a rename waits for its
  * pair past its deadline, once 10 ms after a spell of changes (one more
  * look at the kernel's queue, see docs/events.md on overflow), and when
- * the process's mount table changed (see docs/events.md, "Mounts"). Use it with
- * poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by the
- * instance; do not read it or close it. Safe from any thread. On the POSIX
- * platform layer only vigil_wake and waiting events make it readable (see
- * vigil_os_fd_t).
+ * the process's mount table changed (see docs/events.md, "Mounts"). Use it
+ * with poll/epoll, libuv, libevent or asyncio's add_reader. It is owned by
+ * the instance; do not read it or close it. Safe from any thread. On the
+ * POSIX platform layer only vigil_wake and waiting events make it
+ * readable: wait on vigil_wait_fds, with vigil_timeout, there (see
+ * "Waiting", at vigil_os_fd_t).
  */
 VIGIL_API vigil_os_fd_t vigil_fd(const vigil_t *v);
+
+/* What to wait for on a descriptor of vigil_wait_fds. */
+enum {
+  VIGIL_WAIT_IN = 1u << 0, /* readable (POLLIN); on Windows, signalled */
+  VIGIL_WAIT_PRI = 1u << 1 /* an exceptional condition only (POLLPRI), as Linux's
+                              /proc/self/mountinfo raises: it always polls readable */
+};
+
+/* One descriptor to wait on, and for what (VIGIL_WAIT_*). */
+typedef struct {
+  vigil_os_fd_t fd;
+  unsigned events;
+} vigil_wait_fd;
+
+/*
+ * Every descriptor to wait on so that no reason to call vigil_read goes
+ * unseen (see "Waiting", at vigil_os_fd_t): writes up to size of them
+ * into fds, vigil_fd first, and returns how many there are in all, which
+ * may be more than size (call again with room for that many). On Linux
+ * that is vigil_fd alone. The descriptors are the instance's: do not read
+ * or close them. The list changes only when a root is added with a
+ * backend no root used before (vigil_add_opts): ask again after that.
+ * Safe from any thread, like vigil_get_stats.
+ * Errors: -EINVAL (v NULL, or fds NULL with size > 0), VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_wait_fds(const vigil_t *v, vigil_wait_fd *fds, size_t size);
+
+/*
+ * Sets *timeout_ms to how long a caller waiting on vigil_wait_fds may wait
+ * at most before it calls vigil_read even if nothing became readable: 0
+ * for at once, -1 for no limit. It is the time left until the next
+ * deadline that vigil_read has to meet (a held-back rename, say), and -1
+ * where the descriptors cover the deadlines themselves (always on Linux).
+ * Ask again after each vigil_read: a read sets the deadlines. Safe from
+ * any thread, like vigil_get_stats.
+ * Errors: -EINVAL, VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_timeout(const vigil_t *v, int *timeout_ms);
 
 /*
  * Delivers the next event into *ev. Blocks up to timeout_ms (-1: for ever,

@@ -96,6 +96,15 @@ static int source_open(vigil_t *v, const vigil__backend *be) {
   return 0;
 }
 
+/*
+ * Waits on a source's descriptor. A backend with none (one that polls on
+ * its own schedule) is heard through the wait_ms of its reads, which
+ * set the timer.
+ */
+static int source_wait(vigil_t *v, const vigil__source *s) {
+  return s->fd >= 0 ? vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND) : 0;
+}
+
 int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index) {
   for (unsigned i = 0; i < v->nsrc; i++)
     if (v->src[i].be == be) {
@@ -106,8 +115,7 @@ int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index) {
   if (rc < 0)
     return rc;
   vigil__source *s = &v->src[v->nsrc - 1];
-  /* A backend with no descriptor (polling) is read when its time, read's wait_ms, comes. */
-  rc = s->fd < 0 ? 0 : vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND);
+  rc = source_wait(v, s);
   if (rc < 0) {
     be->close(s->state);
     memset(s, 0, sizeof *s);
@@ -348,9 +356,7 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   /* The default backend is opened now: its limits are vigil_open's errors. */
   if ((rc = source_open(v, be)) < 0)
     goto err;
-  if ((rc = vigil__plat_open(&v->plat)) < 0 ||
-      (v->src[0].fd >= 0 &&
-       (rc = vigil__plat_add(v->plat, v->src[0].fd, VIGIL__PLAT_IN, SOURCE_BACKEND)) < 0))
+  if ((rc = vigil__plat_open(&v->plat)) < 0 || (rc = source_wait(v, &v->src[0])) < 0)
     goto err;
   if ((rc = vigil__mounts_open(v)) < 0)
     goto err;
@@ -389,6 +395,28 @@ vigil_os_fd_t vigil_fd(const vigil_t *v) {
   if (vigil__forked(v))
     return VIGIL_EFORKED;
   return vigil__plat_fd(v->plat);
+}
+
+int vigil_wait_fds(const vigil_t *v, vigil_wait_fd *fds, size_t size) {
+  if (!v || (size && !fds))
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  vigil__lock(v);
+  size_t n = vigil__plat_fds(v->plat, fds, size);
+  vigil__unlock(v);
+  return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int vigil_timeout(const vigil_t *v, int *timeout_ms) {
+  if (!v || !timeout_ms)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  vigil__lock(v);
+  *timeout_ms = vigil__plat_timeout(v->plat);
+  vigil__unlock(v);
+  return 0;
 }
 
 int vigil_wake(vigil_t *v) {

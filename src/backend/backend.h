@@ -92,7 +92,10 @@ typedef struct vigil__backend {
   unsigned caps; /* VIGIL__CAP_* */
   /*
    * Creates the backend's state; *fd is the descriptor to poll, readable
-   * when read() has something.
+   * when read() has something, or -1 for a backend that has none (one
+   * that polls): its read() then runs at the latest when the wait_ms of
+   * its last read has passed, by the platform layer's timer, which
+   * callers that wait by themselves see in vigil_timeout.
    */
   int (*open)(void **state, int *fd, const vigil__backend_config *cfg);
   /*

@@ -99,6 +99,18 @@ int vigil__plat_fd(const vigil__plat *p) {
   return p->epfd;
 }
 
+/* The epoll descriptor holds the sources and the timer: it is all there is to wait on. */
+size_t vigil__plat_fds(const vigil__plat *p, vigil_wait_fd *fds, size_t size) {
+  if (size)
+    fds[0] = (vigil_wait_fd){.fd = p->epfd, .events = VIGIL_WAIT_IN};
+  return 1;
+}
+
+int vigil__plat_timeout(const vigil__plat *p) {
+  (void)p;
+  return -1;
+}
+
 int vigil__plat_add(vigil__plat *p, int fd, unsigned events, unsigned tag) {
   uint32_t ev = (events & VIGIL__PLAT_IN ? EPOLLIN : 0) | (events & VIGIL__PLAT_PRI ? EPOLLPRI : 0);
   return epoll_add(p->epfd, fd, ev, tag);

@@ -17,12 +17,15 @@
  *            descriptor (and, on Linux, to test that the core and the CLI
  *            need nothing more). poll() cannot hand out one descriptor for
  *            several sources, so there vigil_fd is the self-pipe's read
- *            end: readable after a wake and while events wait, but not
- *            when a source becomes readable or the timer falls due while
- *            no call of vigil waits (include/vigil.h, at vigil_os_fd_t).
+ *            end: readable after a wake and while events wait. A caller
+ *            that waits itself is given the sources too, and the time
+ *            left until the timer falls due (vigil__plat_fds and
+ *            vigil__plat_timeout: vigil_wait_fds and vigil_timeout).
  *   windows.c  WaitForMultipleObjects over event objects: the sources are
  *            events (a backend's OVERLAPPED event), vigil_fd is an event
- *            of the layer's own, set as posix.c's pipe is readable.
+ *            of the layer's own, set as posix.c's pipe is readable; a
+ *            caller that waits itself is given the list and the timeout,
+ *            as on the POSIX layer.
  *
  * Every descriptor a layer makes is close-on-exec and non-blocking. A
  * layer knows nothing of the instance: the core passes what it needs.
@@ -32,6 +35,7 @@
 
 #include "vigil.h" /* vigil_os_fd_t: an int on POSIX systems, a HANDLE on Windows */
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct vigil__plat vigil__plat;
@@ -55,6 +59,21 @@ void vigil__plat_close(vigil__plat *p);
 
 /* The descriptor vigil_fd returns (see the top of this file). */
 vigil_os_fd_t vigil__plat_fd(const vigil__plat *p);
+
+/*
+ * What a caller that waits by itself must wait on to see all that a wait
+ * of the layer sees (vigil_wait_fds): writes up to size of them into fds
+ * and returns how many there are in all. The layer's own descriptor
+ * (vigil__plat_fd) comes first.
+ */
+size_t vigil__plat_fds(const vigil__plat *p, vigil_wait_fd *fds, size_t size);
+
+/*
+ * For such a caller: milliseconds until the timer falls due (0 if it is
+ * due), or -1 when it is disarmed or the descriptors already cover it
+ * (vigil_timeout).
+ */
+int vigil__plat_timeout(const vigil__plat *p);
 
 /*
  * Adds a source, waited for events (VIGIL__PLAT_IN or VIGIL__PLAT_PRI);

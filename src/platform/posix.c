@@ -18,8 +18,9 @@
  * inside vigil_read or the thread of vigil_start: nothing runs to write
  * the pipe when a source becomes readable or the timer falls due while no
  * such wait is under way, and vigil runs no thread of its own to do it.
- * What that means for a program that polls vigil_fd itself is written in
- * include/vigil.h, at vigil_os_fd_t.
+ * A program that waits by itself is therefore handed the whole list and
+ * the time left on the timer (vigil__plat_fds, vigil__plat_timeout), and
+ * polls what this layer's own wait would (include/vigil.h, "Waiting").
  *
  * The byte kinds never get mixed up: the queue's level is changed only by
  * the thread that holds the instance, never while a wait of that instance
@@ -31,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <time.h>
@@ -135,6 +137,23 @@ int vigil__plat_open(vigil__plat **out) {
 
 int vigil__plat_fd(const vigil__plat *p) {
   return p->pf[0].fd;
+}
+
+size_t vigil__plat_fds(const vigil__plat *p, vigil_wait_fd *fds, size_t size) {
+  for (size_t i = 0; i < p->n && i < size; i++)
+    fds[i] = (vigil_wait_fd){.fd = p->pf[i].fd,
+                             .events = (p->pf[i].events & POLLIN ? VIGIL_WAIT_IN : 0u) |
+                                       (p->pf[i].events & POLLPRI ? VIGIL_WAIT_PRI : 0u)};
+  return p->n;
+}
+
+int vigil__plat_timeout(const vigil__plat *p) {
+  if (!p->timer_armed)
+    return -1;
+  int64_t left = p->timer_due - now_ms();
+  if (left <= 0)
+    return 0;
+  return left > INT_MAX ? INT_MAX : (int)left;
 }
 
 int vigil__plat_add(vigil__plat *p, int fd, unsigned events, unsigned tag) {

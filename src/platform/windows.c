@@ -9,7 +9,9 @@
  * while events wait in the queue. Windows has no object that stands for
  * several others, and vigil runs no thread to watch them, so, as on the
  * POSIX layer, a source's completion or the timer does not set it while
- * no call of vigil waits (include/vigil.h, at vigil_os_fd_t).
+ * no call of vigil waits. A program that waits by itself is given every
+ * handle and the time left on the timer instead (vigil__plat_fds,
+ * vigil__plat_timeout; include/vigil.h, "Waiting").
  *
  * The wake is two steps that any thread may take, and a console control
  * handler (which Windows runs on a thread of its own): a flag, then
@@ -25,6 +27,7 @@
 #include <windows.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 const char vigil__plat_name[] = "windows";
@@ -77,6 +80,21 @@ int vigil__plat_open(vigil__plat **out) {
 
 vigil_os_fd_t vigil__plat_fd(const vigil__plat *p) {
   return p->h[0];
+}
+
+size_t vigil__plat_fds(const vigil__plat *p, vigil_wait_fd *fds, size_t size) {
+  for (DWORD i = 0; i < p->n && i < size; i++)
+    fds[i] = (vigil_wait_fd){.fd = p->h[i], .events = VIGIL_WAIT_IN};
+  return p->n;
+}
+
+int vigil__plat_timeout(const vigil__plat *p) {
+  if (!p->timer_armed)
+    return -1;
+  int64_t left = p->timer_due - now_ms();
+  if (left <= 0)
+    return 0;
+  return left > INT_MAX ? INT_MAX : (int)left;
 }
 
 int vigil__plat_add(vigil__plat *p, vigil_os_fd_t fd, unsigned events, unsigned tag) {

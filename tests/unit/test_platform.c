@@ -2,8 +2,10 @@
  * The platform layer (src/platform/), whichever one was built: the wake
  * (also from a signal handler, and kept across a change of the queue's
  * level), the sources and their tags, the timer, the queue's level on
- * vigil_fd, batching's gathering wait, close-on-exec; and what vigil_fd
- * means on that layer (include/vigil.h, at vigil_os_fd_t).
+ * vigil_fd, batching's gathering wait, close-on-exec; what vigil_fd
+ * means on that layer; and that a program waiting by itself on
+ * vigil_wait_fds, for no longer than vigil_timeout, misses nothing there
+ * (include/vigil.h, "Waiting").
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -240,6 +243,257 @@ static void vigil_fd_on_this_layer(void **state) {
   tu_rm_tree(dir);
 }
 
+/* The descriptors vigil_wait_fds lists, as a poll set. Returns how many. */
+static nfds_t told_fds(vigil_t *v, struct pollfd *pf, nfds_t cap) {
+  vigil_wait_fd fds[16];
+  int n = vigil_wait_fds(v, fds, 16);
+  assert_true(n >= 1 && n <= 16 && (nfds_t)n <= cap);
+  for (int i = 0; i < n; i++) {
+    assert_true(fds[i].events == VIGIL_WAIT_IN || fds[i].events == VIGIL_WAIT_PRI);
+    pf[i] = (struct pollfd){.fd = fds[i].fd,
+                            .events = fds[i].events == VIGIL_WAIT_IN ? POLLIN : POLLPRI};
+  }
+  return (nfds_t)n;
+}
+
+/*
+ * Waits as a program with its own loop does: on vigil_wait_fds, for no
+ * longer than vigil_timeout. Returns 1 when a descriptor became ready, 0
+ * when vigil_timeout's time ran out, -1 when bound_ms ran out first (the
+ * program would have slept through what it had to do). *timed, if given,
+ * gets what vigil_timeout said.
+ */
+static int wait_as_told(vigil_t *v, int bound_ms, int *timed) {
+  struct pollfd pf[16];
+  nfds_t n = told_fds(v, pf, 16);
+  int t;
+  assert_int_equal(vigil_timeout(v, &t), 0);
+  assert_true(t >= -1);
+  if (timed)
+    *timed = t;
+  int w = t >= 0 && t < bound_ms ? t : bound_ms;
+  int r;
+  while ((r = poll(pf, n, w)) < 0 && errno == EINTR)
+    ;
+  assert_true(r >= 0);
+  if (r > 0)
+    return 1;
+  return w == t ? 0 : -1;
+}
+
+/* Reads what is ready without blocking; returns the first event of kind, if any. */
+static int read_ready(vigil_t *v, vigil_kind kind, char *path, size_t size) {
+  vigil_event ev;
+  int found = 0, r;
+  while ((r = vigil_read(v, &ev, 0)) == 1)
+    if (!found && ev.kind == kind) {
+      found = 1;
+      snprintf(path, size, "%s", ev.path);
+    }
+  assert_int_equal(r, 0);
+  return found;
+}
+
+/*
+ * What vigil_wait_fds lists: vigil_fd first, and on Linux nothing else
+ * (the epoll descriptor holds every source and the timer); on the POSIX
+ * layer also the backend's descriptor and the mount table's (POLLPRI).
+ */
+static void wait_fds_list_what_to_wait_on(void **state) {
+  (void)state;
+  vigil_t *v;
+  assert_int_equal(vigil_open(&v, NULL), 0);
+  vigil_wait_fd fds[8];
+  int n = vigil_wait_fds(v, fds, 8);
+  assert_int_equal(vigil_wait_fds(v, NULL, 0), n);
+  assert_int_equal(vigil_wait_fds(v, NULL, 1), -EINVAL);
+  assert_int_equal(vigil_wait_fds(NULL, fds, 8), -EINVAL);
+  assert_true(n >= 1);
+  assert_int_equal(fds[0].fd, vigil_fd(v));
+  assert_int_equal(fds[0].events, VIGIL_WAIT_IN);
+  /* Too little room: the count is still the whole list's. */
+  vigil_wait_fd one;
+  assert_int_equal(vigil_wait_fds(v, &one, 1), n);
+  assert_int_equal(one.fd, vigil_fd(v));
+  int t = 99;
+  assert_int_equal(vigil_timeout(v, &t), 0);
+  assert_int_equal(t, -1); /* nothing is due */
+  assert_int_equal(vigil_timeout(v, NULL), -EINVAL);
+  if (is_linux_layer()) {
+    assert_int_equal(n, 1);
+  } else {
+    int pri = 0;
+    for (int i = 1; i < n; i++)
+      pri += fds[i].events == VIGIL_WAIT_PRI;
+    assert_true(n >= 2);
+    assert_true(pri <= 1); /* the mount table, where there is one */
+  }
+  vigil_close(v);
+}
+
+static void *write_later(void *arg) {
+  usleep(50000);
+  tu_write(arg, "x");
+  return NULL;
+}
+
+/*
+ * A change made while the program waits on what vigil_wait_fds lists,
+ * and nothing else: the wait ends, and a read that does not block has
+ * the event. Before vigil_wait_fds, a program on the POSIX layer had
+ * only vigil_fd, which a change does not make readable.
+ */
+static void a_change_ends_a_wait_on_the_listed_fds(void **state) {
+  (void)state;
+  char dir[64], path[96], got[160];
+  tu_tmpdir(dir, sizeof dir, "platform");
+  vigil_t *v;
+  assert_int_equal(vigil_open(&v, NULL), 0);
+  assert_int_equal(vigil_add(v, dir, 0), 0);
+  snprintf(path, sizeof path, "%s/new", dir);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, write_later, path), 0);
+  int found = 0;
+  int64_t until = tu_now_us() + 10000000;
+  while (!found && tu_now_us() < until) {
+    int w = wait_as_told(v, 5000, NULL);
+    assert_int_not_equal(w, -1);
+    found = read_ready(v, VIGIL_CREATED, got, sizeof got);
+  }
+  pthread_join(t, NULL);
+  assert_true(found);
+  assert_string_equal(got, path);
+  vigil_close(v);
+  tu_rm_tree(dir);
+}
+
+/*
+ * A rename out of the tree is held back for its pair (move_wait_ms). No
+ * descriptor says when the wait is over; vigil_timeout does, and the read
+ * made when it runs out reports the entry removed. On Linux the timer is
+ * in vigil_fd, so the timeout stays -1 and vigil_fd becomes readable.
+ */
+static void a_held_back_rename_is_settled_by_the_timeout(void **state) {
+  (void)state;
+  char dir[64], out[64], from[96], to[96], got[160];
+  tu_tmpdir(dir, sizeof dir, "platform");
+  tu_tmpdir(out, sizeof out, "platform-out");
+  snprintf(from, sizeof from, "%s/f", dir);
+  snprintf(to, sizeof to, "%s/f", out);
+  tu_write(from, "x");
+  vigil_options o;
+  vigil_options_init(&o);
+  o.move_wait_ms = 100;
+  vigil_t *v;
+  assert_int_equal(vigil_open(&v, &o), 0);
+  assert_int_equal(vigil_add(v, dir, 0), 0);
+  assert_int_equal(rename(from, to), 0);
+  int found = 0, by_timeout = 0, timed;
+  int64_t until = tu_now_us() + 10000000;
+  while (!found && tu_now_us() < until) {
+    int w = wait_as_told(v, 5000, &timed);
+    assert_int_not_equal(w, -1);
+    if (is_linux_layer())
+      assert_int_equal(timed, -1);
+    by_timeout |= w == 0;
+    found = read_ready(v, VIGIL_REMOVED, got, sizeof got);
+  }
+  assert_true(found);
+  assert_string_equal(got, from);
+  /* Only the timeout could tell the POSIX layer's caller that the wait was over. */
+  if (!is_linux_layer())
+    assert_true(by_timeout);
+  vigil_close(v);
+  tu_rm_tree(dir);
+  tu_rm_tree(out);
+}
+
+/*
+ * A backend with no descriptor, as one that polls: each read says when it
+ * wants the next one. The program waiting on vigil_wait_fds is told when
+ * (vigil_timeout on the POSIX layer, vigil_fd's timer on Linux), and its
+ * read calls the backend's read again.
+ */
+static int nofd_reads;
+
+static int nofd_open(void **state, int *fd, const vigil__backend_config *cfg) {
+  (void)cfg;
+  *state = &nofd_reads;
+  *fd = -1;
+  return 0;
+}
+static int nofd_watch(void *state, vigil__node *dir, int fd) {
+  (void)state, (void)dir, (void)fd;
+  return 0;
+}
+static void nofd_unwatch(void *state, vigil__node *dir) {
+  (void)state, (void)dir;
+}
+static int nofd_read(void *state, vigil_t *v, size_t max_units, vigil__read_result *out) {
+  (void)v, (void)max_units;
+  (*(int *)state)++;
+  out->wait_ms = 40;
+  return 0;
+}
+static vigil__node *nofd_sharing(void *state, const vigil__node *dir, const vigil__node *after) {
+  (void)state;
+  return after ? NULL : (vigil__node *)dir;
+}
+static size_t nofd_zero(void *state) {
+  (void)state;
+  return 0;
+}
+static size_t nofd_discard(void *state, size_t max_units) {
+  (void)state, (void)max_units;
+  return 0;
+}
+static void nofd_flush(void *state, vigil_t *v) {
+  (void)state, (void)v;
+}
+static void nofd_close(void *state) {
+  (void)state;
+}
+
+static const vigil__backend nofd_backend = {
+    .name = "nofd",
+    .caps = VIGIL__CAP_DIR_CHANGED,
+    .open = nofd_open,
+    .watch = nofd_watch,
+    .unwatch = nofd_unwatch,
+    .read = nofd_read,
+    .sharing = nofd_sharing,
+    .watches = nofd_zero,
+    .pending = nofd_zero,
+    .discard = nofd_discard,
+    .flush = nofd_flush,
+    .close = nofd_close,
+};
+
+static void a_backend_without_a_descriptor_is_read_when_due(void **state) {
+  (void)state;
+  vigil_t *v;
+  nofd_reads = 0;
+  assert_int_equal(vigil__open_with(&v, NULL, &nofd_backend), 0);
+  vigil_event ev;
+  assert_int_equal(vigil_read(v, &ev, 0), 0);
+  int before = nofd_reads, timed;
+  assert_true(before >= 1);
+  int64_t t0 = tu_now_us();
+  int w = wait_as_told(v, 5000, &timed);
+  assert_int_not_equal(w, -1);
+  if (is_linux_layer()) {
+    assert_int_equal(timed, -1);
+    assert_int_equal(w, 1); /* the timerfd in vigil_fd */
+  } else {
+    assert_true(timed >= 0 && timed <= 40);
+    assert_int_equal(w, 0);
+  }
+  assert_true(tu_now_us() - t0 >= 30000);
+  assert_int_equal(vigil_read(v, &ev, 0), 0);
+  assert_true(nofd_reads > before);
+  vigil_close(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(wake_before_a_wait_ends_it_once, setup, teardown),
@@ -251,6 +505,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(gather_ends_on_a_wake_or_runs_out, setup, teardown),
       cmocka_unit_test_setup_teardown(descriptors_are_cloexec, setup, teardown),
       cmocka_unit_test(vigil_fd_on_this_layer),
+      cmocka_unit_test(wait_fds_list_what_to_wait_on),
+      cmocka_unit_test(a_change_ends_a_wait_on_the_listed_fds),
+      cmocka_unit_test(a_held_back_rename_is_settled_by_the_timeout),
+      cmocka_unit_test(a_backend_without_a_descriptor_is_read_when_due),
   };
   printf("platform layer: %s\n", vigil__plat_name);
   return cmocka_run_group_tests(tests, NULL, NULL);
