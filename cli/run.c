@@ -3,8 +3,9 @@
  *
  * cmd_run reads top-down: options, patterns, watches, signals, the ready
  * line, the loop. The loop is one poll over a signalfd (SIGCHLD, SIGINT,
- * SIGTERM, SIGHUP) and vigil's descriptor; nothing happens in a signal
- * handler. One instance watches every path, each with its own exclude
+ * SIGTERM, SIGHUP) and vigil's descriptors (vigil_wait_fds, for no longer
+ * than vigil_timeout: on Linux that is vigil_fd alone, elsewhere more);
+ * nothing happens in a signal handler. One instance watches every path, each with its own exclude
  * patterns (vigil_add_opts), so that a hundred paths cost one of the
  * user's inotify instances, not a hundred. Its state is small:
  *
@@ -1052,9 +1053,32 @@ static int waiting_for_group(const runner *r) {
   return r->job.pgid && !r->job.pid && (r->want_start || r->exiting);
 }
 
+/* The most descriptors vigil asks to be waited on: its own, a backend or two, the mounts. */
+#define VIGIL_FDS_MAX 15
+
+/*
+ * The signalfd, then what vigil says to wait on (asked again each turn: a
+ * root added back after it went may bring a backend of its own). Returns
+ * how many, or -1 with the message said and the signalfd alone in fds.
+ */
+static int wait_set(runner *r, struct pollfd *fds) {
+  vigil_wait_fd vf[VIGIL_FDS_MAX];
+  int n = vigil_wait_fds(r->v, vf, VIGIL_FDS_MAX);
+  fds[0] = (struct pollfd){.fd = r->sfd, .events = POLLIN};
+  if (n < 0 || n > VIGIL_FDS_MAX) {
+    if (!r->exiting)
+      say("waiting for events: %s", n < 0 ? vigil_strerror(n) : "too many descriptors");
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    fds[1 + i] = (struct pollfd){.fd = vf[i].fd,
+                                 .events = (short)((vf[i].events & VIGIL_WAIT_IN ? POLLIN : 0) |
+                                                   (vf[i].events & VIGIL_WAIT_PRI ? POLLPRI : 0))};
+  return 1 + n;
+}
+
 static int loop(runner *r) {
-  struct pollfd fds[2] = {{.fd = r->sfd, .events = POLLIN},
-                          {.fd = vigil_fd(r->v), .events = POLLIN}};
+  struct pollfd fds[1 + VIGIL_FDS_MAX];
   r->want_start = !r->o->postpone;
   /* A stop asked for since the last look during setup comes before any run. */
   read_signals(r);
@@ -1081,7 +1105,19 @@ static int loop(runner *r) {
     int timeout = due == INT64_MAX ? -1
                   : due <= now     ? 0
                                    : (int)(due - now > INT_MAX ? INT_MAX : due - now);
-    int n = poll(fds, 2, timeout);
+    /* vigil's own deadline (a rename held back for its pair, say), where no descriptor has it. */
+    int vigil_due = -1;
+    if (vigil_timeout(r->v, &vigil_due) == 0 && vigil_due >= 0 &&
+        (timeout < 0 || vigil_due < timeout))
+      timeout = vigil_due;
+    int nfds = wait_set(r, fds);
+    if (nfds < 0) {
+      /* The signals are still heard, and the command is stopped as on any error. */
+      nfds = 1;
+      if (!r->exiting)
+        begin_exit(r, EXIT_ERROR, 0);
+    }
+    int n = poll(fds, (nfds_t)nfds, timeout);
     if (n < 0 && errno != EINTR) {
       say("poll: %s", strerror(errno));
       begin_exit(r, EXIT_ERROR, 0);
@@ -1089,7 +1125,11 @@ static int loop(runner *r) {
     }
     if (n > 0 && (fds[0].revents & POLLIN))
       read_signals(r);
-    if (n > 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+    /* Whatever became ready, or the deadline: vigil_read sorts it out, and never blocks here. */
+    int vigil_ready = n == 0 && timeout == vigil_due;
+    for (int i = 1; i < nfds && n > 0; i++)
+      vigil_ready |= fds[i].revents != 0;
+    if (vigil_ready)
       read_events(r);
 
     now = run_now_ms();
