@@ -195,7 +195,8 @@ enum {
   VIGIL_EOPTIONS = -10008,    /* vigil_options.size is not one this library knows */
   VIGIL_ENOBACKEND = -10009,  /* a backend named in the options is not built in */
   VIGIL_ENOPROC = -10010,     /* /proc is not mounted (watches are placed through it) */
-  VIGIL_EROOTMOVED = -10011   /* error event: a directory above the root was renamed */
+  VIGIL_EROOTMOVED = -10011,  /* error event: a directory above the root was renamed */
+  VIGIL_EOVERLAP = -10012     /* vigil_add: the root overlaps one of another backend */
 };
 
 /*
@@ -368,12 +369,14 @@ enum {
  * outer root holds it: each change is reported once, by the outer root,
  * under its path; the inner one keeps its watches and goes on by itself
  * if the outer one is removed (see docs/events.md, "Overlapping roots").
+ * That takes one backend for both (VIGIL_EOVERLAP, vigil_root_options).
  * When vigil_add returns 0 every watch is in place
  * and later changes will be reported. Problems below the root (an
  * unreadable directory, say) do not fail the call: they are queued as
  * VIGIL_ERROR events. On failure nothing of the root is left behind.
  * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT,
- * VIGIL_EEXIST, VIGIL_EFORKED, -ENOMEM, -ECANCELED (see vigil_progress_cb).
+ * VIGIL_EEXIST, VIGIL_EOVERLAP (see vigil_root_options.backend), VIGIL_EFORKED,
+ * -ENOMEM, -ECANCELED (see vigil_progress_cb).
  */
 VIGIL_API int vigil_add(vigil_t *v, const char *path, unsigned flags);
 
@@ -415,10 +418,16 @@ typedef struct {
    * The backend that watches this root, as vigil_options.backend: NULL
    * for the instance's, or a name from vigil_backend_name ("auto" for the
    * best one built in). One instance can use several backends; the roots
-   * that use the same one share it. Roots watched by different backends
-   * do not know that they overlap: each reports what happens in it.
-   * Errors of vigil_add_opts: VIGIL_ENOBACKEND when the name is not built
-   * in, and that backend's errors when it must be opened for this root.
+   * that use the same one share it. Overlapping roots report each change
+   * once, through the outer root, which is told by the watch they share;
+   * roots of different backends share none, so a root that holds, or is
+   * inside, a root of another backend is refused (VIGIL_EOVERLAP), rather
+   * than each reporting the same change: a directory root holds the roots
+   * below it (only those of its own directory with VIGIL_NORECURSE), a
+   * file root none, compared by device and inode. Errors of
+   * vigil_add_opts: VIGIL_ENOBACKEND when the name is not built in,
+   * VIGIL_EOVERLAP, and that backend's errors when it must be opened for
+   * this root.
    */
   const char *backend;
 } vigil_root_options;

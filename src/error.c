@@ -91,6 +91,9 @@ const char *vigil_strerror(int err) {
     return "no backend of that name is built in (vigil_backend_name lists those that are)";
   case VIGIL_ENOPROC:
     return "/proc is not mounted: vigil places its watches through /proc/self/fd";
+  case VIGIL_EOVERLAP:
+    return "the path holds, or is inside, a root that another backend watches: watch both with "
+           "the same backend";
   case VIGIL_EROOTMOVED:
     return "the root's path no longer leads to it: a directory above the root was renamed; "
            "watch a path whose parents stay put, or add the root again";

@@ -718,6 +718,62 @@ static vigil__root *same_root(vigil_t *v, const vigil__root *n) {
 }
 
 /*
+ * How many levels above the directory at path (absolute, as realpath
+ * gives it) the directory dev/ino is: 0 for path itself, 1 for its
+ * parent, and so on; -1 if it is none of them. Compared by device and
+ * inode, as same_root compares, so no link or bind mount hides it.
+ */
+static int levels_above(const char *path, unsigned long dev, ino_t ino) {
+  char buf[PATH_MAX];
+  size_t len = strlen(path);
+  if (len >= sizeof buf)
+    return -1;
+  memcpy(buf, path, len + 1);
+  for (int level = 0;; level++) {
+    struct stat st;
+    if (stat(buf, &st) == 0 && (unsigned long)st.st_dev == dev && st.st_ino == ino)
+      return level;
+    if (len <= 1)
+      return -1;
+    while (len > 1 && buf[len - 1] != '/')
+      len--;
+    if (len > 1)
+      len--;
+    buf[len] = '\0';
+  }
+}
+
+/*
+ * Does outer report changes of what inner watches? A directory root
+ * holds a root in its directory (a file root there), and one below it
+ * unless it watches only its top (VIGIL_NORECURSE); a file root holds no
+ * other root.
+ */
+static int root_holds(const vigil__root *outer, const vigil__root *inner) {
+  if (outer->is_file)
+    return 0;
+  int up = levels_above(inner->abspath, outer->dev, outer->ino);
+  return up == 0 || (up > 0 && !outer->norecurse);
+}
+
+/*
+ * Overlapping roots report each change once, through the outer root, and
+ * which root holds which is told by the watch two nodes of the same
+ * directory share (covered, in apply.c). Roots watched by different
+ * backends share no watch, so neither could tell: each would report the
+ * change. Rather than report it twice, vigil_add refuses a root that
+ * holds, or is held by, a live root of another backend (VIGIL_EOVERLAP).
+ * Only roots of another backend are looked at, so an instance with one
+ * backend pays nothing for this.
+ */
+static int overlaps_other_backend(const vigil_t *v, const vigil__root *n) {
+  for (const vigil__root *r = v->roots; r; r = r->next)
+    if (!r->dead && r->src != n->src && (root_holds(r, n) || root_holds(n, r)))
+      return 1;
+  return 0;
+}
+
+/*
  * A file root is watched through its directory. A symbolic link the
  * caller named is followed to the file it points to, whose directory and
  * name are then the ones watched; events still carry the path as given.
@@ -860,6 +916,9 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   rc = VIGIL_EEXIST;
   if (same_root(v, r))
     goto err;
+  rc = VIGIL_EOVERLAP;
+  if (overlaps_other_backend(v, r))
+    goto err;
   rc = -ENOMEM;
   r->top = vigil__node_new(&v->tree, "", 0, VIGIL__T_DIR, st.st_ino);
   if (!r->top)
@@ -945,10 +1004,7 @@ int vigil_add(vigil_t *v, const char *path, unsigned flags) {
   return vigil_add_opts(v, path, flags, NULL);
 }
 
-/*
- * One backend serves every root of an instance, for now. A root that went
- * away is still a root until vigil_remove, as there.
- */
+/* A root that went away is still a root until vigil_remove, as there. */
 int vigil_root_backend(vigil_t *v, const char *path, const char **name) {
   if (!v || !path || !name)
     return -EINVAL;

@@ -375,6 +375,67 @@ static void a_recursive_backend_watches_only_the_tops(void **state) {
   vigil_close(v);
 }
 
+/*
+ * Roots of two backends that overlap (one inside the other, or a file in
+ * the other's directory) share no watch, so neither could tell that the
+ * other reports a change: vigil_add refuses them, compared by device and
+ * inode, whichever is added first. Roots of one backend may overlap, and
+ * a root that watches only its top holds nothing below it.
+ */
+static void overlapping_roots_of_two_backends(void **state) {
+  fixture *f = *state;
+  char sub[128], a[128], y[128], other[128], inner[128], flat[128], flat_x[160], flat_f[160];
+  char link[160];
+  path_of(sub, sizeof sub, f->dir, "sub");
+  path_of(a, sizeof a, f->dir, "a");
+  tu_mkdir_at(f->dir, "sub/y");
+  path_of(y, sizeof y, f->dir, "sub/y");
+  vigil_root_options ino;
+  assert_int_equal(vigil_root_options_init(&ino), 0);
+  ino.backend = "inotify";
+  /* Inside the scripted root, a file of it, the same directory, and through a link. */
+  assert_int_equal(vigil_add_opts(f->v, sub, 0, &ino), VIGIL_EOVERLAP);
+  assert_int_equal(vigil_add_opts(f->v, a, 0, &ino), VIGIL_EOVERLAP);
+  assert_int_equal(vigil_add_opts(f->v, f->dir, 0, &ino), VIGIL_EEXIST);
+  path_of(link, sizeof link, f->out, "link");
+  assert_int_equal(symlink(sub, link), 0);
+  assert_int_equal(vigil_add_opts(f->v, link, 0, &ino), VIGIL_EOVERLAP);
+  assert_int_equal(unlink(link), 0);
+  assert_non_null(strstr(vigil_strerror(VIGIL_EOVERLAP), "another backend"));
+
+  /* The other way round: a scripted root that would hold an inotify one. */
+  tu_mkdir_at(f->out, "other");
+  tu_mkdir_at(f->out, "other/inner");
+  path_of(other, sizeof other, f->out, "other");
+  path_of(inner, sizeof inner, f->out, "other/inner");
+  assert_int_equal(vigil_add_opts(f->v, inner, 0, &ino), 0);
+  assert_int_equal(vigil_add(f->v, other, 0), VIGIL_EOVERLAP);
+  /* A root of the same backend may overlap it. */
+  assert_int_equal(vigil_add_opts(f->v, other, 0, &ino), 0);
+
+  /* A root that watches only its top holds its own entries, nothing below. */
+  tu_mkdir_at(f->out, "flat");
+  tu_mkdir_at(f->out, "flat/x");
+  tu_write_at(f->out, "flat/f", "");
+  path_of(flat, sizeof flat, f->out, "flat");
+  path_of(flat_x, sizeof flat_x, flat, "x");
+  path_of(flat_f, sizeof flat_f, flat, "f");
+  assert_int_equal(vigil_add(f->v, flat, VIGIL_NORECURSE), 0);
+  assert_int_equal(vigil_add_opts(f->v, flat_x, 0, &ino), 0);
+  assert_int_equal(vigil_add_opts(f->v, flat_f, 0, &ino), VIGIL_EOVERLAP);
+
+  /* Once the scripted root is gone, its directories are free for inotify. */
+  assert_int_equal(vigil_remove(f->v, f->dir), 0);
+  assert_int_equal(vigil_add_opts(f->v, sub, 0, &ino), 0);
+  assert_int_equal(vigil_add_opts(f->v, y, 0, &ino), 0);
+  assert_int_equal(vigil_add(f->v, f->dir, 0), VIGIL_EOVERLAP);
+  const char *name = NULL;
+  assert_int_equal(vigil_root_backend(f->v, sub, &name), 0);
+  assert_string_equal(name, "inotify");
+  assert_int_equal(vigil_root_backend(f->v, flat, &name), 0);
+  assert_string_equal(name, "scripted");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(no_kernel_watch, setup, teardown),
@@ -386,6 +447,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(directory_changed_is_listed_again, setup, teardown),
       cmocka_unit_test_setup_teardown(drain_counts_records, setup, teardown),
       cmocka_unit_test_setup_teardown(roots_on_several_backends, setup, teardown),
+      cmocka_unit_test_setup_teardown(overlapping_roots_of_two_backends, setup, teardown),
       cmocka_unit_test_setup_teardown(a_recursive_backend_watches_only_the_tops, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
