@@ -52,6 +52,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +117,8 @@ static PyObject *set_vigil_error(int code, PyObject *filename) {
   case VIGIL_EPATTERN:
   case VIGIL_ENOTROOT:
   case VIGIL_EEXIST:
+  case VIGIL_ENOBACKEND:
+  case VIGIL_EOVERLAP:
     type = PyExc_ValueError;
     break;
   case VIGIL_EWATCHLIMIT:
@@ -569,6 +572,9 @@ typedef struct {
   PyThreadState *add_ts;
   sigguard *add_sig;
   batch spare; /* a batch kept for the next read (mu) */
+  /* An epoll descriptor over what vigil_wait_fds lists, or -1 (see wait_fd). */
+  int fold;
+  int folded; /* how many of the list it holds (mu) */
   PyObject *weakrefs;
 } WatcherObject;
 
@@ -618,12 +624,21 @@ static void w_leave(WatcherObject *self) {
     finish_close(self);
 }
 
+/* Closes the epoll descriptor of wait_fd, once vigil_close has been called. */
+static void close_fold(WatcherObject *self) {
+  if (self->fold >= 0)
+    close(self->fold);
+  self->fold = -1;
+  self->folded = 0;
+}
+
 /* vigil_close, then tell whoever waits in close(). GIL held. */
 static void finish_close(WatcherObject *self) {
   vigil_t *v = self->v;
   Py_BEGIN_ALLOW_THREADS
     vigil_close(v);
     pthread_mutex_lock(&self->mu);
+    close_fold(self);
     self->v = NULL;
     batch_free(&self->spare);
     pthread_cond_broadcast(&self->cv);
@@ -636,6 +651,62 @@ static unsigned long cb_begin(WatcherObject *self) {
   unsigned long prev = self->cb_thread;
   self->cb_thread = PyThread_get_thread_ident();
   return prev;
+}
+
+/*
+ * The one descriptor to wait on, readable when read() has something to
+ * do. Where vigil_wait_fds lists vigil_fd alone (Linux's platform layer,
+ * whose epoll descriptor holds every source), that is vigil_fd. Where it
+ * lists more (the POSIX layer: its pipe, each backend's descriptor, and
+ * the mount table's, for POLLPRI), it is an epoll descriptor of ours that
+ * holds them all, so that asyncio's add_reader, a green select and the
+ * Observer still wait on one descriptor per watcher; on macOS or a BSD a
+ * kqueue descriptor would nest the same way. Its deadlines come with it
+ * (due_ms). The list only grows, at its end, when a root brings a backend
+ * no root used before, so the descriptors not yet held are added on each
+ * call. A registered user; returns the descriptor or a negative error.
+ */
+#define WAIT_FDS_MAX 16
+static int wait_fd(WatcherObject *self) {
+  vigil_wait_fd fds[WAIT_FDS_MAX];
+  int n = vigil_wait_fds(self->v, fds, WAIT_FDS_MAX);
+  if (n < 0)
+    return n;
+  if (n > WAIT_FDS_MAX)
+    return -EMFILE;
+  if (n == 1 && fds[0].events == VIGIL_WAIT_IN)
+    return fds[0].fd;
+  int rc = 0;
+  pthread_mutex_lock(&self->mu);
+  if (self->fold < 0 && (self->fold = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    rc = -errno;
+  for (; rc == 0 && self->folded < n; self->folded++) {
+    const vigil_wait_fd *f = &fds[self->folded];
+    struct epoll_event ev = {.events = (f->events & VIGIL_WAIT_IN ? EPOLLIN : 0u) |
+                                       (f->events & VIGIL_WAIT_PRI ? EPOLLPRI : 0u),
+                             .data.fd = f->fd};
+    if (epoll_ctl(self->fold, EPOLL_CTL_ADD, f->fd, &ev) < 0 && errno != EEXIST)
+      rc = -errno;
+  }
+  if (rc == 0)
+    rc = self->fold;
+  pthread_mutex_unlock(&self->mu);
+  return rc;
+}
+
+/*
+ * How long a wait on wait_fd may last before read() must look even if
+ * nothing became readable (a rename held back for its pair, on the POSIX
+ * layer): milliseconds, or -1 for no limit. A registered user.
+ */
+static int due_ms(WatcherObject *self) {
+  int t;
+  return vigil_timeout(self->v, &t) < 0 ? -1 : t;
+}
+
+/* The shorter of two waits in milliseconds, -1 being the longest. */
+static int shorter(int a, int b) {
+  return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 static void cb_end(WatcherObject *self, unsigned long prev) {
@@ -831,6 +902,7 @@ static PyObject *Watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
   }
   self->sync_init = 1;
   self->gen = current_gen();
+  self->fold = -1;
   return (PyObject *)self;
 }
 
@@ -849,6 +921,22 @@ static PyObject *backend_names(void) {
     PyTuple_SET_ITEM(t, (Py_ssize_t)i, s);
   }
   return t;
+}
+
+/* Whether name is "auto" or a backend built in; if not, a ValueError that lists them. */
+static int backend_known(const char *name) {
+  if (strcmp(name, "auto") == 0)
+    return 1;
+  for (size_t i = 0; vigil_backend_name(i); i++)
+    if (strcmp(vigil_backend_name(i), name) == 0)
+      return 1;
+  PyObject *names = backend_names();
+  if (names) {
+    PyErr_Format(PyExc_ValueError, "backend '%s' is not built in; use 'auto' or one of %R", name,
+                 names);
+    Py_DECREF(names);
+  }
+  return 0;
 }
 
 static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds) {
@@ -1000,6 +1088,7 @@ static void Watcher_dealloc(WatcherObject *self) {
     Py_END_ALLOW_THREADS
   }
   batch_free(&self->spare);
+  close_fold(self);
   if (self->sync_init && !is_forked(self)) {
     pthread_mutex_destroy(&self->mu);
     pthread_cond_destroy(&self->cv);
@@ -1019,6 +1108,7 @@ static PyObject *Watcher_close(WatcherObject *self, PyObject *Py_UNUSED(ignored)
     vigil_t *v = self->v;
     self->v = NULL;
     vigil_close(v);
+    close_fold(self);
     Py_RETURN_NONE;
   }
   pthread_mutex_lock(&self->mu);
@@ -1052,11 +1142,21 @@ static PyObject *Watcher_close(WatcherObject *self, PyObject *Py_UNUSED(ignored)
 static PyObject *Watcher_fileno(WatcherObject *self, PyObject *Py_UNUSED(ignored)) {
   if (w_enter(self) < 0)
     return NULL;
-  int fd = vigil_fd(self->v);
+  int fd = wait_fd(self);
   w_leave(self);
   if (fd < 0)
     return set_vigil_error(fd, NULL);
   return PyLong_FromLong(fd);
+}
+
+static PyObject *Watcher_timeout(WatcherObject *self, PyObject *Py_UNUSED(ignored)) {
+  if (w_enter(self) < 0)
+    return NULL;
+  int t = due_ms(self);
+  w_leave(self);
+  if (t < 0)
+    Py_RETURN_NONE;
+  return PyFloat_FromDouble(t / 1000.0);
 }
 
 static PyObject *Watcher_wake(WatcherObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -1157,11 +1257,13 @@ static PyObject *read_loop(WatcherObject *self, int timeout_ms, size_t max, PyOb
       break;
     }
     Py_DECREF(list);
-    int fd = vigil_fd(self->v);
+    int fd = wait_fd(self);
     if (fd < 0) {
       set_vigil_error(fd, NULL);
       break;
     }
+    /* Not past vigil's own deadline, which no descriptor may carry: the loop reads then. */
+    left = shorter(left, due_ms(self));
     if (wait && wait != Py_None) {
       unsigned long prev = cb_begin(self);
       PyObject *r = left < 0 ? PyObject_CallFunction(wait, "iO", fd, Py_None)
@@ -1222,11 +1324,14 @@ static PyObject *Watcher_read(WatcherObject *self, PyObject *args, PyObject *kwd
  * (empty too) or a name ("" for none) replaces them for it.
  */
 static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"path", "recursive", "exclude", "ignore_file", NULL};
+  static char *kwlist[] = {"path", "recursive", "exclude", "ignore_file", "backend", NULL};
   PyObject *path, *exclude = Py_None, *ignore_file = Py_None;
+  const char *backend = NULL;
   int recursive = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p$OO:add", kwlist, &path, &recursive, &exclude,
-                                   &ignore_file))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p$OOz:add", kwlist, &path, &recursive, &exclude,
+                                   &ignore_file, &backend))
+    return NULL;
+  if (backend && !backend_known(backend))
     return NULL;
   int mode;
   PyObject *b = encode_path(path, &mode);
@@ -1267,6 +1372,7 @@ static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds
       goto fail;
     ro.ignore_file = PyBytes_AS_STRING(ign);
   }
+  ro.backend = backend;
   if (w_enter(self) < 0)
     goto fail;
   int rc = do_add(self, given, PyBytes_AS_STRING(b), recursive ? 0 : VIGIL_NORECURSE, &ro);
@@ -1290,6 +1396,30 @@ fail:
   Py_DECREF(b);
   Py_DECREF(given);
   return NULL;
+}
+
+static PyObject *Watcher_backend(WatcherObject *self, PyObject *path) {
+  int mode;
+  PyObject *b = encode_path(path, &mode);
+  if (!b)
+    return NULL;
+  if (w_enter(self) < 0) {
+    Py_DECREF(b);
+    return NULL;
+  }
+  const char *name = NULL;
+  int rc = vigil_root_backend(self->v, PyBytes_AS_STRING(b), &name);
+  w_leave(self);
+  Py_DECREF(b);
+  if (rc < 0) {
+    PyObject *given = PyOS_FSPath(path);
+    if (given) {
+      set_vigil_error(rc, given);
+      Py_DECREF(given);
+    }
+    return NULL;
+  }
+  return PyUnicode_FromString(name);
 }
 
 static PyObject *Watcher_remove(WatcherObject *self, PyObject *path) {
@@ -1380,14 +1510,27 @@ static PyMethodDef Watcher_methods[] = {
      "wake() or close() is called; then the list may be empty. Signal\n"
      "handlers run while it waits, so Ctrl-C raises KeyboardInterrupt."},
     {"fileno", (PyCFunction)Watcher_fileno, METH_NOARGS,
-     "The descriptor that polls readable when read() would not block."},
+     "The descriptor that polls readable when read() would not block, or has\n"
+     "something to do; wait on it no longer than timeout() says."},
+    {"timeout", (PyCFunction)Watcher_timeout, METH_NOARGS,
+     "timeout()\n--\n\n"
+     "How long a wait on fileno() may last, in seconds, before read(0) must\n"
+     "be called even if nothing became readable (a rename held back for its\n"
+     "pair, say), or None for no limit. Always None on Linux's platform\n"
+     "layer; ask again after each read."},
     {"wake", (PyCFunction)Watcher_wake, METH_NOARGS,
      "Makes a blocked read() return (or the next one). Safe from any thread."},
     {"add", (PyCFunction)(void (*)(void))Watcher_add, METH_VARARGS | METH_KEYWORDS,
-     "add(path, recursive=True, *, exclude=None, ignore_file=None)\n--\n\n"
+     "add(path, recursive=True, *, exclude=None, ignore_file=None, backend=None)\n--\n\n"
      "Watches one more root. exclude and ignore_file, unless None, replace\n"
      "the Watcher's for this root: patterns relative to it, and the name of\n"
-     "its per-directory ignore files (\"\" for none)."},
+     "its per-directory ignore files (\"\" for none). backend, unless None,\n"
+     "replaces the Watcher's: \"auto\" or a name from vigil.backends(). A\n"
+     "root inside another one (or holding one) that another backend\n"
+     "watches is refused with ValueError."},
+    {"backend", (PyCFunction)Watcher_backend, METH_O,
+     "backend(path)\n--\n\nThe name of the backend that watches the root path, such as "
+     "\"inotify\"."},
     {"remove", (PyCFunction)Watcher_remove, METH_O,
      "remove(path)\n--\n\nStops watching a root given before."},
     {"stats", (PyCFunction)Watcher_stats, METH_NOARGS, "Counters: roots, dirs, entries, watches."},

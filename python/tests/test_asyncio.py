@@ -53,6 +53,23 @@ def test_scripted_scenario(root):
     ]
 
 
+def test_a_rename_held_back_is_settled_while_waiting(tmp):
+    """A rename out of the tree waits for its pair; no descriptor says when
+    that is over on the POSIX platform layer, Watcher.timeout() does."""
+    root, out = os.path.join(tmp, "root"), os.path.join(tmp, "out")
+    os.mkdir(root)
+    os.mkdir(out)
+    f = os.path.join(root, "f")
+    touch(f)
+
+    async def main():
+        async with vigil.awatch(root) as events:
+            os.rename(f, os.path.join(out, "f"))
+            return await collect(events, lambda e: e.kind == "removed")
+
+    assert simple(run(main()), root) == [("removed", "f", None, False)]
+
+
 def test_the_loop_runs_while_waiting(root):
     """Other tasks run while awatch waits; a change made by one of them
     wakes the iterator up."""

@@ -6,6 +6,7 @@ import errno
 import os
 import pickle
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -290,6 +291,68 @@ def test_backend_choice(root):
             vigil.Watcher(root, backend="poll", poll_interval=bad)
     with pytest.raises(TypeError):
         vigil.Watcher(root, backend=1)
+
+
+def test_backend_per_root(tmp):
+    a, b, c = (os.path.join(tmp, n) for n in "abc")
+    for d in (a, b, c):
+        os.mkdir(d)
+    first = vigil.backends()[0]
+    with vigil.Watcher(a) as w:
+        assert w.backend(a) == first
+        w.add(b, backend=first)
+        assert w.backend(b) == first
+        touch(os.path.join(b, "f"))
+        read_until(w, created(os.path.join(b, "f")))
+        with pytest.raises(ValueError) as e:
+            w.add(c, backend="no-such")
+        assert str(e.value) == ("backend 'no-such' is not built in; use 'auto' or one of %r"
+                                % (vigil.backends(),))
+        with pytest.raises(TypeError):
+            w.add(c, backend=1)
+        assert w.paths == (a, b)
+        with pytest.raises(ValueError):
+            w.backend(c)  # not a root
+        w.add(c, backend="auto")
+        assert w.backend(c) == first
+        w.remove(b)
+        with pytest.raises(ValueError):
+            w.backend(b)
+
+
+def _wait_as_told(w, bound):
+    """Waits as a program with its own loop does: on fileno() alone, no
+    longer than timeout(). Returns the events then ready."""
+    t = w.timeout()
+    left = bound - time.monotonic()
+    assert left > 0, "waited past the bound"
+    select.select([w.fileno()], [], [], left if t is None else min(t, left))
+    return w.read(0)
+
+
+def test_a_wait_on_fileno_and_timeout_misses_nothing(tmp):
+    # On the POSIX platform layer vigil_fd follows neither the kernel's
+    # queue nor the deadlines; fileno() and timeout() must, on both layers.
+    root, out = os.path.join(tmp, "root"), os.path.join(tmp, "out")
+    os.mkdir(root)
+    os.mkdir(out)
+    f, new = os.path.join(root, "f"), os.path.join(root, "new")
+    touch(f)
+    with vigil.Watcher(root) as w:
+        fd = w.fileno()
+        timer = threading.Timer(0.05, touch, (new,))
+        timer.start()
+        got, bound = [], time.monotonic() + TIMEOUT
+        while not any(e.kind == "created" and e.path == new for e in got):
+            got += _wait_as_told(w, bound)
+        timer.join()
+        # Held back for its pair, then settled when timeout() runs out.
+        os.rename(f, os.path.join(out, "f"))
+        got, bound = [], time.monotonic() + TIMEOUT
+        while not any(e.kind == "removed" and e.path == f for e in got):
+            got += _wait_as_told(w, bound)
+        assert w.fileno() == fd  # the same descriptor for the watcher's life
+    assert w.closed
 
 
 def test_an_ignore_file_changed_later(root):

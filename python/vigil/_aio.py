@@ -24,7 +24,8 @@ class awatch:
 
     Every watch is in place when awatch() returns. The descriptor is
     registered with the running loop (add_reader) only while the iterator
-    waits, and removed before the wait returns. The iteration ends, and the
+    waits, and removed before the wait returns; the wait also ends when
+    Watcher.timeout() runs out. The iteration ends, and the
     watcher with its descriptor is closed exactly once, when an exception
     (including CancelledError) leaves __anext__, when aclose() is called or
     the `async with` block ends, or when the iterator is dropped (after a
@@ -70,10 +71,16 @@ class awatch:
                 fut = self._fut = loop.create_future()
                 loop.add_reader(self._fd, _ready, fut)
                 self._loop = loop
+                # A deadline no descriptor carries (a rename held back for
+                # its pair, on the POSIX platform layer) ends the wait too.
+                due = w.timeout()
+                timer = loop.call_later(due, _ready, fut) if due is not None else None
                 try:
                     await fut
                 finally:
                     self._fut = None
+                    if timer is not None:
+                        timer.cancel()
                     self._unregister()
         except BaseException:
             self._close()

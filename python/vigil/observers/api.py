@@ -649,11 +649,17 @@ class BaseObserver(_ThreadLike):
                 # A watcher is closed only here, at the top of the loop (see
                 # _retire), so the ones taken now stay open until then.
                 byfd = {}
+                due = None  # the soonest of vigil's own deadlines (Watcher.timeout)
                 for e in driven:
                     w = e._watcher
                     if w is not None:
                         byfd[w.fileno()] = (e, w)
-                ready = _green.wait_any([self._poke_fd, *byfd], None)
+                        t = w.timeout()
+                        if t is not None and (due is None or t < due):
+                            due = t
+                ready = _green.wait_any([self._poke_fd, *byfd], due)
+                if not ready and due is not None:
+                    ready = list(byfd)  # a deadline passed: each read sees to its own
                 for fd in ready:
                     if fd == self._poke_fd:
                         _vigil._eventfd_clear(fd)

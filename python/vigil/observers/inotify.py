@@ -182,10 +182,13 @@ class InotifyEmitter(EventEmitter):
         w = self._watcher
         if w is None:
             return
-        ready = _green.wait_any([w.fileno(), self._stop_fd], None)
+        # Not past vigil's own deadline (Watcher.timeout), which no
+        # descriptor may carry: the read below then has work to do.
+        due = w.timeout()
+        ready = _green.wait_any([w.fileno(), self._stop_fd], due)
         if self._stop_fd in ready:
             _vigil._eventfd_clear(self._stop_fd)
-        if w.fileno() not in ready or not self.should_keep_running():
+        if (w.fileno() not in ready and (ready or due is None)) or not self.should_keep_running():
             return
         out = []
         self._convert(_read(w, 0), out)
