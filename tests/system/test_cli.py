@@ -134,6 +134,23 @@ def test_backend_by_name_watches(vigil, tmp, name):
     assert v.wait_exit() == 0, v.describe()
 
 
+def test_backend_holds_for_every_root(vigil, tmp):
+    a, b = tmp / "a", tmp / "b"
+    a.mkdir()
+    b.mkdir()
+    v = vigil("watch", "--json", "--backend", "inotify", str(a), str(b))
+    v.wait_ready()
+    for root in (b, a):
+        touch(str(root / "f"))
+        ev = v.event()
+        assert ev["type"] == "created" and ev["path"] == str(root / "f"), ev
+        while ev["type"] != "closed":  # the write that follows
+            ev = v.event()
+            assert ev["path"] == str(root / "f"), ev
+    v.send(signal.SIGTERM)
+    assert v.wait_exit() == 0, v.describe()
+
+
 def test_backend_in_help(run):
     r = run("watch", "--help")
     assert r.returncode == 0, r

@@ -537,6 +537,20 @@ def test_backend_inotify_runs_and_reruns(rt):
     rt.stop(v)
 
 
+def test_backend_holds_for_every_watched_path(rt):
+    # --backend is the instance's: every -w path is watched by it, in one instance.
+    for d in ("a", "b"):
+        (rt.w / d).mkdir()
+    v = rt.start("--backend", "inotify", "-w", "a", "-w", "b", "--", *rt.rec("true"))
+    rt.wait_run(1)
+    assert inotify_instances(v.pid) == 1
+    (rt.w / "b" / "x").write_text("")
+    assert rt.wait_run(2).changed == "x"
+    (rt.w / "a" / "y").write_text("")
+    assert rt.wait_run(3).changed == "y"
+    rt.stop(v)
+
+
 def test_missing_path_exits_1(rt):
     r = rt.run_to_end("run", "-w", "nope", "--", *rt.rec("true"))
     assert r.returncode == 1
