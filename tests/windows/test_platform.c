@@ -3,7 +3,9 @@
  * wake (before a wait, from another thread, from a console control
  * handler, and kept across a change of the queue's level), the sources
  * and their tags, the timer, the queue's level on vigil_fd, batching's
- * gathering wait, and the limit of 63 sources.
+ * gathering wait, the limit of 63 sources, and what a program that
+ * waits by itself is given: every handle, and the time left on the timer
+ * (vigil_wait_fds and vigil_timeout).
  */
 #include "harness.h"
 
@@ -200,6 +202,42 @@ static void gathering_wait(void) {
   vigil__plat_close(p);
 }
 
+/*
+ * A program that waits by itself gets every handle, vigil_fd first, and
+ * the timer's time left: a wait on those alone, no longer than that,
+ * ends when a source is signalled or the timer falls due.
+ */
+static void what_a_program_waits_on(void) {
+  vigil__plat *p = open_plat();
+  HANDLE a = CreateEventW(NULL, TRUE, FALSE, NULL);
+  WT_EQ(vigil__plat_add(p, a, VIGIL__PLAT_IN, TAG_A), 0);
+  vigil_wait_fd fds[4];
+  WT_EQ(vigil__plat_fds(p, fds, 4), 2);
+  WT_EQ(vigil__plat_fds(p, fds, 1), 2);
+  WT_ASSERT(fds[0].fd == vigil__plat_fd(p));
+  WT_EQ(vigil__plat_fds(p, fds, 4), 2);
+  WT_ASSERT(fds[1].fd == a);
+  WT_EQ(fds[0].events, VIGIL_WAIT_IN);
+  WT_EQ(fds[1].events, VIGIL_WAIT_IN);
+  HANDLE h[2] = {fds[0].fd, fds[1].fd};
+  SetEvent(a);
+  WT_EQ(WaitForMultipleObjects(2, h, FALSE, 5000), WAIT_OBJECT_0 + 1);
+  ResetEvent(a);
+  WT_EQ(vigil__plat_timeout(p), -1);
+  vigil__plat_timer(p, 100);
+  int t = vigil__plat_timeout(p);
+  WT_CMP(t, >, 0);
+  WT_CMP(t, <=, 100);
+  int64_t t0 = wt_now_us();
+  WT_EQ(WaitForMultipleObjects(2, h, FALSE, (DWORD)t), WAIT_TIMEOUT);
+  WT_CMP(wt_now_us() - t0, >=, 80000);
+  WT_EQ(vigil__plat_timeout(p), 0);
+  vigil__plat_timer(p, -1);
+  WT_EQ(vigil__plat_timeout(p), -1);
+  CloseHandle(a);
+  vigil__plat_close(p);
+}
+
 int main(int argc, char **argv) {
   static const wt_test tests[] = {
       WT_TEST(wake_before_a_wait_ends_it_once),
@@ -210,6 +248,7 @@ int main(int argc, char **argv) {
       WT_TEST(the_timer_ends_a_wait),
       WT_TEST(the_queue_level_keeps_vigil_fd_set),
       WT_TEST(gathering_wait),
+      WT_TEST(what_a_program_waits_on),
   };
   return wt_run(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
