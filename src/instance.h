@@ -35,9 +35,6 @@ typedef struct vigil__source {
   size_t left; /* a drain's budget, in the backend's units (see vigil__drain) */
 } vigil__source;
 
-/* A directory node holds its source's index in the high bits of its flags. */
-#define VIGIL__SOURCES_MAX 16
-
 struct vigil {
   vigil__tree tree;
   vigil__queue queue;
@@ -164,8 +161,8 @@ struct vigil {
 int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backend *be);
 /*
  * The index of be's source in v, opened (and waited on) the first time a
- * root asks for it. 0, -ENOSPC when VIGIL__SOURCES_MAX are open, or the
- * backend's error.
+ * root asks for it. 0, or the backend's error (-ENOSPC when
+ * VIGIL__SOURCES_MAX are open, which backends.c makes impossible).
  */
 int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index);
 /* Resolves every source's held-back records at once. */

@@ -40,6 +40,15 @@ enum {
 };
 
 /*
+ * How many sources (backends in use) an instance can hold: a node names
+ * its own in the bits of its flags above VIGIL__N_SRC_SHIFT. An instance
+ * opens one source per backend it uses, so it never holds more than the
+ * backends built in, and one more that the unit tests give; backends.c
+ * checks at build time that they fit.
+ */
+#define VIGIL__SOURCES_MAX (1u << (8 - VIGIL__N_SRC_SHIFT))
+
+/*
  * A directory's slot for the backend that watches it: what the backend
  * keeps there (inotify: its watch descriptor, and the next node that
  * shares that watch) is its own business; the core only zeroes it when

@@ -24,6 +24,10 @@ static const vigil__backend *const backends[] = {
 
 #define BACKENDS (sizeof backends / sizeof backends[0])
 
+/* One source per backend in use, and one that vigil__open_with may add (tree.h). */
+_Static_assert(BACKENDS + 1 <= VIGIL__SOURCES_MAX,
+               "more backends than a node's flags can name: widen VIGIL__N_SRC_SHIFT's bits");
+
 const vigil__backend *vigil__backend_find(const char *name) {
   if (!name || strcmp(name, "auto") == 0)
     return backends[0];
