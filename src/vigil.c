@@ -759,7 +759,7 @@ static int root_holds(const vigil__root *outer, const vigil__root *inner) {
 /*
  * Overlapping roots report each change once, through the outer root, and
  * which root holds which is told by the watch two nodes of the same
- * directory share (covered, in apply.c). Roots watched by different
+ * directory share (vigil__covered, in emit.c). Roots watched by different
  * backends share no watch, so neither could tell: each would report the
  * change. Rather than report it twice, vigil_add refuses a root that
  * holds, or is held by, a live root of another backend (VIGIL_EOVERLAP).
