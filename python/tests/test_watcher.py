@@ -320,6 +320,27 @@ def test_backend_per_root(tmp):
             w.backend(b)
 
 
+def test_overlapping_roots_of_two_backends(tmp):
+    if "poll" not in vigil.backends():
+        pytest.skip("no polling backend is built in")
+    a, other = os.path.join(tmp, "a"), os.path.join(tmp, "other")
+    os.makedirs(os.path.join(a, "sub"))
+    os.mkdir(other)
+    with vigil.Watcher(a, backend="inotify") as w:
+        # Each backend would report the change: refused, either way round.
+        with pytest.raises(ValueError) as e:
+            w.add(os.path.join(a, "sub"), backend="poll")
+        assert "another backend" in str(e.value)
+        w.add(other, backend="poll")
+        assert (w.backend(a), w.backend(other)) == ("inotify", "poll")
+        with pytest.raises(ValueError):
+            w.add(tmp)
+        # A polled root is read when its pass is due, which read() waits for.
+        touch(os.path.join(other, "f"))
+        read_until(w, created(os.path.join(other, "f")))
+        assert w.paths == (a, other)
+
+
 def _wait_as_told(w, bound):
     """Waits as a program with its own loop does: on fileno() alone, no
     longer than timeout(). Returns the events then ready."""
