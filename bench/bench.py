@@ -22,7 +22,7 @@ import report  # noqa: E402
 import tools as T  # noqa: E402
 
 TOUCHED = 100
-WORKLOADS = ["setup", "storm", "overflow", "latency", "stop", "throughput"]
+WORKLOADS = ["setup", "storm", "overflow", "latency", "stop", "throughput", "poll"]
 LOG = None
 
 
@@ -70,13 +70,18 @@ def config(args):
         "batch_files": 20000,
         "batch_paced_files": 3000,
         "quiet_s": 1.0,
+        "poll_dirs": 10000,
+        "poll_large_dirs": 100000,
+        "poll_cycles": 5,
+        "poll_latency_cycles": 10,
     }
     if args.quick:
         c.update(setup_sizes=[1000, 3000], storm_tmpfs_dirs=1000, storm_disk_dirs=300, storm_files=3000,
                  storm_subdirs=30, storm_disk_files=2000, storm_disk_subdirs=20, overflow_dirs=1000,
                  overflow_files=30000, latency_dirs=300, latency_writes=50, stop_reps=1,
                  stop_storm_files=5000, throughput_files=10000, lib_rounds=4, lib_stop_iters=21,
-                 batch_files=3000, batch_paced_files=300,
+                 batch_files=3000, batch_paced_files=300, poll_dirs=1000, poll_large_dirs=3000,
+                 poll_cycles=2, poll_latency_cycles=2,
                  quiet_s=0.5)
     if args.sizes:
         c["setup_sizes"] = [int(s) for s in args.sizes.split(",")]
@@ -565,6 +570,111 @@ def w_latency(cfg, tools, floor, space):
     return res
 
 
+def poll_cycles(r, root, n, delay=None, timeout=120):
+    """n changes of one file at the root, each made once the last was
+    reported (after a random delay below delay seconds, if given), each
+    waited for. A polling watcher reports a change at its next pass, and
+    with no delay that is the pass right after the one that reported the
+    last: each cycle is one pass. Returns [(cpu seconds, seconds from the
+    change to its event)] per cycle, or None if an event did not come."""
+    import random
+    path = os.path.join(root, "poll-sentinel")
+    rng = random.Random(7)
+    seen = [None]
+    r.watch_for(rb"poll-sentinel", lambda t: seen.__setitem__(0, t))
+    out = []
+    for i in range(n):
+        if delay:
+            settle(r, rng.random() * delay)
+        cpu0 = r.cpu()
+        seen[0] = None
+        t0 = time.monotonic()
+        with open(path, "a") as f:
+            f.write("x")
+        end = t0 + timeout
+        while seen[0] is None and time.monotonic() < end:
+            r.pump(0.05)
+        if seen[0] is None:
+            return None
+        out.append((r.cpu() - cpu0, seen[0] - t0))
+    r.search = None
+    return out
+
+
+def poll_tool(tool, cfg, root, dirs, cycles, latency_cycles):
+    """One polling watcher on root: CPU per pass, RSS, and the time from a
+    change to its event at its default interval."""
+    with open(os.path.join(root, "poll-sentinel"), "w"):
+        pass
+    r, ready = start(tool, root, ready_timeout(dirs) + 600)
+    o = {"ready_s": ready}
+    if ready is None:
+        o["error"] = "not ready"
+        r.stop()
+        return o
+    # The first cycles absorb the initial snapshot (watchdog takes it after its ready line).
+    warm = poll_cycles(r, root, 2)
+    got = poll_cycles(r, root, cycles) if warm else None
+    lat = poll_cycles(r, root, latency_cycles, delay=1.0) if got else None
+    o["rss_kb"] = r.rss_kb()
+    o["hwm_kb"] = r.hwm_kb()
+    r.stop()
+    if not got or not lat:
+        o["error"] = "an event did not come"
+        return o
+    o["cpu_ms"] = median([c * 1e3 for c, _ in got])
+    o["period_s"] = median([t for _, t in got])
+    o["latency_s"] = median([t for _, t in lat])
+    o["latency_max_s"] = max(t for _, t in lat)
+    return o
+
+
+def w_poll(cfg, space):
+    """Polling: vigil --backend poll and watchdog's PollingObserver on the
+    same tree, side by side, with the list-and-stat floor; and a pass of
+    vigil over a tree ten times as large."""
+    res = {"rows": {}}
+    floor = T.PollFloor()
+    tools = [T.VigilPoll()]
+    wd = T.WatchdogPolling()
+    why = wd.available()
+    if why:
+        res["missing"] = {wd.name: why}
+        log(f"{wd.label} is not available: {why}")
+    else:
+        tools.append(wd)
+    for key, dirs, run_tools in (("main", cfg["poll_dirs"], tools),
+                                 ("large", cfg["poll_large_dirs"], tools[:1])):
+        # At ten times the size a pass comes every ~15 s: fewer of them.
+        cycles = cfg["poll_cycles"] if key == "main" else min(3, cfg["poll_cycles"])
+        lat_cycles = cfg["poll_latency_cycles"] if key == "main" else min(3, cfg["poll_latency_cycles"])
+        root = os.path.join(space.tmpfs, f"poll-{dirs}")
+        make_tree(root, dirs, cfg["files_per_dir"])
+        rows = res["rows"].setdefault(key, {"dirs": dirs, "files": dirs * cfg["files_per_dir"]})
+        for run in range(cfg["runs"]):
+            for tool in rotate(run_tools, run):
+                o = poll_tool(tool, cfg, root, dirs, cycles, lat_cycles)
+                rows.setdefault(tool.name, []).append(o)
+                log(f"poll {dirs} run {run + 1} {tool.name:<17} " +
+                    ("; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                               for k, v in o.items())))
+            f = floor.passes(root, cycles)
+            rows.setdefault(floor.name, []).append({"cpu_ms": median([p["cpu_ms"] for p in f]),
+                                                    "wall_ms": median([p["wall_ms"] for p in f]),
+                                                    "stats": f[0]["stats"]})
+            log(f"poll {dirs} run {run + 1} {floor.name:<17} {rows[floor.name][-1]}")
+        if key == "main":
+            # What the same tree costs vigil with inotify, for its memory.
+            v = T.Vigil(json_out=True)
+            for run in range(cfg["runs"]):
+                r, ready = start(v, root, ready_timeout(dirs))
+                rows.setdefault("vigil-inotify", []).append({"ready_s": ready, "rss_kb": r.rss_kb(),
+                                                             "hwm_kb": r.hwm_kb()})
+                r.stop()
+        remove_tree(root)
+    return res
+
+
 def stop_once(tool, cfg, root, storm_tag=None):
     r, ready = start(tool, root, ready_timeout(cfg["latency_dirs"]))
     if ready is None:
@@ -754,7 +864,8 @@ def main():
         "machine": machine(),
         "versions": {t.name: t.version() for t in available},
         "notes": {t.name: t.note for t in available + [floor]},
-        "labels": {t.name: t.label for t in T.all_tools() + [floor, T.Vigil(json_out=True)]},
+        "labels": {t.name: t.label for t in T.all_tools() + [floor, T.Vigil(json_out=True), T.VigilPoll(),
+                                                             T.WatchdogPolling(), T.PollFloor()]},
         "missing": missing,
         "config": cfg,
         "when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -788,6 +899,8 @@ def main():
                     r = w_latency(cfg, available, floor, space)
                 elif w == "stop":
                     r = w_stop(cfg, available + [floor], space)
+                elif w == "poll":
+                    r = w_poll(cfg, space)
                 else:
                     r = w_throughput(cfg, [T.Vigil(json_out=True), T.Vigil()] +
                                      [t for t in available if t.name == "inotifywait"] + [floor], space)

@@ -527,11 +527,82 @@ class Report:
                             "created files not reported"], rows))
         return "\n".join(s)
 
+    # ------------------------------------------------------------ polling
+
+    def poll(self):
+        v = self.res.get("poll")
+        if not v:
+            return ""
+        main, large = v["rows"].get("main", {}), v["rows"].get("large", {})
+        s = ["## 7. Polling\n", self.when(v),
+             f"`vigil watch --backend poll` and watchdog's `PollingObserver` on the same tree of "
+             f"{main.get('dirs', 0):,} directories and {main.get('files', 0):,} files on tmpfs, side by "
+             "side, each at its default interval (one second), with the floor: a C loop that lists "
+             "every directory (getdents64, each opened relative to its parent) and fstatat's every "
+             "entry that is not a directory, keeping nothing (`bench/pollfloor.c`), which is what any "
+             "poller must do to see every change of a file's size, times or inode. A file at the top "
+             "is changed once the last change was reported, so each change is found by the next "
+             "pass: the CPU time from the change to its event is the CPU of one pass, and the time "
+             "between them is the period the watcher polls at. Then the same change is made at a "
+             "random moment within a second of the last event: the time until its event is what a "
+             "user waits. RSS is read at the end. Medians of "
+             f"{self.info.get('config', {}).get('poll_cycles', '?')} passes and "
+             f"{self.info.get('config', {}).get('poll_latency_cycles', '?')} changes per run.\n"]
+        rows = []
+        for n in ("vigil-poll", "watchdog-polling", "pollfloor"):
+            row = main.get(n)
+            if not row:
+                continue
+            cpu = med([o.get("cpu_ms") for o in row])
+            rows.append([self.label(n), f"{cpu:.1f}" if cpu is not None else "–",
+                         f_x(ratio([o.get("cpu_ms") for o in row],
+                                   [o.get("cpu_ms") for o in main.get("pollfloor", [])])),
+                         f_s(med([o.get("period_s") for o in row])) if n != "pollfloor" else "–",
+                         f_s(med([o.get("latency_s") for o in row])) if n != "pollfloor" else "–",
+                         f_mb(med([o.get("rss_kb") for o in row])) if n != "pollfloor" else "–"])
+        ino = main.get("vigil-inotify")
+        if ino:
+            rows.append(["vigil (inotify), for its memory", "–", "–", "–", "–",
+                         f_mb(med([o.get("rss_kb") for o in ino]))])
+        s.append(table(["", "CPU per pass (ms)", "× the floor", "period (s)", "change to event (s)",
+                        "RSS (MB)"], rows))
+        if large:
+            lr = large.get("vigil-poll", [])
+            s.append(f"A tree ten times as large, {large['dirs']:,} directories and "
+                     f"{large['files']:,} files: one pass of vigil, and of the floor. The period "
+                     "is longer than a second because a pass may take at most a tenth of one core: "
+                     "the next waits nine times the CPU time the last one took.\n")
+            s.append(table(["", "CPU per pass (ms)", "× the floor", "period (s)", "change to event (s)",
+                            "RSS (MB)"],
+                           [[self.label("vigil-poll"), f"{med([o.get('cpu_ms') for o in lr]):.0f}",
+                             f_x(ratio([o.get("cpu_ms") for o in lr],
+                                       [o.get("cpu_ms") for o in large.get("pollfloor", [])])),
+                             f_s(med([o.get("period_s") for o in lr])),
+                             f_s(med([o.get("latency_s") for o in lr])),
+                             f_mb(med([o.get("rss_kb") for o in lr]))],
+                            [self.label("pollfloor"),
+                             f"{med([o.get('cpu_ms') for o in large.get('pollfloor', [])]):.0f}",
+                             "1.00×", "–", "–", "–"]]))
+        vp, wd, fl = main.get("vigil-poll"), main.get("watchdog-polling"), main.get("pollfloor")
+        if vp and wd:
+            r = ratio([o.get("cpu_ms") for o in wd], [o.get("cpu_ms") for o in vp])
+            self.target("Polling: CPU per pass, watchdog PollingObserver ÷ vigil", "≥ 10×", f_x(r),
+                        None if r is None else r >= 10)
+        if vp and fl:
+            r = ratio([o.get("cpu_ms") for o in vp], [o.get("cpu_ms") for o in fl])
+            self.target("Polling: CPU per pass, vigil ÷ list-and-stat floor", "≤ 1.3×", f_x(r),
+                        None if r is None else r <= 1.3)
+        if vp and ino:
+            a, b = med([o.get("rss_kb") for o in vp]), med([o.get("rss_kb") for o in ino])
+            self.target("Polling: RSS, vigil poll vs vigil inotify", "no more",
+                        f"{f_mb(a)} MB vs {f_mb(b)} MB", None if a is None or b is None else a <= b)
+        return "\n".join(s)
+
     # ------------------------------------------------------------ all
 
     def write(self):
         body = [self.header(), self.setup(), self.storm(), self.overflow(), self.latency(), self.stop(),
-                self.throughput()]
+                self.throughput(), self.poll()]
         t = ["## Targets\n", "The targets of the benchmark's issue, checked against this run.\n",
              table(["measure", "target", "this run", "status"], [list(x) for x in self.targets])]
         keep = (f"{KEEP_HEADING}\n\nFilled in by hand: each change to vigil made for performance, and "
@@ -553,3 +624,19 @@ class Report:
 
 def write(results):
     Report(results).write()
+
+
+def section(results, name):
+    """One section's text, and its rows of the targets table, for a
+    workload run on its own (bench/run --only NAME --no-report)."""
+    r = Report(results)
+    text = getattr(r, name)()
+    rows = table(["measure", "target", "this run", "status"], [list(x) for x in r.targets])
+    return text + "\n" + rows
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    with open(os.path.join(T.OUT, "results.json")) as f:
+        print(section(json.load(f), sys.argv[1]))

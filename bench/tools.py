@@ -281,6 +281,51 @@ class Watchdog(Tool):
             yield kind, rel(parts[1], root)
 
 
+class WatchdogPolling(Watchdog):
+    name = "watchdog-polling"
+    label = "watchdog PollingObserver"
+    note = ("bench/anchors/watchdog_watch.py --polling: PollingObserver (a snapshot every "
+            "second, its default), recursive, Debian's python3")
+
+    def argv(self, root):
+        return [DEBIAN_PYTHON, os.path.join(ANCHORS, "watchdog_watch.py"), "--polling", root]
+
+
+class VigilPoll(Vigil):
+    """vigil watch --backend poll, at its default interval (1 s)."""
+
+    def __init__(self):
+        super().__init__(json_out=True)
+        self.name = "vigil-poll"
+        self.label = "vigil --backend poll"
+        self.note = "`vigil watch --json --backend poll ROOT` (a pass every second, its default)"
+
+    def argv(self, root):
+        return [self.exe(), "watch", "--json", "--backend", "poll", root]
+
+
+class PollFloor(Tool):
+    name = "pollfloor"
+    label = "floor (list + fstatat, C)"
+    note = ("bench/pollfloor.c: a getdents64 walk that fstatat's every entry that is not a "
+            "directory, relative to its directory, keeping nothing")
+
+    def available(self):
+        return None if os.access(os.path.join(BIN, "pollfloor"), os.X_OK) else \
+            "bench/pollfloor.c was not built"
+
+    def passes(self, root, n):
+        """CPU and wall milliseconds of n passes over root."""
+        out = subprocess.run([os.path.join(BIN, "pollfloor"), root, str(n)], capture_output=True,
+                             text=True, check=True).stdout
+        got = []
+        for line in out.splitlines():
+            f = line.split()
+            got.append({"cpu_ms": float(f[3]), "wall_ms": float(f[5]), "dirs": int(f[7]),
+                        "stats": int(f[9])})
+        return got
+
+
 class Fswatch(Tool):
     name = "fswatch"
     label = "fswatch"

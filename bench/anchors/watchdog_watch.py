@@ -2,7 +2,8 @@
 
 Prints "ready" on stderr once schedule() and start() have returned, then
 "<event_type> <src_path>" (and " -> <dest_path>" for moves) on stdout.
-Stops cleanly on SIGINT or SIGTERM.
+Stops cleanly on SIGINT or SIGTERM. With --polling first, it uses
+watchdog's PollingObserver (a snapshot every second, its default).
 """
 import signal
 import sys
@@ -10,6 +11,7 @@ import threading
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers.inotify import InotifyObserver
+from watchdog.observers.polling import PollingObserver
 
 
 class Printer(FileSystemEventHandler):
@@ -26,8 +28,10 @@ def main():
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    observer = InotifyObserver()
-    observer.schedule(Printer(), sys.argv[1], recursive=True)
+    args = sys.argv[1:]
+    polling = args[:1] == ["--polling"]
+    observer = PollingObserver() if polling else InotifyObserver()
+    observer.schedule(Printer(), args[-1], recursive=True)
     observer.start()
     sys.stderr.write("ready\n")
     sys.stderr.flush()

@@ -426,6 +426,14 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
         c.look = &s->racy->dirs[i];
   }
   int had = vigil__node_first(d) != NULL;
+  /*
+   * A listing comes in the order of the last one, and the tree links each
+   * new child first, so the children from last to first are the likely
+   * order of the entries: each is tried before the child index is.
+   */
+  vigil__node *guess = vigil__node_first(d);
+  while (guess && vigil__node_next(guess))
+    guess = vigil__node_next(guess);
   lister l = {.fd = fd, .buf = s->dents};
   entry e;
   int rc;
@@ -449,7 +457,13 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       type = type_of(e.type);
     }
     int is_dir = type == VIGIL__T_DIR;
-    vigil__node *child = had ? vigil__tree_find(vigil__tree_of(v), d, e.name, e.len) : NULL;
+    vigil__node *child = NULL;
+    if (guess && guess->namelen == e.len && memcmp(vigil__node_name(guess), e.name, e.len) == 0)
+      child = guess;
+    else if (had)
+      child = vigil__tree_find(vigil__tree_of(v), d, e.name, e.len);
+    if (child)
+      guess = vigil__node_rel(child, child->sib_prev_);
     if (child && same_entry(child, type, e.ino)) {
       child->flags |= VIGIL__N_SEEN;
       if (!child->ino)
