@@ -1,0 +1,331 @@
+/*
+ * The poll backend's passes: what a comparison reports (modified, attrib,
+ * moves within and across directories, nothing for what did not change),
+ * the one limit (a file created and deleted between two passes), a change
+ * made right after a pass in the same tick of the file system's clock,
+ * and a long pass that gives way to vigil_wake.
+ *
+ * With no thread, a pass runs only inside vigil_read, so what a test does
+ * between two reads is seen by one pass as a whole: the tests need no
+ * sleeps. A sentinel file made at the top proves that a pass ran after
+ * everything made before it; a pass reports in listing order, so events
+ * are read up to a second sentinel, made once the first was reported.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "vigil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SEEN 256
+
+typedef struct {
+  vigil_kind kind;
+  unsigned flags;
+  char path[256];
+  char from[256];
+} seen_event;
+
+typedef struct {
+  vigil_t *v;
+  char dir[64];
+  int sentinels;
+  seen_event seen[MAX_SEEN];
+  size_t n;
+} fixture;
+
+static void open_poll(fixture *f, const char *tag, int interval_ms) {
+  memset(f, 0, sizeof *f);
+  tu_tmpdir(f->dir, sizeof f->dir, tag);
+  vigil_options o;
+  vigil_options_init(&o);
+  o.backend = "poll";
+  o.poll_interval_ms = interval_ms;
+  assert_int_equal(vigil_open(&f->v, &o), 0);
+}
+
+static void add_root(fixture *f) {
+  assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
+}
+
+static void close_poll(fixture *f) {
+  vigil_close(f->v);
+  assert_int_equal(tu_rm_tree(f->dir), 0);
+}
+
+/* Reads events until the one at the top named name is created; keeps the others in f->seen. */
+static void read_until_created(fixture *f, const char *name) {
+  char want[128];
+  snprintf(want, sizeof want, "%s/%s", f->dir, name);
+  int64_t end = tu_now_us() + 20 * 1000000LL;
+  for (;;) {
+    vigil_event ev;
+    int r = vigil_read(f->v, &ev, 1000);
+    assert_true(r >= 0);
+    if (r == 1) {
+      /* Every event of a pass was found by looking. */
+      assert_true(ev.flags & VIGIL_SYNTHETIC);
+      if (ev.kind == VIGIL_CREATED && strcmp(ev.path, want) == 0)
+        return;
+      if (strstr(ev.path, "/.sentinel-"))
+        continue;
+      assert_true(f->n < MAX_SEEN);
+      seen_event *s = &f->seen[f->n++];
+      s->kind = ev.kind;
+      s->flags = ev.flags;
+      snprintf(s->path, sizeof s->path, "%s", ev.path + strlen(f->dir) + 1);
+      snprintf(s->from, sizeof s->from, "%s", ev.from ? ev.from + strlen(f->dir) + 1 : "");
+    }
+    assert_true(tu_now_us() < end);
+  }
+}
+
+/* Everything made before this call, reported: f->seen holds it (sentinels aside). */
+static void sync_passes(fixture *f) {
+  f->n = 0;
+  for (int i = 0; i < 2; i++) {
+    char name[32];
+    snprintf(name, sizeof name, ".sentinel-%d", ++f->sentinels);
+    tu_write_at(f->dir, name, "");
+    read_until_created(f, name);
+  }
+}
+
+static void assert_seen(const fixture *f, size_t i, vigil_kind kind, const char *path,
+                        const char *from) {
+  assert_true(i < f->n);
+  assert_int_equal(f->seen[i].kind, kind);
+  assert_string_equal(f->seen[i].path, path);
+  assert_string_equal(f->seen[i].from, from ? from : "");
+}
+
+static void at(char *buf, size_t size, const fixture *f, const char *rel) {
+  snprintf(buf, size, "%s/%s", f->dir, rel);
+}
+
+static void test_modified_attrib_and_nothing_else(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-mod", 1);
+  tu_write_at(f.dir, "f", "a");
+  tu_write_at(f.dir, "g", "untouched");
+  tu_mkdir_at(f.dir, "d");
+  tu_write_at(f.dir, "d/h", "h");
+  add_root(&f);
+  /* Passes over a tree that does not change report nothing. */
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+
+  tu_write_at(f.dir, "f", "longer");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MODIFIED, "f", NULL);
+
+  char p[128];
+  at(p, sizeof p, &f, "d/h");
+  assert_int_equal(chmod(p, 0600), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_ATTRIB, "d/h", NULL);
+
+  /* The same size, the same second: the mtime in nanoseconds, or the ctime, tells. */
+  tu_write_at(f.dir, "g", "UNTOUCHED");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MODIFIED, "g", NULL);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+  close_poll(&f);
+}
+
+static void test_moves_within_and_across_directories(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-mv", 1);
+  tu_write_at(f.dir, "a", "a");
+  tu_mkdir_at(f.dir, "d");
+  tu_mkdir_at(f.dir, "e");
+  tu_write_at(f.dir, "e/x", "x");
+  add_root(&f);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+
+  char p[128], q[128];
+  at(p, sizeof p, &f, "a");
+  at(q, sizeof q, &f, "b");
+  assert_int_equal(rename(p, q), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MOVED, "b", "a");
+
+  at(p, sizeof p, &f, "b");
+  at(q, sizeof q, &f, "d/b");
+  assert_int_equal(rename(p, q), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MOVED, "d/b", "b");
+
+  /* A directory, with what is in it, into another: one event. */
+  at(p, sizeof p, &f, "e");
+  at(q, sizeof q, &f, "d/e2");
+  assert_int_equal(rename(p, q), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MOVED, "d/e2", "e");
+  assert_true(f.seen[0].flags & VIGIL_ISDIR);
+
+  /* Still watched under its new name. */
+  tu_write_at(f.dir, "d/e2/x", "changed");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MODIFIED, "d/e2/x", NULL);
+
+  /* Two names exchanged by way of a third: the tree ends right. */
+  tu_write_at(f.dir, "d/one", "1");
+  tu_write_at(f.dir, "d/two", "22");
+  sync_passes(&f);
+  assert_int_equal(f.n, 2);
+  char t[128];
+  at(p, sizeof p, &f, "d/one");
+  at(q, sizeof q, &f, "d/two");
+  at(t, sizeof t, &f, "d/tmp");
+  assert_int_equal(rename(p, t), 0);
+  assert_int_equal(rename(q, p), 0);
+  assert_int_equal(rename(t, q), 0);
+  sync_passes(&f);
+  /* Replayed: "one" and "two" exist, each reported once way or another. */
+  assert_true(f.n >= 2);
+  tu_write_at(f.dir, "d/one", "x");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MODIFIED, "d/one", NULL);
+  close_poll(&f);
+}
+
+static void test_created_and_deleted_between_passes_is_not_seen(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-gone", 1);
+  add_root(&f);
+  sync_passes(&f);
+  char p[128];
+  at(p, sizeof p, &f, "brief");
+  tu_write(p, "here and gone");
+  assert_int_equal(unlink(p), 0);
+  tu_mkdir_at(f.dir, "kept");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_CREATED, "kept", NULL);
+  close_poll(&f);
+}
+
+static void test_change_right_after_a_pass_is_seen(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-racy", 1);
+  tu_write_at(f.dir, "f", "a");
+  add_root(&f);
+  sync_passes(&f);
+  /*
+   * Each change is made as soon as the last was reported, often in the
+   * same tick of the file system's clock as the change before: the
+   * second look at a racy directory must catch it.
+   */
+  for (int i = 0; i < 20; i++) {
+    char text[32];
+    snprintf(text, sizeof text, "%*d", i + 2, i);
+    tu_write_at(f.dir, "f", text);
+    int64_t end = tu_now_us() + 20 * 1000000LL;
+    for (;;) {
+      vigil_event ev;
+      int r = vigil_read(f.v, &ev, 1000);
+      assert_true(r >= 0);
+      if (r == 1 && ev.kind == VIGIL_MODIFIED)
+        break;
+      assert_true(tu_now_us() < end);
+    }
+  }
+  close_poll(&f);
+}
+
+static void test_long_pass_gives_way_to_wake(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-long", 1);
+  /*
+   * 20,000 directories: a pass takes many of its 20 ms slices on any
+   * machine. The file is made first, so that its directory's stamp is
+   * long past when it is listed (no second look at it: see below).
+   */
+  char rel[64];
+  tu_mkdir_at(f.dir, "d99");
+  tu_mkdir_at(f.dir, "d99/e199");
+  tu_write_at(f.dir, "d99/e199/f", "a");
+  for (int i = 0; i < 100; i++) {
+    snprintf(rel, sizeof rel, "d%d", i);
+    if (i != 99)
+      tu_mkdir_at(f.dir, rel);
+    for (int j = 0; j < 200; j++) {
+      snprintf(rel, sizeof rel, "d%d/e%d", i, j);
+      if (i != 99 || j != 199)
+        tu_mkdir_at(f.dir, rel);
+    }
+  }
+  /* A fresh file at the top shows the file system's clock is ours, and f is long past. */
+  tu_write_at(f.dir, "fresh", "");
+  add_root(&f);
+  tu_write_at(f.dir, "d99/e199/f", "changed");
+  /* A wake made now ends the first read once its slice of the pass is done. */
+  assert_int_equal(vigil_wake(f.v), 0);
+  vigil_event ev;
+  int64_t t0 = tu_now_us();
+  int first = vigil_read(f.v, &ev, -1);
+  if (first == 1) {
+    vigil_stats st;
+    vigil_get_stats(f.v, &st, sizeof st);
+    print_message("first read after %.1f ms: kind %d %s; %zu dirs\n", (tu_now_us() - t0) / 1e3,
+                  ev.kind, ev.path, st.dirs);
+  }
+  assert_int_equal(first, 0);
+  int64_t woken = tu_now_us() - t0;
+  /* The pass goes on where it stopped, a slice per read, until the change is found. */
+  int reads = 1;
+  int64_t end = tu_now_us() + 60 * 1000000LL;
+  for (;;) {
+    int r = vigil_read(f.v, &ev, 0);
+    assert_true(r >= 0);
+    reads++;
+    if (r == 1 && ev.kind == VIGIL_MODIFIED)
+      break;
+    assert_true(tu_now_us() < end);
+  }
+  int64_t pass = tu_now_us() - t0;
+  print_message("woken after %.1f ms; the pass took %.1f ms over %d reads\n", woken / 1e3,
+                pass / 1e3, reads);
+  assert_true(reads >= 3);
+  assert_true(woken < pass);
+  close_poll(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_modified_attrib_and_nothing_else),
+      cmocka_unit_test(test_moves_within_and_across_directories),
+      cmocka_unit_test(test_created_and_deleted_between_passes_is_not_seen),
+      cmocka_unit_test(test_change_right_after_a_pass_is_seen),
+      cmocka_unit_test(test_long_pass_gives_way_to_wake),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
