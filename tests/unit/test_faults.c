@@ -43,6 +43,8 @@ enum outcome { DELIVERED, REPORTED };
 
 /* Set: the root is added with options of its own (vigil_add_opts). */
 static int root_options;
+/* The backend of the runs: NULL for the default, or "poll" (a pass every 5 ms). */
+static const char *backend;
 
 /*
  * One run: open, add the tree, make a directory with a file in it, read
@@ -68,6 +70,8 @@ static enum outcome run_once(unsigned long *calls) {
     ro.exclude_count = 2;
     ro.ignore_file = ".vigilignore";
   }
+  o.backend = backend;
+  o.poll_interval_ms = 5;
   int rc = vigil_open(&v, &o);
   if (rc < 0)
     goto out;
@@ -164,6 +168,17 @@ static void sweep_root_options(void **state) {
   assert_int_equal(unlink(p), 0);
 }
 
+/* The poll backend: its passes, records and second looks, and the observations it makes. */
+static void sweep_poll(void **state) {
+  (void)state;
+  backend = "poll";
+  sweep(ENOMEM);
+  sweep(EINTR);
+  sweep(EACCES);
+  sweep(EMFILE);
+  backend = NULL;
+}
+
 static int setup(void **state) {
   (void)state;
   make_tree();
@@ -180,7 +195,7 @@ int main(void) {
       cmocka_unit_test(sweep_eintr),        cmocka_unit_test(sweep_enomem),
       cmocka_unit_test(sweep_emfile),       cmocka_unit_test(sweep_enospc),
       cmocka_unit_test(sweep_eacces),       cmocka_unit_test(sweep_eio),
-      cmocka_unit_test(sweep_root_options),
+      cmocka_unit_test(sweep_root_options), cmocka_unit_test(sweep_poll),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
