@@ -1,26 +1,11 @@
-# The Windows build (cross-compiled with cmake/mingw-w64-x86_64.cmake).
-# What builds for Windows so far: the platform layer, directory access
-# (winfs.c), the
-# ReadDirectoryChangesW reader of the Windows backend and its translator
-# of records into observations (which is tested with the core on Linux,
-# tests/unit/test_rdcw_obs.c), and the tests of the first two, which ctest
-# runs under wine in a wine prefix of the build directory's own (created
-# by the first test, wine.prefix).
+# The Windows tests (cross-compiled with cmake/mingw-w64-x86_64.cmake;
+# CMakeLists.txt builds the library and vigil.exe), which ctest runs
+# under wine, in a wine prefix of the build directory's
+# own, made by the first test (wine.prefix). cmocka is not packaged for
+# mingw-w64: tests/windows/harness.c is their harness.
 if(NOT MINGW)
   message(FATAL_ERROR "The Windows build is made with mingw-w64 (cmake/mingw-w64-x86_64.cmake)")
 endif()
-
-add_compile_options(-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes)
-if(VIGIL_WERROR)
-  add_compile_options(-Werror)
-endif()
-# One .exe with nothing to find at run time (no libwinpthread-1.dll beside it).
-add_link_options(-static)
-
-add_library(vigil_windows STATIC src/platform/windows.c src/platform/winfs.c src/backend/rdcw.c
-  src/backend/rdcw_obs.c)
-target_include_directories(vigil_windows PUBLIC include src)
-target_link_libraries(vigil_windows PUBLIC ntdll)
 
 if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
   enable_testing()
@@ -33,10 +18,11 @@ if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
     set_tests_properties(wine.prefix PROPERTIES ENVIRONMENT "${VIGIL_WINE_ENV}"
       FIXTURES_SETUP wineprefix TIMEOUT 120)
   endif()
+  # Each test links the library's objects, so internal (vigil__*) names are reachable.
   function(vigil_windows_test name)
-    add_executable(${name} tests/windows/${name}.c tests/windows/harness.c ${ARGN})
-    target_include_directories(${name} PRIVATE tests/windows)
-    target_link_libraries(${name} PRIVATE vigil_windows)
+    add_executable(${name} tests/windows/${name}.c tests/windows/harness.c)
+    target_include_directories(${name} PRIVATE include src tests/windows)
+    target_link_libraries(${name} PRIVATE vigil_static)
     add_test(NAME windows.${name} COMMAND ${name})
     set_tests_properties(windows.${name} PROPERTIES ENVIRONMENT "${VIGIL_WINE_ENV}"
       FIXTURES_REQUIRED wineprefix TIMEOUT 150)
@@ -44,4 +30,5 @@ if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
   vigil_windows_test(test_rdcw)
   vigil_windows_test(test_platform)
   vigil_windows_test(test_winfs)
+  vigil_windows_test(test_library)
 endif()

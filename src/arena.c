@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
+#ifndef _WIN32
+#include <sys/mman.h> /* Windows: platform/winposix.h */
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ARENA_ASAN 1

@@ -29,7 +29,7 @@
 typedef struct vigil__source {
   const vigil__backend *be;
   void *state;
-  int fd;
+  vigil_os_fd_t fd;
   /* Every change before this moment has been read from it (vigil__read_result.sync). */
   struct timespec synced;
   size_t left; /* a drain's budget, in the backend's units (see vigil__drain) */

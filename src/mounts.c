@@ -44,7 +44,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#ifndef _WIN32
+#include <poll.h> /* Windows: platform/winposix.h */
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,7 +367,8 @@ int vigil__mounts_stale(vigil_t *v) {
 static int first_table(struct vigil__mounts *ms) {
   struct pollfd p = {.fd = ms->pollfd, .events = POLLPRI};
   VIGIL__SYS(poll(&p, 1, 0)); /* what changed before this read is in it */
-  size_t len;
+  /* 0: mingw-w64's gcc cannot see that read_table sets it. */
+  size_t len = 0;
   int rc = read_table(ms->pollfd, &ms->text, &len);
   if (rc == 0)
     rc = parse(ms->text, len, &ms->m, &ms->n);

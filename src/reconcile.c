@@ -134,7 +134,8 @@ static int top_lost(const vigil__root *r) {
  * be looked for in whatever took its place (top_lost says why).
  */
 static int open_top(const vigil__root *r, int flags) {
-  int fd = VIGIL__SYS(open(r->abspath, flags | O_DIRECTORY | O_CLOEXEC));
+  /* openat, not open: on Windows only openat opens directories (platform/winposix.h). */
+  int fd = VIGIL__SYS(openat(AT_FDCWD, r->abspath, flags | O_DIRECTORY | O_CLOEXEC));
   if (fd < 0)
     return errno == ENOENT || errno == ENOTDIR ? top_lost(r) : -errno;
   struct stat st;

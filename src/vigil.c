@@ -78,13 +78,22 @@ static void root_free(vigil__root *r) {
  * on with the one tag SOURCE_BACKEND, and vigil__step reads them all.
  * source_open opens be as the next source, not yet waited on.
  */
+/* Does a backend have a descriptor to wait on? (A HANDLE on Windows, NULL for none.) */
+static int has_fd(vigil_os_fd_t fd) {
+#ifdef _WIN32
+  return fd != NULL;
+#else
+  return fd >= 0;
+#endif
+}
+
 static int source_open(vigil_t *v, const vigil__backend *be) {
   if (v->nsrc == VIGIL__SOURCES_MAX)
     return -ENOSPC;
   vigil__source *s = &v->src[v->nsrc];
   vigil__backend_config cfg = {
       .kinds = v->events, .move_wait_ms = v->move_wait_ms, .poll_interval_ms = v->poll_interval_ms};
-  int fd;
+  vigil_os_fd_t fd;
   int rc = be->open(&s->state, &fd, &cfg);
   if (rc < 0)
     return rc;
@@ -102,7 +111,7 @@ static int source_open(vigil_t *v, const vigil__backend *be) {
  * set the timer.
  */
 static int source_wait(vigil_t *v, const vigil__source *s) {
-  return s->fd >= 0 ? vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND) : 0;
+  return has_fd(s->fd) ? vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND) : 0;
 }
 
 int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index) {
@@ -360,10 +369,12 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
     goto err;
   if ((rc = vigil__mounts_open(v)) < 0)
     goto err;
+#ifndef _WIN32 /* no mount table there (mounts.c) */
   /* POLLPRI only: the file always polls readable. */
   if (v->mountfd >= 0 &&
       (rc = vigil__plat_add(v->plat, v->mountfd, VIGIL__PLAT_PRI, SOURCE_MOUNTS)) < 0)
     goto err;
+#endif
   *out = v;
   return 0;
 err:
@@ -389,11 +400,18 @@ void vigil_close(vigil_t *v) {
   vigil__free(v);
 }
 
+/* An error from vigil_fd: a negative error on POSIX systems, NULL on Windows. */
+#ifdef _WIN32
+#define FD_ERROR(err) NULL
+#else
+#define FD_ERROR(err) (err)
+#endif
+
 vigil_os_fd_t vigil_fd(const vigil_t *v) {
   if (!v)
-    return -EINVAL;
+    return FD_ERROR(-EINVAL);
   if (vigil__forked(v))
-    return VIGIL_EFORKED;
+    return FD_ERROR(VIGIL_EFORKED);
   return vigil__plat_fd(v->plat);
 }
 

@@ -97,7 +97,7 @@ typedef struct vigil__backend {
    * its last read has passed, by the platform layer's timer, which
    * callers that wait by themselves see in vigil_timeout.
    */
-  int (*open)(void **state, int *fd, const vigil__backend_config *cfg);
+  int (*open)(void **state, vigil_os_fd_t *fd, const vigil__backend_config *cfg);
   /*
    * Places (or refreshes) the watch on a directory node, given an open
    * descriptor of that very directory: the watch must cover the directory

@@ -8,15 +8,21 @@
 
 #include <string.h>
 
-#ifndef __linux__
+#if !defined(__linux__) && !defined(_WIN32)
 /* Until a backend of its own exists, a build without inotify links this one. */
 #include "backend/scripted.h"
+#endif
+
+#ifdef _WIN32
+extern const vigil__backend vigil__backend_windows; /* src/backend/windows.c */
 #endif
 
 static const vigil__backend *const backends[] = {
 #ifdef __linux__
     &vigil__backend_inotify,
     &vigil__backend_poll,
+#elif defined(_WIN32)
+    &vigil__backend_windows,
 #else
     &vigil__backend_scripted,
 #endif

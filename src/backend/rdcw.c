@@ -33,11 +33,40 @@ struct vigil__rdcw {
   int cur;
   DWORD size;
   BOOL recursive;
-  DWORD issuer;          /* the thread that issued the pending read */
-  unsigned pending : 1;  /* a read was issued and its completion not yet taken */
-  unsigned in_read : 1;  /* vigil__rdcw_read is handing records to its callback */
-  unsigned close_me : 1; /* closed from inside that callback */
+  DWORD issuer;           /* the thread that issued the pending read */
+  unsigned pending : 1;   /* a read was issued and its completion not yet taken */
+  unsigned in_read : 1;   /* vigil__rdcw_read is handing records to its callback */
+  unsigned close_me : 1;  /* closed from inside that callback */
+  unsigned own_event : 1; /* ov.hEvent is this watch's, not shared with others */
 };
+
+/*
+ * Whether the pending read has completed: the kernel writes its status
+ * into the OVERLAPPED before it sets the event, and the event may be
+ * shared by several watches (vigil__rdcw_open), so the status is what
+ * tells.
+ */
+static int completed(const vigil__rdcw *w) {
+  return HasOverlappedIoCompleted(&w->ov);
+}
+
+/*
+ * Waits up to ms (INFINITE: for ever) for the pending read to complete;
+ * returns whether it has. A shared event may be set by another watch's
+ * completion: then this waits in steps of a millisecond.
+ */
+static int wait_done(const vigil__rdcw *w, DWORD ms) {
+  DWORD start = GetTickCount(); /* not GetTickCount64, which Windows XP lacks */
+  while (!completed(w)) {
+    DWORD spent = GetTickCount() - start;
+    if (ms != INFINITE && spent >= ms)
+      return 0;
+    DWORD step = ms == INFINITE ? INFINITE : ms - spent;
+    if (WaitForSingleObject(w->ov.hEvent, step) == WAIT_OBJECT_0 && !completed(w))
+      Sleep(1);
+  }
+  return 1;
+}
 
 typedef BOOL(WINAPI *cancel_io_ex_fn)(HANDLE, LPOVERLAPPED);
 
@@ -335,9 +364,12 @@ int vigil__rdcw_decode(const void *buf, size_t bytes, vigil__rdcw_cb cb, void *c
 
 /* ---- The watch. */
 
-/* Issues a read into buf[cur]; 0 or a Windows error code. */
+/*
+ * Issues a read into buf[cur]; 0 or a Windows error code. The kernel
+ * resets the event as the read starts: an owner of a shared event looks
+ * at every watch's status after issuing (vigil__rdcw_done).
+ */
 static DWORD issue(vigil__rdcw *w) {
-  ResetEvent(w->ov.hEvent);
   HANDLE ev = w->ov.hEvent;
   memset(&w->ov, 0, sizeof w->ov);
   w->ov.hEvent = ev;
@@ -352,14 +384,15 @@ static DWORD issue(vigil__rdcw *w) {
 static void free_watch(vigil__rdcw *w) {
   if (w->dir)
     CloseHandle(w->dir);
-  if (w->ov.hEvent)
+  if (w->ov.hEvent && w->own_event)
     CloseHandle(w->ov.hEvent);
   free(w->buf[0]);
   free(w->buf[1]);
   free(w);
 }
 
-int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, int recursive) {
+int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, int recursive,
+                     void *event) {
   *out = NULL;
   int rc = 0;
   uint16_t *wpath = vigil__win_long_path(path, &rc);
@@ -394,7 +427,8 @@ int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, in
   w->recursive = recursive ? TRUE : FALSE;
   w->buf[0] = malloc(size);
   w->buf[1] = malloc(size);
-  w->ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+  w->own_event = event == NULL;
+  w->ov.hEvent = event ? event : CreateEventW(NULL, TRUE, FALSE, NULL);
   if (!w->buf[0] || !w->buf[1] || !w->ov.hEvent) {
     rc = -ENOMEM;
     goto fail;
@@ -421,8 +455,7 @@ void *vigil__rdcw_event(const vigil__rdcw *w) {
  * to this thread, and waits for its completion before the memory goes.
  */
 static void close_now(vigil__rdcw *w) {
-  if (!w->pending || WaitForSingleObject(w->ov.hEvent, 0) == WAIT_OBJECT_0) {
-    /* Nothing pending, or it has completed (the event is set only then). */
+  if (!w->pending || completed(w)) {
     InterlockedExchange(&last_close, 0);
     free_watch(w);
     return;
@@ -434,7 +467,8 @@ static void close_now(vigil__rdcw *w) {
       CancelIo(w->dir);
     else
       cancel_ex(w->dir, &w->ov); /* FALSE when it had completed already: the wait returns */
-    GetOverlappedResult(w->dir, &w->ov, &n, TRUE);
+    wait_done(w, INFINITE);
+    GetOverlappedResult(w->dir, &w->ov, &n, FALSE);
     InterlockedExchange(&last_close, 1);
     free_watch(w);
     return;
@@ -447,7 +481,7 @@ static void close_now(vigil__rdcw *w) {
    */
   CloseHandle(w->dir);
   w->dir = NULL;
-  if (WaitForSingleObject(w->ov.hEvent, CLOSE_WAIT_MS) == WAIT_OBJECT_0) {
+  if (wait_done(w, CLOSE_WAIT_MS)) {
     InterlockedExchange(&last_close, 2);
     free_watch(w);
     return;
@@ -466,8 +500,12 @@ void vigil__rdcw_close(vigil__rdcw *w) {
   close_now(w);
 }
 
+int vigil__rdcw_done(const vigil__rdcw *w) {
+  return w->pending && completed(w);
+}
+
 int vigil__rdcw_park(vigil__rdcw *w) {
-  if (!w->pending || WaitForSingleObject(w->ov.hEvent, 0) == WAIT_OBJECT_0)
+  if (!w->pending || completed(w))
     return 1;
   DWORD n;
   if (w->issuer == GetCurrentThreadId()) {
@@ -479,7 +517,8 @@ int vigil__rdcw_park(vigil__rdcw *w) {
     cancel_ex(w->dir, &w->ov);
   }
   /* The completion (aborted, or records that came first) stays to be taken. */
-  GetOverlappedResult(w->dir, &w->ov, &n, TRUE);
+  wait_done(w, INFINITE);
+  GetOverlappedResult(w->dir, &w->ov, &n, FALSE);
   return 1;
 }
 
@@ -499,11 +538,10 @@ int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, vigil__rdcw_r
     }
     return 0;
   }
-  if (!GetOverlappedResult(w->dir, &w->ov, &n, FALSE)) {
+  if (!completed(w))
+    return 0;
+  if (!GetOverlappedResult(w->dir, &w->ov, &n, FALSE))
     err = GetLastError();
-    if (err == ERROR_IO_INCOMPLETE)
-      return 0;
-  }
   w->pending = 0;
   if (err == ERROR_NOTIFY_ENUM_DIR) {
     out->overflow = 1; /* the batch did not fit the buffer and was dropped */

@@ -98,11 +98,20 @@ int vigil__win_errno(unsigned long code);
 /*
  * Opens a watch on the directory path (UTF-8) and issues its first read;
  * buffer_size bytes per buffer (0: 64 KiB, the most a network share
- * accepts). recursive: the whole subtree (bWatchSubtree). Returns 0 or
+ * accepts). recursive: the whole subtree (bWatchSubtree). event: a
+ * manual-reset event the caller owns and may share between watches, set
+ * by every completion; NULL: the watch makes its own. Returns 0 or
  * -errno: -ENOENT, -EACCES, -ENOTDIR (the path is a file), -ENOSYS (the
  * file system does not support RDCW: poll it instead), -ENOMEM.
  */
-int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, int recursive);
+int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, int recursive,
+                     void *event);
+/*
+ * Whether the pending read has completed and waits to be taken. Every
+ * read issued resets the event, so the owner of an event shared between
+ * watches sets it again when, after its reads, one of them is done.
+ */
+int vigil__rdcw_done(const vigil__rdcw *w);
 
 /*
  * The event that is signalled when the pending read has completed (the

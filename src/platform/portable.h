@@ -20,6 +20,9 @@
 #define VIGIL_PORTABLE_H
 
 #include "fault.h"
+#ifdef _WIN32
+#include "platform/winfs.h"
+#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -62,7 +65,8 @@ static inline struct timespec vigil__ctime(const struct stat *st) {
  * CLOCK_REALTIME, so a deadline is taken there from the monotonic one at
  * the moment of the wait (a clock change during the wait moves it).
  */
-#ifdef __APPLE__
+#if defined(__APPLE__) || defined(_WIN32)
+/* winpthreads keeps the clock set on the attribute, and waits on CLOCK_REALTIME all the same. */
 static inline int vigil__cond_clock(pthread_condattr_t *ca) {
   (void)ca;
   return 0;
@@ -106,6 +110,8 @@ typedef struct {
   int fd;
   char *buf;
   size_t cap, off, got;
+#elif defined(_WIN32)
+  vigil__win_dirlist w;
 #else
   DIR *dir;
 #endif
@@ -142,6 +148,30 @@ static inline int vigil__dirlist_next(vigil__dirlist *l, vigil__dirent *e) {
 
 static inline void vigil__dirlist_close(vigil__dirlist *l) {
   (void)l;
+}
+#elif defined(_WIN32)
+/* NtQueryDirectoryFile through the directory's handle, file IDs included (winfs.h). */
+static inline int vigil__dirlist_open(vigil__dirlist *l, int fd, char *buf, size_t cap) {
+  void *h = vigil__w_handle(fd);
+  if (!h)
+    return -EBADF;
+  return vigil__win_list_open(&l->w, h, buf, cap);
+}
+
+static inline int vigil__dirlist_next(vigil__dirlist *l, vigil__dirent *e) {
+  vigil__win_dirent w;
+  int rc = vigil__win_list_next(&l->w, &w);
+  if (rc <= 0)
+    return rc;
+  e->name = w.name;
+  e->len = w.len;
+  e->ino = w.id;
+  e->type = w.is_link ? DT_LNK : w.is_dir ? DT_DIR : DT_REG;
+  return 1;
+}
+
+static inline void vigil__dirlist_close(vigil__dirlist *l) {
+  vigil__win_list_close(&l->w);
 }
 #else
 static inline int vigil__dirlist_open(vigil__dirlist *l, int fd, char *buf, size_t cap) {

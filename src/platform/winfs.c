@@ -113,11 +113,21 @@ static int open_at(HANDLE *out, HANDLE at, const char *path, size_t len, ACCESS_
   return 0;
 }
 
+/* FILE_BASIC_INFORMATION, for the change time GetFileInformationByHandle lacks. */
+typedef struct {
+  LARGE_INTEGER CreationTime, LastAccessTime, LastWriteTime, ChangeTime;
+  ULONG FileAttributes;
+} basic_info;
+
 int vigil__win_fstat(void *h, vigil__win_stat *st) {
   BY_HANDLE_FILE_INFORMATION fi;
   if (!GetFileInformationByHandle(h, &fi))
     return vigil__win_errno(GetLastError());
   memset(st, 0, sizeof *st);
+  basic_info bi;
+  IO_STATUS_BLOCK io;
+  if (NT_SUCCESS(NtQueryInformationFile(h, &io, &bi, sizeof bi, (FILE_INFORMATION_CLASS)4)))
+    st->ctime = bi.ChangeTime.QuadPart;
   st->volume = fi.dwVolumeSerialNumber;
   st->id = ((uint64_t)fi.nFileIndexHigh << 32) | fi.nFileIndexLow;
   st->size = ((uint64_t)fi.nFileSizeHigh << 32) | fi.nFileSizeLow;
@@ -141,6 +151,26 @@ int vigil__win_open_dir(void **out, void *at, const char *path, size_t len) {
     rc = -ELOOP; /* opened the link itself: it is not followed */
   else if (rc == 0 && !st.is_dir)
     rc = -ENOTDIR;
+  if (rc < 0) {
+    CloseHandle(h);
+    return rc;
+  }
+  *out = h;
+  return 0;
+}
+
+int vigil__win_open_file(void **out, void *at, const char *path, size_t len) {
+  HANDLE h;
+  int rc = open_at(&h, at, path, len, FILE_READ_DATA | FILE_READ_ATTRIBUTES, 0);
+  *out = NULL;
+  if (rc < 0)
+    return rc;
+  vigil__win_stat st;
+  rc = vigil__win_fstat(h, &st);
+  if (rc == 0 && st.is_link)
+    rc = -ELOOP;
+  else if (rc == 0 && st.is_dir)
+    rc = -EISDIR;
   if (rc < 0) {
     CloseHandle(h);
     return rc;

@@ -40,6 +40,8 @@ typedef struct {
  */
 int vigil__win_open_dir(void **out, void *at, const char *path, size_t len);
 void vigil__win_close(void *h);
+/* Opens a file for reading, as vigil__win_open_dir opens a directory (-EISDIR for one). */
+int vigil__win_open_file(void **out, void *at, const char *path, size_t len);
 
 /* What an open handle is. */
 int vigil__win_fstat(void *h, vigil__win_stat *st);
