@@ -6,14 +6,30 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 int cmd_watch(int argc, char **argv);
+
+/*
+ * Parses a duration such as "500ms", "2s", "1.5s", "1m" or "1h" into
+ * milliseconds; "0" needs no unit. Returns 0, or -1 if s is not one.
+ * (common.c: vigil watch takes one too, where vigil run is not built.)
+ */
+int run_parse_duration(const char *s, int64_t *ms);
 
 /* The shared helpers below are in common.c. */
 
 /* Prints "vigil: " and the message on stderr, in one write. */
-void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cli_verror(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+#include <stdio.h> /* on mingw-w64, __MINGW_PRINTF_FORMAT */
+
+/* mingw-w64's printf is C99's (%zu) only as its own format, gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define CLI_PRINTF __MINGW_PRINTF_FORMAT
+#else
+#define CLI_PRINTF printf
+#endif
+void cli_error(const char *fmt, ...) __attribute__((format(CLI_PRINTF, 1, 2)));
+void cli_verror(const char *fmt, va_list ap) __attribute__((format(CLI_PRINTF, 1, 0)));
 
 /* Explains why vigil_add failed for path, naming the cause and the fix. */
 void cli_add_error(const char *path, int err, const vigil_t *v);

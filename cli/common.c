@@ -3,15 +3,17 @@
  * can cut short, the options both take, and the ready line.
  */
 #include "cli.h"
-#include "run.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/time.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -40,7 +42,7 @@ void cli_error(const char *fmt, ...) {
  * The tick is a POSIX timer where there are such (Linux); macOS has none,
  * and gets setitimer there.
  */
-#if defined(_POSIX_TIMERS) && _POSIX_TIMERS > 0
+#if defined(_POSIX_TIMERS) && _POSIX_TIMERS > 0 && !defined(_WIN32)
 #define CLI_POSIX_TIMER 1
 #endif
 
@@ -72,6 +74,22 @@ int cli_write_all(int fd, const char *buf, size_t len, size_t *done) {
   return rc;
 }
 
+#ifdef _WIN32
+/*
+ * Windows has no signal to interrupt a blocked write with: the stop
+ * check runs between writes only, so a reader that reads nothing can hold
+ * a stop until it reads or closes (docs/backends.md).
+ */
+int cli_set_stop_check(int (*stop)(void)) {
+  write_stop = stop;
+  (void)tick_ready;
+  return 0;
+}
+
+void cli_tick(int on) {
+  (void)on;
+}
+#else
 static void on_tick(int sig) {
   (void)sig;
 }
@@ -122,6 +140,36 @@ void cli_tick(int on) {
   (void)setitimer(ITIMER_REAL, &itv, NULL);
 #endif
   errno = saved;
+}
+#endif /* _WIN32 */
+
+/* A year is long enough for any grace or debounce, and keeps sums in range. */
+#define DURATION_MAX_MS (366LL * 24 * 3600 * 1000)
+
+int run_parse_duration(const char *s, int64_t *ms) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !isdigit((unsigned char)s[0]) || !(v >= 0))
+    return -1;
+  double scale;
+  if (strcmp(end, "ms") == 0)
+    scale = 1;
+  else if (strcmp(end, "s") == 0)
+    scale = 1000;
+  else if (strcmp(end, "m") == 0)
+    scale = 60 * 1000;
+  else if (strcmp(end, "h") == 0)
+    scale = 3600 * 1000;
+  else if (*end == '\0' && v == 0)
+    scale = 0; /* "0" needs no unit */
+  else
+    return -1;
+  double total = v * scale;
+  if (!(total <= (double)DURATION_MAX_MS))
+    return -1;
+  *ms = (int64_t)(total + 0.5);
+  return 0;
 }
 
 unsigned cli_parse_events(const char *list) {

@@ -451,7 +451,12 @@ static int append_time(vg_buf *b, const struct timespec *when) {
     when = &now;
   }
   struct tm tm;
+#ifdef _WIN32
+  time_t secs = when->tv_sec;
+  if (localtime_s(&tm, &secs) != 0)
+#else
   if (!localtime_r(&when->tv_sec, &tm))
+#endif
     return -EOVERFLOW;
   char s[64];
   /* Leave room for the milliseconds; strftime returns 0 when it runs out. */

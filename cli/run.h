@@ -28,12 +28,6 @@ int cmd_run(int argc, char **argv);
 /* Milliseconds on the monotonic clock. */
 int64_t run_now_ms(void);
 
-/*
- * Parses a duration such as "500ms", "2s", "1.5s", "1m" or "1h" into
- * milliseconds; "0" needs no unit. Returns 0, or -1 if s is not one.
- */
-int run_parse_duration(const char *s, int64_t *ms);
-
 /* Writes a duration as it would be typed: "500ms", "5s", "1.5s", "2m". */
 void run_format_duration(int64_t ms, char *buf, size_t size);
 

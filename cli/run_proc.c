@@ -26,35 +26,6 @@ int64_t run_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A year is long enough for any grace or debounce, and keeps sums in range. */
-#define DURATION_MAX_MS (366LL * 24 * 3600 * 1000)
-
-int run_parse_duration(const char *s, int64_t *ms) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || !isdigit((unsigned char)s[0]) || !(v >= 0))
-    return -1;
-  double scale;
-  if (strcmp(end, "ms") == 0)
-    scale = 1;
-  else if (strcmp(end, "s") == 0)
-    scale = 1000;
-  else if (strcmp(end, "m") == 0)
-    scale = 60 * 1000;
-  else if (strcmp(end, "h") == 0)
-    scale = 3600 * 1000;
-  else if (*end == '\0' && v == 0)
-    scale = 0; /* "0" needs no unit */
-  else
-    return -1;
-  double total = v * scale;
-  if (!(total <= (double)DURATION_MAX_MS))
-    return -1;
-  *ms = (int64_t)(total + 0.5);
-  return 0;
-}
-
 void run_format_duration(int64_t ms, char *buf, size_t size) {
   long long v = (long long)ms;
   if (v > 0 && v % 3600000 == 0)

@@ -13,6 +13,10 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +201,24 @@ static int on_progress(void *userdata, size_t dirs) {
   return stop_requested;
 }
 
+#ifdef _WIN32
+/*
+ * Ctrl-C, Ctrl-Break and the console closing: Windows runs the handler on
+ * a thread of its own, where vigil_wake is safe; the loop then drains and
+ * exits 0, as after SIGINT.
+ */
+static BOOL WINAPI on_console_event(DWORD type) {
+  (void)type;
+  on_stop_signal(SIGINT);
+  return TRUE;
+}
+
+static void install_signals(vigil_t *v) {
+  signal_target = v;
+  SetConsoleCtrlHandler(on_console_event, TRUE);
+  (void)cli_set_stop_check(write_should_stop);
+}
+#else
 static void install_signals(vigil_t *v) {
   signal_target = v;
   struct sigaction sa;
@@ -210,6 +232,7 @@ static void install_signals(vigil_t *v) {
   /* Without its tick (no timer to be had), the stop signal alone interrupts a write. */
   (void)cli_set_stop_check(write_should_stop);
 }
+#endif
 
 typedef struct {
   const watch_opts *o;

@@ -1,0 +1,133 @@
+"""vigil.exe watch under wine: the ready line, events as NDJSON, --exclude,
+and Ctrl-C (wine delivers SIGINT to the console control handler) ending it
+with status 0 after what was read is written.
+
+Run by ctest in the Windows build (cmake/windows.cmake), which sets
+VIGIL_EXE, WINEPREFIX and WINEDEBUG. Changes are made from Linux: wine
+reports them as it does a Windows program's.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import queue
+
+import pytest
+
+EXE = os.environ.get("VIGIL_EXE")
+WINE = shutil.which("wine")
+
+pytestmark = pytest.mark.skipif(
+    not EXE or not WINE, reason="needs wine and VIGIL_EXE (the Windows build runs this test)"
+)
+
+TIMEOUT = 30
+
+
+def winpath(path):
+    """The Windows name of a Linux path: wine's Z: drive is /."""
+    return "Z:" + path.replace("/", "\\")
+
+
+class Watch:
+    def __init__(self, root, *args):
+        self.root = root
+        self.proc = subprocess.Popen(
+            [WINE, EXE, "watch", *args, winpath(root)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.lines = queue.Queue()
+        self.errs = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.errs), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, q):
+        for line in iter(stream.readline, b""):
+            q.put(line.decode("utf-8", "surrogateescape").rstrip("\n"))
+        q.put(None)
+
+    def wait_ready(self):
+        while True:
+            line = self.errs.get(timeout=TIMEOUT)
+            assert line is not None, "vigil.exe ended before it was ready"
+            if line.startswith("vigil: ready"):
+                return line
+
+    def until_sentinel(self, name):
+        """Makes the file name, then returns the events before its creation."""
+        open(os.path.join(self.root, name), "w").close()
+        got = []
+        while True:
+            line = self.lines.get(timeout=TIMEOUT)
+            assert line is not None, "vigil.exe ended: %r" % got
+            ev = json.loads(line)  # every line is one JSON object
+            rel = ev["path"][len(winpath(self.root)) + 1 :]
+            if rel == name and ev["type"] == "created":
+                return got
+            if rel.startswith("sentinel"):
+                continue
+            got.append((ev["type"], rel, ev["dir"]))
+
+    def interrupt(self):
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=TIMEOUT)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def root():
+    d = tempfile.mkdtemp(prefix="vigil-win-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_json_events_and_ctrl_c_ends_with_0(root):
+    w = Watch(root, "--json")
+    try:
+        assert w.wait_ready() == "vigil: ready, watching 1 directories"
+        open(os.path.join(root, "a file.txt"), "w").close()
+        os.mkdir(os.path.join(root, "d"))
+        with open(os.path.join(root, "d", "\u00e9t\u00e9.txt"), "w") as f:
+            f.write("x")
+        got = w.until_sentinel("sentinel-1")
+        assert ("created", "a file.txt", False) in got
+        assert ("created", "d", True) in got
+        assert ("created", "d/\u00e9t\u00e9.txt", False) in got
+        os.rename(os.path.join(root, "a file.txt"), os.path.join(root, "b.txt"))
+        got = w.until_sentinel("sentinel-2")
+        assert got == [("moved", "b.txt", False)]
+        assert w.interrupt() == 0
+    finally:
+        w.close()
+
+
+def test_exclude(root):
+    w = Watch(root, "--json", "--exclude", "*.o", "--exclude", "build/")
+    try:
+        w.wait_ready()
+        open(os.path.join(root, "x.o"), "w").close()
+        os.mkdir(os.path.join(root, "build"))
+        open(os.path.join(root, "build", "y"), "w").close()
+        open(os.path.join(root, "x.c"), "w").close()
+        got = w.until_sentinel("sentinel-1")
+        assert [g for g in got if g[0] == "created"] == [("created", "x.c", False)]
+        assert all(g[1] == "x.c" for g in got)
+        assert w.interrupt() == 0
+    finally:
+        w.close()
+
+
+def test_run_is_not_built_on_windows():
+    p = subprocess.run([WINE, EXE, "run", "--", "cmd"], capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 1
+    assert b"'vigil run' is not built on Windows yet" in p.stderr
