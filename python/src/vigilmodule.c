@@ -9,9 +9,10 @@
  *
  * How a Watcher is shared between threads. libvigil wants vigil_add,
  * vigil_remove and vigil_read called from one thread at a time, but allows
- * vigil_fd and vigil_wake from any thread at any time. So:
- *   - opmu serialises every call into the library other than those two.
- *     It is never held while blocking: read() waits in poll() on vigil_fd
+ * vigil_fd, vigil_wait_fds, vigil_timeout and vigil_wake from any thread
+ * at any time. So:
+ *   - opmu serialises every call into the library other than those.
+ *     It is never held while blocking: read() waits in poll() on wait_fd
  *     with opmu released and then drains with vigil_read(.., 0).
  *   - mu guards the life cycle: `users` counts the calls in progress, and
  *     close() sets `closing`, wakes every waiter with vigil_wake, and lets
@@ -31,7 +32,7 @@
  * handler always does is write the signal number to the wakeup fd of
  * signal.set_wakeup_fd. So a blocking read() in the main thread installs a
  * pipe of ours as the wakeup fd for the time it sleeps, polls on it beside
- * vigil_fd, and on waking restores the previous wakeup fd, forwards the
+ * wait_fd, and on waking restores the previous wakeup fd, forwards the
  * bytes it got to it (asyncio, for one, reads its signals from there), and
  * runs the handlers with PyErr_CheckSignals. Ctrl-C therefore raises
  * KeyboardInterrupt as soon as the main thread gets the GIL back, which is
