@@ -16,6 +16,7 @@
 #include "backend/backend.h"
 #include "backend/rdcw.h"
 #include "backend/rdcw_obs.h"
+#include "platform/winfs.h"
 
 #include <windows.h>
 
@@ -27,6 +28,17 @@ typedef struct root_watch {
   vigil__rdcw *w;
   vigil__rdcw_obs obs;
   const char *path; /* the root's directory (vigil__root.abspath), '/' between names */
+  /*
+   * The root's own read says nothing when the root is renamed (its
+   * handle follows the directory), so a read of its parent, not of the
+   * subtree, looks for the root's name going away; then the root has
+   * ended if its path no longer leads to the same directory (volume
+   * serial and file ID). NULL for a drive's or a share's top.
+   */
+  vigil__rdcw *up;
+  const char *base; /* the root's name in its parent: a pointer into path */
+  uint64_t volume, id;
+  int base_went; /* the parent said the name went away, in the read under way */
   struct root_watch *next;
 } root_watch;
 
@@ -65,13 +77,83 @@ static root_watch *find(const state *s, const vigil__node *top) {
   return NULL;
 }
 
+/* Has one of the root's reads completed? */
+static int done(const root_watch *rw) {
+  return vigil__rdcw_done(rw->w) || (rw->up && vigil__rdcw_done(rw->up));
+}
+
 /* Every read issued reset the event: set it while a completion waits. */
 static void rearm(state *s) {
   for (root_watch *rw = s->roots; rw; rw = rw->next)
-    if (vigil__rdcw_done(rw->w)) {
+    if (done(rw)) {
       SetEvent(s->ev);
       return;
     }
+}
+
+/* Is the directory at the root's path the one that was watched? */
+static int still_there(const root_watch *rw) {
+  void *h;
+  if (vigil__win_open_dir(&h, NULL, rw->path, strlen(rw->path)) < 0)
+    return 0;
+  vigil__win_stat st;
+  int same = vigil__win_fstat(h, &st) == 0 && st.volume == rw->volume && st.id == rw->id;
+  vigil__win_close(h);
+  return same;
+}
+
+/* Watches the root's parent for its name, and notes what the root is. */
+static void watch_up(state *s, root_watch *rw) {
+  const char *slash = strrchr(rw->path, '/');
+  if (!slash || !slash[1] || slash == rw->path || slash[-1] == ':' || slash[-1] == '/')
+    return; /* a drive's or a share's top: nothing above it to rename it in */
+  void *h;
+  vigil__win_stat st;
+  if (vigil__win_open_dir(&h, NULL, rw->path, strlen(rw->path)) < 0)
+    return;
+  int rc = vigil__win_fstat(h, &st);
+  vigil__win_close(h);
+  if (rc < 0)
+    return;
+  size_t up_len = (size_t)(slash - rw->path);
+  char *up = malloc(up_len + 1);
+  if (!up)
+    return;
+  memcpy(up, rw->path, up_len);
+  up[up_len] = 0;
+  /* Without it the root still works; only its move away goes unseen. */
+  if (vigil__rdcw_open(&rw->up, up, 0, 0, s->ev) == 0) {
+    rw->base = slash + 1;
+    rw->volume = st.volume;
+    rw->id = st.id;
+  }
+  free(up);
+}
+
+static int parent_record(void *ctx, unsigned action, const char *path, size_t len) {
+  root_watch *rw = ctx;
+  if ((action == VIGIL__RDCW_REMOVED || action == VIGIL__RDCW_RENAMED_OLD) &&
+      len == strlen(rw->base) && memcmp(path, rw->base, len) == 0)
+    rw->base_went = 1;
+  return 0;
+}
+
+/*
+ * Takes the parent's completion: when the root's name went away (or the
+ * records were lost), the root has ended if its path no longer leads to
+ * it. Returns whether it ended.
+ */
+static int read_up(vigil_t *v, root_watch *rw) {
+  if (!rw->up || !vigil__rdcw_done(rw->up))
+    return 0;
+  vigil__rdcw_result res;
+  rw->base_went = 0;
+  vigil__rdcw_read(rw->up, parent_record, rw, &res);
+  if ((rw->base_went || res.overflow || res.gone) && !still_there(rw)) {
+    vigil__rdcw_obs_result(&rw->obs, v, 0, 1);
+    return 1;
+  }
+  return 0;
 }
 
 /* What the entry at path (relative to the root, '\' between names) is now. */
@@ -119,6 +201,7 @@ static int win_watch(void *st, vigil__node *dir, int fd) {
     free(rw);
     return rc;
   }
+  watch_up(s, rw);
   rw->next = s->roots;
   s->roots = rw;
   s->nroots++;
@@ -139,6 +222,7 @@ static void drop(state *s, root_watch *rw) {
       break;
     }
   s->nroots--;
+  vigil__rdcw_close(rw->up);
   vigil__rdcw_close(rw->w);
   vigil__rdcw_obs_free(&rw->obs);
   free(rw);
@@ -174,7 +258,17 @@ static int win_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *
   root_watch *next;
   for (root_watch *rw = s->roots; rw; rw = next) {
     next = rw->next;
-    if (!vigil__rdcw_done(rw->w))
+    if (!done(rw))
+      continue;
+    s->current = rw;
+    s->current_dropped = 0;
+    int ended = read_up(v, rw);
+    s->current = NULL;
+    if (s->current_dropped) {
+      drop(s, rw);
+      continue;
+    }
+    if (ended || !vigil__rdcw_done(rw->w))
       continue;
     read_ctx c = {s, rw};
     vigil__rdcw_result res;
@@ -211,7 +305,7 @@ static size_t win_pending(void *st) {
   state *s = st;
   size_t n = 0;
   for (root_watch *rw = s->roots; rw; rw = rw->next)
-    n += vigil__rdcw_done(rw->w) != 0;
+    n += done(rw) != 0;
   return n;
 }
 
@@ -225,11 +319,18 @@ static size_t win_discard(void *st, size_t max_units) {
   size_t n = 0, units = 0;
   ResetEvent(s->ev);
   for (root_watch *rw = s->roots; rw && units < max_units; rw = rw->next) {
-    if (!vigil__rdcw_done(rw->w))
+    if (!done(rw))
       continue;
     vigil__rdcw_result res;
-    vigil__rdcw_read(rw->w, ignore_record, NULL, &res);
-    n += res.records;
+    /* The parent's records too: the repair that follows a discard finds a root moved away. */
+    if (rw->up && vigil__rdcw_done(rw->up)) {
+      vigil__rdcw_read(rw->up, ignore_record, NULL, &res);
+      n += res.records;
+    }
+    if (vigil__rdcw_done(rw->w)) {
+      vigil__rdcw_read(rw->w, ignore_record, NULL, &res);
+      n += res.records;
+    }
     units++;
   }
   rearm(s);

@@ -274,6 +274,55 @@ static void root_removed(void) {
           "the core's side is tests/unit/test_rdcw_obs.c, root_removed");
 }
 
+/*
+ * The root moved away: its own read says nothing (its handle follows the
+ * directory); the backend's read of the parent sees the name go, and the
+ * root ends with removed events, its top last.
+ */
+static void root_moved_away_ends_it(void) {
+  char *top = wt_tempdir();
+  char *root = wt_join(top, "root"), *moved = wt_join(top, "moved");
+  char *a = wt_join(root, "a"), *sub = wt_join(root, "sub"), *x = wt_join(root, "sub\\x");
+  wt_mkdir(root);
+  wt_write(a, "");
+  wt_mkdir(sub);
+  wt_write(x, "");
+  vigil_options o;
+  WT_EQ(vigil_options_init(&o), 0);
+  vigil_t *v;
+  WT_EQ(vigil_open(&v, &o), 0);
+  WT_EQ(vigil_add(v, root, 0), 0);
+  wt_rename(root, moved);
+  char got[1024] = "";
+  int64_t end = wt_now_us() + 20 * 1000000LL;
+  for (;;) {
+    vigil_event ev;
+    int left = (int)((end - wt_now_us()) / 1000);
+    WT_CMP(left, >, 0);
+    int rc = vigil_read(v, &ev, left);
+    WT_CMP(rc, >=, 0);
+    if (rc == 0)
+      continue;
+    size_t n = strlen(root);
+    const char *rel = strncmp(ev.path, root, n) == 0 ? ev.path + n : ev.path;
+    WT_CMP(strlen(got) + strlen(rel) + 16, <, sizeof got);
+    strcat(got, vigil_kind_name(ev.kind));
+    strcat(got, " ");
+    strcat(got, rel);
+    strcat(got, "\n");
+    if (ev.kind == VIGIL_REMOVED && !*rel)
+      break;
+  }
+  const char *px = strstr(got, "removed /sub/x\n"), *psub = strstr(got, "removed /sub\n");
+  if (!px || !psub || px > psub || !strstr(got, "removed /a\n"))
+    wt_fail(__FILE__, __LINE__, "not every entry removed, children first:\n%s", got);
+  vigil_stats st = {0};
+  WT_EQ(vigil_get_stats(v, &st, sizeof st), 0);
+  vigil_close(v);
+  wt_rmtree(top);
+  free(top), free(root), free(moved), free(a), free(sub), free(x);
+}
+
 /* ---- Overflow: reported, repaired, and the stream replays to the disk. */
 
 static void overflow_reported_and_repaired(void) {
@@ -508,6 +557,7 @@ int main(int argc, char **argv) {
       WT_TEST(odd_names),
       WT_TEST(exclusions_apply),
       WT_TEST(root_removed),
+      WT_TEST(root_moved_away_ends_it),
       WT_TEST(overflow_reported_and_repaired),
       WT_TEST(stop_in_a_storm_with_cancelioex),
       WT_TEST(stop_in_a_storm_without_cancelioex),
