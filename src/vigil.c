@@ -791,6 +791,15 @@ static int overlaps_other_backend(const vigil_t *v, const vigil__root *n) {
   return 0;
 }
 
+/* Is c a separator of a path as given? Windows takes '\\' as well as '/'. */
+static int is_sep(char c) {
+#ifdef _WIN32
+  return c == '/' || c == '\\';
+#else
+  return c == '/';
+#endif
+}
+
 /*
  * A file root is watched through its directory. A symbolic link the
  * caller named is followed to the file it points to, whose directory and
@@ -809,11 +818,11 @@ static int split_file_root(vigil__root *r) {
     len = strlen(real);
   }
   size_t b = len;
-  while (b > 0 && p[b - 1] != '/')
+  while (b > 0 && !is_sep(p[b - 1]))
     b--;
   r->base = vigil__malloc(len - b + 1);
   size_t d = b;
-  while (d > 1 && p[d - 1] == '/')
+  while (d > 1 && is_sep(p[d - 1]))
     d--;
   r->dirpath = vigil__malloc(d ? d + 1 : 2);
   if (!r->base || !r->dirpath) {
@@ -897,7 +906,7 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   if (!r->given)
     goto err;
   r->prefix_len = len;
-  while (r->prefix_len > 1 && path[r->prefix_len - 1] == '/')
+  while (r->prefix_len > 1 && is_sep(path[r->prefix_len - 1]))
     r->prefix_len--;
   rc = root_options(v, r, ro);
   if (rc < 0)

@@ -131,3 +131,50 @@ def test_run_is_not_built_on_windows():
     p = subprocess.run([WINE, EXE, "run", "--", "cmd"], capture_output=True, timeout=TIMEOUT)
     assert p.returncode == 1
     assert b"'vigil run' is not built on Windows yet" in p.stderr
+
+
+def test_file_root_with_format(root):
+    """A file root, named with '\\' as Windows users write paths."""
+    path = os.path.join(root, "f.txt")
+    with open(path, "w") as f:
+        f.write("x")
+    p = subprocess.Popen(
+        [WINE, EXE, "watch", "--format", "%e %p", winpath(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert p.stderr.readline().decode().rstrip("\n") == "vigil: ready, watching 1 directories"
+        with open(os.path.join(root, "other"), "w") as f:
+            f.write("not this one")
+        with open(path, "a") as f:
+            f.write("more")
+        assert p.stdout.readline().decode() == "modified %s\n" % winpath(path)
+        os.unlink(path)
+        assert p.stdout.readline().decode() == "removed %s\n" % winpath(path)
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=TIMEOUT) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_trailing_separator_is_not_doubled(root):
+    w = Watch(root + "/", "--json")
+    try:
+        w.wait_ready()
+        open(os.path.join(root, "a"), "w").close()
+        line = w.lines.get(timeout=TIMEOUT)
+        assert json.loads(line)["path"] == winpath(root) + "/a"
+        assert w.interrupt() == 0
+    finally:
+        w.close()
+
+
+def test_missing_path_names_it(root):
+    missing = winpath(os.path.join(root, "missing"))
+    p = subprocess.run([WINE, EXE, "watch", missing], capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 1
+    assert p.stderr.decode() == "vigil: %s: No such file or directory\n" % missing
