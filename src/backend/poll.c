@@ -23,11 +23,8 @@
  * the stamp carries the stamp's very time. That can only happen when the
  * pass ran within a tick of the stamp (the stamp is "racy", as git calls
  * it), which the pass can tell from the local clock and the largest lead
- * of the file system's clock over it seen so far; then the slot also
- * keeps a digest of the one file at the stamp (inode, size, mtime), or
- * says there were several, and the next pass compares the files at the
- * stamp with it, or reports them (the only case where a file may be
- * reported modified without a change).
+ * of that file system's clock over it seen so far; such a directory is
+ * looked at again once the tick is surely over (see "Racy stamps").
  *
  * Directories are not stat'ed: their content is their listing, and a
  * listing's d_type tells them apart from files, so only the files cost a
@@ -90,7 +87,16 @@ typedef struct {
   size_t watches;
   unsigned src; /* the source index in a watched node's flags, once known */
   int src_known;
-  int64_t lead_ns; /* the largest lead of a file system's clock over ours seen, or INT64_MIN */
+  /*
+   * Per file system (st_dev), the largest lead of its clock over ours seen
+   * so far (ctime - CLOCK_REALTIME at the stat), or INT64_MIN. A file
+   * system beyond the table's room has no lead: its listings are racy.
+   */
+  struct lead {
+    uint64_t dev;
+    int64_t ns;
+  } leads[16];
+  size_t nleads;
   struct racy_set *racy; /* the directories to look at again (see below) */
   rec *recs;
   size_t nrecs, recs_cap;
@@ -330,6 +336,7 @@ typedef struct {
   int64_t stamp;    /* the newest ctime so far, at least old */
   int64_t now;      /* the local clock (CLOCK_REALTIME ns) when the listing began */
   const racy *look; /* the files kept at the old stamp, for a second look */
+  int64_t *lead;    /* its file system's lead (state.leads), or NULL before a file is seen */
   size_t mark;      /* where this listing's candidate ties begin */
   size_t names_mark;
   int nomem;
@@ -338,6 +345,17 @@ typedef struct {
 static void cmp_begin(state *s, dir_cmp *c, int64_t old);
 static int racy_commit(state *s, vigil__node *d, dir_cmp *c);
 
+/* The lead of file system dev, or NULL when the table is full. */
+static int64_t *lead_of(state *s, uint64_t dev) {
+  for (size_t i = 0; i < s->nleads; i++)
+    if (s->leads[i].dev == dev)
+      return &s->leads[i].ns;
+  if (s->nleads == sizeof s->leads / sizeof s->leads[0])
+    return NULL;
+  s->leads[s->nleads] = (struct lead){dev, INT64_MIN};
+  return &s->leads[s->nleads++].ns;
+}
+
 /*
  * Notes a stat'ed file: its ctime may raise the stamp, and a file that may
  * be at the final stamp is kept as a candidate tie.
@@ -345,8 +363,10 @@ static int racy_commit(state *s, vigil__node *d, dir_cmp *c);
 static void fold(state *s, dir_cmp *c, const char *name, size_t len, const struct stat *st) {
   racy_set *rs = s->racy;
   int64_t ct = ns_of(&ST_CTIM(st));
-  if (ct - c->now > s->lead_ns)
-    s->lead_ns = ct - c->now;
+  if (!c->lead)
+    c->lead = lead_of(s, (uint64_t)st->st_dev);
+  if (c->lead && ct - c->now > *c->lead)
+    *c->lead = ct - c->now;
   if (ct < c->stamp || c->nomem)
     return;
   if (ct > c->stamp) {
@@ -570,8 +590,10 @@ static int racy_commit(state *s, vigil__node *d, dir_cmp *c) {
   racy_set *rs = s->racy;
   if (c->look)
     ((racy *)c->look)->dir = NULL;
-  int64_t margin = c->stamp + RACY_MIN_NS - (c->now + s->lead_ns);
-  int is_racy = c->stamp > 1 && s->lead_ns != INT64_MIN && margin > 0;
+  /* A file system with no lead known cannot show the tick is over: racy, for a while. */
+  int64_t lead = c->lead && *c->lead != INT64_MIN ? *c->lead : c->stamp - c->now;
+  int64_t margin = c->stamp + RACY_MIN_NS - (c->now + lead);
+  int is_racy = c->stamp > 1 && margin > 0;
   /* A directory never stamped learns its stamp now; only the next pass can tell changes. */
   stamp_set(d, c->stamp ? c->stamp : 1, is_racy ? RACY : 0);
   if (!is_racy || c->nomem) {
@@ -905,7 +927,6 @@ static int po_open(void **out, int *fd, const vigil__backend_config *cfg) {
   }
   s->interval_ms = cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : DEFAULT_INTERVAL_MS;
   s->due_ms = now_ms() + s->interval_ms;
-  s->lead_ns = INT64_MIN;
   *out = s;
   *fd = -1; /* nothing to wait on: passes are due by the clock (read's wait_ms) */
   return 0;
