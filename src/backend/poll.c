@@ -72,6 +72,7 @@ typedef struct {
   vigil__node *dir; /* NULL once the directory left the tree */
   uint32_t name;    /* offset of the name in names */
   uint8_t len, op, is_dir, kind;
+  uint8_t type;  /* GONE: the node's (VIGIL__T_NONDIR if never known); APPEARED: the listing's */
   uint32_t ino;  /* low 32 bits */
   int64_t mtime; /* APPEARED: the file's mtime; GONE: the directory's stamp before the pass */
   size_t pair;   /* the record at the other end of a move, or SIZE_MAX */
@@ -523,6 +524,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       }
       r->ino = child->ino;
       r->is_dir = child->type == VIGIL__T_DIR;
+      r->type = child->type;
       r->mtime = c.old;
     }
     if (!vigil__obs_admits(v, d, e.name, e.len, is_dir))
@@ -541,6 +543,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
     }
     r->ino = (uint32_t)e.ino;
     r->is_dir = (uint8_t)is_dir;
+    r->type = (uint8_t)type;
     r->mtime = mt;
   }
   list_end(&l);
@@ -563,6 +566,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
     else {
       r->ino = k->ino;
       r->is_dir = k->type == VIGIL__T_DIR;
+      r->type = k->type;
       r->mtime = c.old;
     }
   }
@@ -789,6 +793,13 @@ static int pair_moves(state *s) {
     for (; lo < n && g[lo].ino == a->ino; lo++) {
       rec *o = &s->recs[g[lo].i];
       if (o->pair != SIZE_MAX || o->is_dir != a->is_dir)
+        continue;
+      /* A link made with the inode number of a file just deleted is no move. */
+      if (o->type != VIGIL__T_NONDIR && o->type != a->type)
+        continue;
+      /* Nor is the same name with another type or inode: it went, and came. */
+      if (o->dir == a->dir && o->len == a->len &&
+          memcmp(s->names + o->name, s->names + a->name, a->len) == 0)
         continue;
       if (!a->is_dir && (!o->mtime || a->mtime > o->mtime))
         continue;
