@@ -40,6 +40,12 @@
 #ifndef NAME_MAX
 #define NAME_MAX 255
 #endif
+/*
+ * Every path is opened with the \\?\ prefix (winfs.c), which takes up
+ * to 32,767 UTF-16 units: mingw-w64's PATH_MAX is MAX_PATH's 260.
+ */
+#undef PATH_MAX
+#define PATH_MAX 32768
 #ifndef ESTALE
 #define ESTALE 116
 #endif

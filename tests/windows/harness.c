@@ -96,11 +96,18 @@ int64_t wt_now_us(void) {
                    t.QuadPart % freq.QuadPart * 1000000 / freq.QuadPart);
 }
 
+/*
+ * A UTF-16 path; an absolute one gets the \\?\ prefix, so that the
+ * tests can make and remove trees deeper than MAX_PATH.
+ */
 static wchar_t *wide(const char *s) {
   int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-  wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
-  if (!w || MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n) != n)
+  int pre = s[0] && s[1] == ':' && s[2] == '\\' ? 4 : 0;
+  wchar_t *w = n > 0 ? malloc((size_t)(n + pre) * sizeof *w) : NULL;
+  if (!w || MultiByteToWideChar(CP_UTF8, 0, s, -1, w + pre, n) != n)
     wt_fail(__FILE__, __LINE__, "cannot convert \"%s\" to UTF-16", s);
+  if (pre)
+    memcpy(w, L"\\\\?\\", 4 * sizeof *w);
   return w;
 }
 

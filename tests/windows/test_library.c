@@ -238,6 +238,34 @@ static void odd_names(void) {
   fx_close(&f);
 }
 
+/* A root whose path is longer than MAX_PATH (260): the library adds the \\?\ prefix itself. */
+static void long_root_path(void) {
+  char *top = wt_tempdir();
+  char *deep = strdup(top);
+  WT_ASSERT(deep);
+  for (int i = 0; i < 6; i++) {
+    char *next = wt_join(deep, "a-directory-name-of-fifty-characters-for-depth-xx");
+    free(deep);
+    deep = next;
+    wt_mkdir(deep); /* the harness adds \\?\ to a long path */
+  }
+  WT_CMP(strlen(deep), >, 300);
+  fx f;
+  memset(&f, 0, sizeof f);
+  f.root = deep;
+  vigil_options o;
+  WT_EQ(vigil_options_init(&o), 0);
+  WT_EQ(vigil_open(&f.v, &o), 0);
+  WT_EQ(vigil_add(f.v, deep, 0), 0);
+  char *sub = wt_join(deep, "sub");
+  wt_mkdir(sub);
+  const char *got = until_sentinel(&f, "sentinel-1");
+  WT_STREQ(got, "created sub\n");
+  vigil_close(f.v);
+  wt_rmtree(top);
+  free(sub), free(deep), free(top);
+}
+
 static void exclusions_apply(void) {
   char *root = wt_tempdir();
   char *ign = wt_join(root, "ignored"), *inner = wt_join(root, "ignored\\x");
@@ -555,6 +583,7 @@ int main(int argc, char **argv) {
       WT_TEST(new_directory_filled_at_once),
       WT_TEST(moved_in_and_out),
       WT_TEST(odd_names),
+      WT_TEST(long_root_path),
       WT_TEST(exclusions_apply),
       WT_TEST(root_removed),
       WT_TEST(root_moved_away_ends_it),
