@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The most a network share accepts for one read (SMB refuses more). */
@@ -38,6 +39,13 @@ struct vigil__rdcw {
   unsigned in_read : 1;   /* vigil__rdcw_read is handing records to its callback */
   unsigned close_me : 1;  /* closed from inside that callback */
   unsigned own_event : 1; /* ov.hEvent is this watch's, not shared with others */
+  /*
+   * A completed batch read in parts (vigil__rdcw_read's max): it stays in
+   * buf[cur ^ 1] while the next read fills buf[cur], and the next
+   * completion is not taken before the batch is done, since its read
+   * would be issued into this buffer.
+   */
+  size_t left_off, left_bytes; /* left_off < left_bytes while records are left */
 };
 
 /*
@@ -283,19 +291,24 @@ uint16_t *vigil__win_long_path(const char *path, int *err) {
 
 /* ---- Records. */
 
-int vigil__rdcw_decode(const void *buf, size_t bytes, vigil__rdcw_cb cb, void *ctx,
-                       vigil__rdcw_result *out) {
+/*
+ * Decodes from *at (the offset of the next record) at most max records;
+ * *at becomes the offset of the next one, or bytes at the end.
+ */
+static int decode_part(const void *buf, size_t bytes, size_t *at, size_t max, vigil__rdcw_cb cb,
+                       void *ctx, vigil__rdcw_result *out) {
   const unsigned char *p = buf;
   char small[512];
   char *name = small;
   size_t cap = sizeof small;
   int rc = 0;
-  if (bytes == 0) {
-    /* Success with nothing: the kernel's buffer overflowed. */
-    out->overflow = 1;
-    return 0;
-  }
-  for (size_t off = 0;;) {
+  size_t off = *at, n = 0;
+  for (;;) {
+    if (n == max) {
+      *at = off;
+      goto out;
+    }
+    n++;
     DWORD next, action, name_bytes;
     if (bytes - off < 12) {
       rc = -EINVAL;
@@ -357,9 +370,22 @@ int vigil__rdcw_decode(const void *buf, size_t bytes, vigil__rdcw_cb cb, void *c
     }
     off += next;
   }
+  *at = bytes; /* the end, or a fault: nothing more to read in it */
+out:
   if (name != small)
     free(name);
   return rc;
+}
+
+int vigil__rdcw_decode(const void *buf, size_t bytes, vigil__rdcw_cb cb, void *ctx,
+                       vigil__rdcw_result *out) {
+  if (bytes == 0) {
+    /* Success with nothing: the kernel's buffer overflowed. */
+    out->overflow = 1;
+    return 0;
+  }
+  size_t at = 0;
+  return decode_part(buf, bytes, &at, SIZE_MAX, cb, ctx, out);
 }
 
 /* ---- The watch. */
@@ -501,7 +527,7 @@ void vigil__rdcw_close(vigil__rdcw *w) {
 }
 
 int vigil__rdcw_done(const vigil__rdcw *w) {
-  return w->pending && completed(w);
+  return w->left_off < w->left_bytes || (w->pending && completed(w));
 }
 
 int vigil__rdcw_park(vigil__rdcw *w) {
@@ -522,8 +548,31 @@ int vigil__rdcw_park(vigil__rdcw *w) {
   return 1;
 }
 
-int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, vigil__rdcw_result *out) {
+/* Hands on up to max records of the batch in parts (see struct vigil__rdcw). */
+static int read_left(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, size_t max,
+                     vigil__rdcw_result *out) {
+  w->in_read = 1;
+  int rc = decode_part(w->buf[w->cur ^ 1], w->left_bytes, &w->left_off, max, cb, ctx, out);
+  w->in_read = 0;
+  if (rc == -EINVAL) {
+    out->overflow = 1; /* a malformed batch is a lost one */
+    rc = 0;
+  }
+  if (w->left_off >= w->left_bytes)
+    w->left_off = w->left_bytes = 0;
+  out->more = w->left_off < w->left_bytes;
+  if (w->close_me)
+    close_now(w);
+  return rc;
+}
+
+int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, size_t max,
+                     vigil__rdcw_result *out) {
   memset(out, 0, sizeof *out);
+  if (!max)
+    max = SIZE_MAX;
+  if (w->left_off < w->left_bytes)
+    return read_left(w, cb, ctx, max, out);
   if (!w->dir) {
     out->gone = 1;
     return 0;
@@ -551,8 +600,7 @@ int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, vigil__rdcw_r
     out->os = err;
     return 0;
   }
-  const void *done = w->buf[w->cur];
-  w->cur ^= 1;
+  w->cur ^= 1; /* the completed batch is now buf[cur ^ 1] */
   /* The next read first, so that the kernel fills one buffer while this code reads the other. */
   DWORD ierr = issue(w);
   if (ierr) {
@@ -561,14 +609,11 @@ int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, vigil__rdcw_r
   }
   if (err)
     return 0;
-  w->in_read = 1;
-  int rc = vigil__rdcw_decode(done, n, cb, ctx, out);
-  w->in_read = 0;
-  if (rc == -EINVAL) {
-    out->overflow = 1; /* a malformed batch is a lost one */
-    rc = 0;
+  if (n == 0) {
+    out->overflow = 1; /* success with nothing: the kernel's buffer overflowed */
+    return 0;
   }
-  if (w->close_me)
-    close_now(w);
-  return rc;
+  w->left_off = 0;
+  w->left_bytes = n;
+  return read_left(w, cb, ctx, max, out);
 }

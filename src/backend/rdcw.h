@@ -61,6 +61,7 @@ typedef struct {
   size_t records;   /* records handed to the callback */
   int overflow;     /* records were lost: repair the root */
   int gone;         /* the root cannot be watched any more (deleted, or its handle failed) */
+  int more;         /* records of this batch are left for the next calls (max) */
   unsigned long os; /* gone: the system's error code (GetLastError) */
 } vigil__rdcw_result;
 
@@ -107,7 +108,8 @@ int vigil__win_errno(unsigned long code);
 int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, int recursive,
                      void *event);
 /*
- * Whether the pending read has completed and waits to be taken. Every
+ * Whether the pending read has completed and waits to be taken, or a
+ * batch is still being read in parts. Every
  * read issued resets the event, so the owner of an event shared between
  * watches sets it again when, after its reads, one of them is done.
  */
@@ -122,12 +124,16 @@ void *vigil__rdcw_event(const vigil__rdcw *w);
 
 /*
  * Takes a completed read, if there is one, without blocking: issues the
- * next read, then hands the records to cb. A parked watch is issued
- * again here, by the calling thread. Returns 0 (with *out filled: 0
- * records when nothing had completed) or -errno when the next read
- * cannot be issued for a reason other than the root being gone.
+ * next read, then hands the records to cb, at most max of them (0: all);
+ * the rest of the batch comes with the next calls, before any later
+ * completion is taken (vigil__rdcw_done stays true meanwhile), so that
+ * one call never runs long. A parked watch is issued again here, by the
+ * calling thread. Returns 0 (with *out filled: 0 records when nothing had
+ * completed) or -errno when the next read cannot be issued for a reason
+ * other than the root being gone.
  */
-int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, vigil__rdcw_result *out);
+int vigil__rdcw_read(vigil__rdcw *w, vigil__rdcw_cb cb, void *ctx, size_t max,
+                     vigil__rdcw_result *out);
 
 /*
  * Cancels the pending read, if the calling thread issued it, and waits

@@ -148,7 +148,7 @@ static int read_up(vigil_t *v, root_watch *rw) {
     return 0;
   vigil__rdcw_result res;
   rw->base_went = 0;
-  vigil__rdcw_read(rw->up, parent_record, rw, &res);
+  vigil__rdcw_read(rw->up, parent_record, rw, 0, &res);
   if ((rw->base_went || res.overflow || res.gone) && !still_there(rw)) {
     vigil__rdcw_obs_result(&rw->obs, v, 0, 1);
     return 1;
@@ -249,14 +249,21 @@ static int record(void *ctx, unsigned action, const char *path, size_t len) {
   return 0;
 }
 
+/*
+ * Records applied in one read of a root, at most: each "added" is looked
+ * at on disk, so a whole 64 KiB batch (a thousand records and more) would
+ * keep a stop waiting; the rest comes with the next reads.
+ */
+#define READ_MAX 128
+
 static int win_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *out) {
   state *s = st;
-  (void)max_units; /* a unit is a root's completed read, taken whole */
+  /* A unit is one read of a root: up to READ_MAX records. */
   out->wait_ms = -1;
   ResetEvent(s->ev);
   s->v = v;
   root_watch *next;
-  for (root_watch *rw = s->roots; rw; rw = next) {
+  for (root_watch *rw = s->roots; rw && (!max_units || out->units < max_units); rw = next) {
     next = rw->next;
     if (!done(rw))
       continue;
@@ -275,15 +282,18 @@ static int win_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *
     s->lost = 0;
     s->current = rw;
     s->current_dropped = 0;
-    int rc = vigil__rdcw_read(rw->w, record, &c, &res);
+    int rc = vigil__rdcw_read(rw->w, record, &c, READ_MAX, &res);
     out->records += res.records;
     out->units++;
-    if (!s->current_dropped) {
-      /* Lost records, said by the kernel or not, are an overflow to repair. */
-      int overflow = res.overflow || s->lost || rc == -ENOMEM;
-      /* The root's read ended: the core ends the root if its directory is gone. */
+    /* Lost records, said by the kernel or not, are an overflow to repair. */
+    int overflow = res.overflow || s->lost || rc == -ENOMEM;
+    /*
+     * The end of a batch ends a rename held at its end (moved out); a
+     * batch read in parts is not ended before its last part, since the
+     * new name may open the next one.
+     */
+    if (!s->current_dropped && (!res.more || overflow || res.gone))
       vigil__rdcw_obs_result(&rw->obs, v, overflow, res.gone);
-    }
     s->current = NULL;
     if (s->current_dropped)
       drop(s, rw);
@@ -324,11 +334,11 @@ static size_t win_discard(void *st, size_t max_units) {
     vigil__rdcw_result res;
     /* The parent's records too: the repair that follows a discard finds a root moved away. */
     if (rw->up && vigil__rdcw_done(rw->up)) {
-      vigil__rdcw_read(rw->up, ignore_record, NULL, &res);
+      vigil__rdcw_read(rw->up, ignore_record, NULL, 0, &res);
       n += res.records;
     }
     if (vigil__rdcw_done(rw->w)) {
-      vigil__rdcw_read(rw->w, ignore_record, NULL, &res);
+      vigil__rdcw_read(rw->w, ignore_record, NULL, 0, &res);
       n += res.records;
     }
     units++;

@@ -73,7 +73,7 @@ static int read_until(vigil__rdcw *w, recs *r, int (*pred)(const recs *, const v
       return 0;
     WaitForSingleObject(vigil__rdcw_event(w), (DWORD)left);
     vigil__rdcw_result res;
-    WT_EQ(vigil__rdcw_read(w, collect, r, &res), 0);
+    WT_EQ(vigil__rdcw_read(w, collect, r, 0, &res), 0);
     r->overflow |= res.overflow;
     r->gone |= res.gone;
     if (getenv("WT_DEBUG"))
@@ -222,6 +222,54 @@ static void records_of_changes(void) {
   recs_free(&r);
   wt_rmtree(root);
   free(a), free(b), free(sub), free(inner), free(root);
+}
+
+/* A batch read in parts: in order, each record once, the watch done until the last part. */
+static void a_batch_in_parts(void) {
+  char *root = wt_tempdir();
+  vigil__rdcw *w;
+  WT_EQ(vigil__rdcw_open(&w, root, 0, 1, NULL), 0);
+  for (int i = 0; i < 20; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "p%02d", i);
+    char *p = wt_join(root, name);
+    wt_write(p, "");
+    free(p);
+  }
+  recs r = {0};
+  int64_t end = wt_now_us() + 10 * 1000000LL;
+  int parts = 0, max_in_part = 0;
+  while (find(&r, VIGIL__RDCW_ADDED, "p19") < 0 && wt_now_us() < end) {
+    WaitForSingleObject(vigil__rdcw_event(w), 100);
+    if (!vigil__rdcw_done(w))
+      continue;
+    size_t before = r.n;
+    vigil__rdcw_result res;
+    WT_EQ(vigil__rdcw_read(w, collect, &r, 3, &res), 0);
+    WT_CMP(r.n - before, <=, 3);
+    WT_EQ(res.more, vigil__rdcw_done(w) && res.more);
+    if ((int)(r.n - before) > max_in_part)
+      max_in_part = (int)(r.n - before);
+    parts++;
+  }
+  for (int i = 0; i < 20; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "p%02d", i);
+    int at = find(&r, VIGIL__RDCW_ADDED, name);
+    if (at < 0)
+      wt_fail(__FILE__, __LINE__, "no record of %s", name);
+    if (i > 0) {
+      char prev[16];
+      snprintf(prev, sizeof prev, "p%02d", i - 1);
+      WT_CMP(find(&r, VIGIL__RDCW_ADDED, prev), <, at);
+    }
+  }
+  WT_EQ(max_in_part, 3);
+  WT_CMP(parts, >=, 7);
+  vigil__rdcw_close(w);
+  recs_free(&r);
+  wt_rmtree(root);
+  free(root);
 }
 
 static void long_paths(void) {
@@ -374,7 +422,7 @@ static DWORD WINAPI reader(LPVOID p) {
     if (r == WAIT_OBJECT_0)
       break;
     vigil__rdcw_result res;
-    vigil__rdcw_read(a->w, count_only, NULL, &res);
+    vigil__rdcw_read(a->w, count_only, NULL, 0, &res);
     InterlockedIncrement(&a->reads);
   }
   if (a->park)
@@ -473,7 +521,7 @@ typedef struct {
 static DWORD WINAPI issuer(LPVOID p) {
   issuer_arg *a = p;
   vigil__rdcw_result res;
-  vigil__rdcw_read(a->w, count_only, NULL, &res); /* takes it, issues the next one */
+  vigil__rdcw_read(a->w, count_only, NULL, 0, &res); /* takes it, issues the next one */
   SetEvent(a->issued);
   WaitForSingleObject(a->finish, INFINITE);
   return 0;
@@ -529,7 +577,7 @@ static void stop_from_inside_the_callback(void) {
   r.close_in_cb = w;
   WT_EQ(WaitForSingleObject(vigil__rdcw_event(w), 5000), WAIT_OBJECT_0);
   vigil__rdcw_result res;
-  WT_EQ(vigil__rdcw_read(w, collect, &r, &res), 0);
+  WT_EQ(vigil__rdcw_read(w, collect, &r, 0, &res), 0);
   WT_ASSERT(r.n >= 1);
   WT_ASSERT(r.close_in_cb == NULL);
   /* Closed when the read returned, by the thread that had issued the next read. */
@@ -583,6 +631,7 @@ int main(int argc, char **argv) {
       WT_TEST(decoder_malformed_buffer),
       WT_TEST(utf8_that_is_not_is_refused),
       WT_TEST(records_of_changes),
+      WT_TEST(a_batch_in_parts),
       WT_TEST(long_paths),
       WT_TEST(errors_with_answers),
       WT_TEST(overflow_from_a_small_buffer),
