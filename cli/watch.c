@@ -46,7 +46,11 @@ static const char watch_usage[] =
     "  -t, --timeout SECONDS   exit after SECONDS (status 2 if nothing happened)\n"
     "  -q, --quiet             no ready line or progress on stderr\n"
     "      --color WHEN        colour the kinds: auto (default), always, never\n"
+#ifdef _WIN32
+    "      --backend NAME      how to watch: auto (default) or windows\n"
+#else
     "      --backend NAME      how to watch: auto (default), inotify or poll\n"
+#endif
     "      --poll-interval DURATION\n"
     "                          time between passes of the poll backend (default 1s)\n"
     "  -h, --help              show this help\n"

@@ -178,3 +178,13 @@ def test_missing_path_names_it(root):
     p = subprocess.run([WINE, EXE, "watch", missing], capture_output=True, timeout=TIMEOUT)
     assert p.returncode == 1
     assert p.stderr.decode() == "vigil: %s: No such file or directory\n" % missing
+
+
+def test_backends_named_are_windows_ones(root):
+    help_text = subprocess.run([WINE, EXE, "watch", "--help"], capture_output=True, timeout=TIMEOUT)
+    assert b"--backend NAME      how to watch: auto (default) or windows\n" in help_text.stdout
+    p = subprocess.run(
+        [WINE, EXE, "watch", "--backend", "inotify", winpath(root)], capture_output=True, timeout=TIMEOUT
+    )
+    assert p.returncode == 1
+    assert p.stderr == b"vigil: --backend: 'inotify' is not built in; use auto, or one of: windows\n"
