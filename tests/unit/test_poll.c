@@ -260,29 +260,33 @@ static void test_change_right_after_a_pass_is_seen(void **state) {
   close_poll(&f);
 }
 
+/*
+ * 20,000 directories: a pass takes many of its 20 ms slices on any
+ * machine. The file d99/e199/f is made first, so that its directory's
+ * stamp is long past when it is listed (no second look at it).
+ */
+static void make_wide_tree(fixture *f) {
+  char rel[64];
+  tu_mkdir_at(f->dir, "d99");
+  tu_mkdir_at(f->dir, "d99/e199");
+  tu_write_at(f->dir, "d99/e199/f", "a");
+  for (int i = 0; i < 100; i++) {
+    snprintf(rel, sizeof rel, "d%d", i);
+    if (i != 99)
+      tu_mkdir_at(f->dir, rel);
+    for (int j = 0; j < 200; j++) {
+      snprintf(rel, sizeof rel, "d%d/e%d", i, j);
+      if (i != 99 || j != 199)
+        tu_mkdir_at(f->dir, rel);
+    }
+  }
+}
+
 static void test_long_pass_gives_way_to_wake(void **state) {
   (void)state;
   fixture f;
   open_poll(&f, "poll-long", 1);
-  /*
-   * 20,000 directories: a pass takes many of its 20 ms slices on any
-   * machine. The file is made first, so that its directory's stamp is
-   * long past when it is listed (no second look at it: see below).
-   */
-  char rel[64];
-  tu_mkdir_at(f.dir, "d99");
-  tu_mkdir_at(f.dir, "d99/e199");
-  tu_write_at(f.dir, "d99/e199/f", "a");
-  for (int i = 0; i < 100; i++) {
-    snprintf(rel, sizeof rel, "d%d", i);
-    if (i != 99)
-      tu_mkdir_at(f.dir, rel);
-    for (int j = 0; j < 200; j++) {
-      snprintf(rel, sizeof rel, "d%d/e%d", i, j);
-      if (i != 99 || j != 199)
-        tu_mkdir_at(f.dir, rel);
-    }
-  }
+  make_wide_tree(&f);
   /* A fresh file at the top shows the file system's clock is ours, and f is long past. */
   tu_write_at(f.dir, "fresh", "");
   add_root(&f);
@@ -319,6 +323,38 @@ static void test_long_pass_gives_way_to_wake(void **state) {
   close_poll(&f);
 }
 
+static void on_event(vigil_t *v, const vigil_event *ev, void *userdata) {
+  (void)v;
+  (void)ev;
+  (void)userdata;
+}
+
+/*
+ * vigil_stop while the thread of vigil_start polls a large tree, at
+ * several moments: the thread gives way between slices of a pass, so the
+ * stop ends it within its grace, as between events.
+ */
+static void test_stop_during_long_passes(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-stop", 1);
+  make_wide_tree(&f);
+  add_root(&f);
+  int64_t worst = 0;
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(vigil_start(f.v, on_event, NULL), 0);
+    /* Only to vary the moment of the stop within a pass (a pass takes over 100 ms). */
+    usleep((useconds_t)i * 23000);
+    int64_t t0 = tu_now_us();
+    assert_true(vigil_stop(f.v, 100) >= 0); /* not -ETIMEDOUT: it ended within the grace */
+    int64_t took = tu_now_us() - t0;
+    if (took > worst)
+      worst = took;
+  }
+  print_message("the longest stop took %.1f ms\n", worst / 1e3);
+  close_poll(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_modified_attrib_and_nothing_else),
@@ -326,6 +362,7 @@ int main(void) {
       cmocka_unit_test(test_created_and_deleted_between_passes_is_not_seen),
       cmocka_unit_test(test_change_right_after_a_pass_is_seen),
       cmocka_unit_test(test_long_pass_gives_way_to_wake),
+      cmocka_unit_test(test_stop_during_long_passes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
