@@ -964,6 +964,14 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   r->next = v->roots;
   v->roots = r;
   signal_queue(v);
+  /*
+   * A backend with no descriptor (polling) is read when its time comes,
+   * which its read says, and only a read arms the timer for it: the timer
+   * falls due at once, so that a program waiting on vigil_fd (or
+   * vigil_wait_fds and vigil_timeout) reads, and the first pass is timed.
+   */
+  if (v->src[r->src].fd < 0)
+    vigil__plat_timer(v->plat, 0);
   return 0;
 err:
   if (r->top) {

@@ -44,6 +44,18 @@ def test_first_run_then_a_change_runs_again(rt):
     rt.stop(v)
 
 
+def test_polled_change_runs_again(rt):
+    """With --backend poll nothing is ever readable for vigil but its
+    timer: a change is found by a pass all the same."""
+    v = rt.start("--backend", "poll", "--poll-interval", "50ms", "--", *rt.rec("true"))
+    rt.wait_run(1)
+    (rt.w / "a.c").write_text("x")
+    r2 = rt.wait_run(2)
+    assert r2.changed == "a.c"
+    assert "created" in r2.events.split(",")
+    rt.stop(v)
+
+
 def test_command_runs_directly_not_through_a_shell(rt):
     # With no shell, "$HOME" reaches the command as it is.
     v = rt.start("--", "sh", "-c", 'printf "%s" "$1" > "$0"',
