@@ -47,7 +47,7 @@ static const char watch_usage[] =
     "  -q, --quiet             no ready line or progress on stderr\n"
     "      --color WHEN        colour the kinds: auto (default), always, never\n"
 #ifdef _WIN32
-    "      --backend NAME      how to watch: auto (default) or windows\n"
+    "      --backend NAME      how to watch: auto (default), windows or poll\n"
 #else
     "      --backend NAME      how to watch: auto (default), inotify or poll\n"
 #endif

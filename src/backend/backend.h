@@ -87,6 +87,13 @@ typedef struct {
   int wait_ms; /* how long a held-back record may still wait, or -1 */
 } vigil__read_result;
 
+/* The descriptor of a backend with nothing to wait on (polling). */
+#ifdef _WIN32
+#define VIGIL__NO_FD NULL
+#else
+#define VIGIL__NO_FD (-1)
+#endif
+
 typedef struct vigil__backend {
   const char *name;
   unsigned caps; /* VIGIL__CAP_* */

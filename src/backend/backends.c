@@ -23,6 +23,7 @@ static const vigil__backend *const backends[] = {
     &vigil__backend_poll,
 #elif defined(_WIN32)
     &vigil__backend_windows,
+    &vigil__backend_poll, /* what a network share that ReadDirectoryChangesW refuses needs */
 #else
     &vigil__backend_scripted,
 #endif

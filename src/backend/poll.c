@@ -32,6 +32,9 @@
  * the next waits at least CPU_RATIO times the CPU time it took.
  */
 #include "backend/backend.h"
+#ifdef _WIN32
+#include "platform/winfs.h"
+#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -148,7 +151,10 @@ typedef struct {
   int fd;
   char *buf;
   long len, off;
-#ifndef __linux__
+#if defined(_WIN32)
+  vigil__win_dirlist w; /* NtQueryDirectoryFile through the handle (winfs.h) */
+  int started;
+#elif !defined(__linux__)
   DIR *dir;
 #endif
 } lister;
@@ -185,6 +191,23 @@ static int list_next(lister *l, entry *e) {
   e->ino = d->ino;
   e->type = d->type;
   return 1;
+#elif defined(_WIN32)
+  if (!l->started) {
+    void *h = vigil__w_handle(l->fd);
+    int rc = h ? vigil__win_list_open(&l->w, h, l->buf, DENTS_SIZE) : -EBADF;
+    if (rc < 0)
+      return rc;
+    l->started = 1;
+  }
+  vigil__win_dirent w;
+  int rc = vigil__win_list_next(&l->w, &w);
+  if (rc <= 0)
+    return rc;
+  e->name = w.name;
+  e->len = w.len;
+  e->ino = w.id;
+  e->type = w.is_link ? DT_LNK : w.is_dir ? DT_DIR : DT_REG;
+  return 1;
 #else
   if (!l->dir) {
     int fd = VIGIL__SYS(dup(l->fd));
@@ -210,7 +233,10 @@ static int list_next(lister *l, entry *e) {
 }
 
 static void list_end(lister *l) {
-#ifndef __linux__
+#if defined(_WIN32)
+  if (l->started)
+    vigil__win_list_close(&l->w);
+#elif !defined(__linux__)
   if (l->dir)
     closedir(l->dir);
 #else
@@ -924,7 +950,7 @@ static void pass_end(state *s) {
   racy_compact(s);
 }
 
-static int po_open(void **out, int *fd, const vigil__backend_config *cfg) {
+static int po_open(void **out, vigil_os_fd_t *fd, const vigil__backend_config *cfg) {
   state *s = vigil__calloc(1, sizeof *s);
   if (!s)
     return -ENOMEM;
@@ -939,7 +965,7 @@ static int po_open(void **out, int *fd, const vigil__backend_config *cfg) {
   s->interval_ms = cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : DEFAULT_INTERVAL_MS;
   s->due_ms = now_ms() + s->interval_ms;
   *out = s;
-  *fd = -1; /* nothing to wait on: passes are due by the clock (read's wait_ms) */
+  *fd = VIGIL__NO_FD; /* nothing to wait on: passes are due by the clock (read's wait_ms) */
   return 0;
 }
 

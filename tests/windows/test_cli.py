@@ -182,9 +182,24 @@ def test_missing_path_names_it(root):
 
 def test_backends_named_are_windows_ones(root):
     help_text = subprocess.run([WINE, EXE, "watch", "--help"], capture_output=True, timeout=TIMEOUT)
-    assert b"--backend NAME      how to watch: auto (default) or windows\n" in help_text.stdout
+    assert b"--backend NAME      how to watch: auto (default), windows or poll\n" in help_text.stdout
     p = subprocess.run(
         [WINE, EXE, "watch", "--backend", "inotify", winpath(root)], capture_output=True, timeout=TIMEOUT
     )
     assert p.returncode == 1
-    assert p.stderr == b"vigil: --backend: 'inotify' is not built in; use auto, or one of: windows\n"
+    assert p.stderr == b"vigil: --backend: 'inotify' is not built in; use auto, or one of: windows, poll\n"
+
+
+def test_poll_backend(root):
+    """Polling, for what ReadDirectoryChangesW refuses (some network shares)."""
+    w = Watch(root, "--json", "--backend", "poll", "--poll-interval", "100ms")
+    try:
+        w.wait_ready()
+        os.mkdir(os.path.join(root, "d"))
+        open(os.path.join(root, "d", "f"), "w").close()
+        got = w.until_sentinel("sentinel-1")
+        assert ("created", "d", True) in got
+        assert ("created", "d/f", False) in got
+        assert w.interrupt() == 0
+    finally:
+        w.close()

@@ -409,6 +409,35 @@ static void overflow_reported_and_repaired(void) {
   fx_close(&f);
 }
 
+/* The poll backend, for what ReadDirectoryChangesW refuses: lists and compares. */
+static void poll_backend(void) {
+  fx f;
+  memset(&f, 0, sizeof f);
+  f.root = wt_tempdir();
+  vigil_options o;
+  WT_EQ(vigil_options_init(&o), 0);
+  o.backend = "poll";
+  o.poll_interval_ms = 50;
+  WT_EQ(vigil_open(&f.v, &o), 0);
+  WT_EQ(vigil_add(f.v, f.root, 0), 0);
+  const char *name = NULL;
+  WT_EQ(vigil_root_backend(f.v, f.root, &name), 0);
+  WT_STREQ(name, "poll");
+  char *a = at(&f, "a"), *c = at(&f, "c"), *d = at(&f, "d"), *b = at(&f, "d\\b");
+  wt_write(a, "x");
+  wt_mkdir(d);
+  wt_write(b, "");
+  const char *got = until_sentinel(&f, "sentinel-1");
+  WT_HAS(got, "created a");
+  WT_HAS(got, "created d");
+  WT_HAS(got, "created d/b");
+  wt_rename(a, c);
+  got = until_sentinel(&f, "sentinel-2");
+  WT_HAS(got, "moved c <- a");
+  free(a), free(c), free(d), free(b);
+  fx_close(&f);
+}
+
 /* ---- Stopping. */
 
 typedef struct {
@@ -588,6 +617,7 @@ int main(int argc, char **argv) {
       WT_TEST(root_removed),
       WT_TEST(root_moved_away_ends_it),
       WT_TEST(overflow_reported_and_repaired),
+      WT_TEST(poll_backend),
       WT_TEST(stop_in_a_storm_with_cancelioex),
       WT_TEST(stop_in_a_storm_without_cancelioex),
       WT_TEST(stop_from_inside_the_callback),
