@@ -970,7 +970,7 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
    * falls due at once, so that a program waiting on vigil_fd (or
    * vigil_wait_fds and vigil_timeout) reads, and the first pass is timed.
    */
-  if (v->src[r->src].fd < 0)
+  if (!has_fd(v->src[r->src].fd))
     vigil__plat_timer(v->plat, 0);
   return 0;
 err:
