@@ -196,12 +196,15 @@ static int win_watch(void *st, vigil__node *dir, int fd) {
   rw->obs.top = dir;
   rw->obs.kind_of = kind_of;
   rw->obs.kind_ctx = rw;
-  int rc = vigil__rdcw_open(&rw->w, r->abspath, vigil__windows_buffer_size, !r->norecurse, s->ev);
+  /* A file root's holder is read alone, not with the directories below it. */
+  int subtree = !r->norecurse && !r->is_file;
+  int rc = vigil__rdcw_open(&rw->w, r->abspath, vigil__windows_buffer_size, subtree, s->ev);
   if (rc < 0) {
     free(rw);
     return rc;
   }
-  watch_up(s, rw);
+  if (!r->is_file) /* a file root's own read sees the file go */
+    watch_up(s, rw);
   rw->next = s->roots;
   s->roots = rw;
   s->nroots++;
