@@ -486,11 +486,19 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
   int rc;
   while ((rc = list_next(&l, &e)) > 0) {
     if (e.name[0] == '.' && (e.len == 1 || (e.len == 2 && e.name[1] == '.'))) {
-      /* The directory at this name is no longer the one the node holds: the parent's pass tells. */
-      if (e.len == 1 && d->ino && e.ino && (uint32_t)e.ino != d->ino) {
+      /*
+       * The directory at this name is no longer the one the node holds
+       * (the parent's pass tells). Compared with the "." of its last
+       * listing, not with stat's inode, which some file systems (FUSE,
+       * FAT) number differently.
+       */
+      uint32_t *listed = &vigil__node_dir(d)->listed_ino;
+      if (e.len == 1 && *listed && e.ino && (uint32_t)e.ino != *listed) {
         rc = -ESTALE;
         break;
       }
+      if (e.len == 1 && e.ino)
+        *listed = (uint32_t)e.ino;
       continue;
     }
     struct stat st;
@@ -612,6 +620,26 @@ static void cmp_begin(state *s, dir_cmp *c, int64_t old) {
 }
 
 /*
+ * How long a tick of the clock that made stamp may last. A file system's
+ * tick is not published, but a time whose nanoseconds are a multiple of
+ * 10^k comes from a clock whose tick is at most 10^k ns (every tick in
+ * use is a power of ten: 1 ns, 100 ns for SMB and NTFS, 10 ms for exFAT, a
+ * second for sshfs and ext3), and whole seconds may mean FAT's 2 s. A
+ * kernel's coarse clock moves in jiffies, whatever its nanoseconds: at
+ * least RACY_MIN_NS.
+ */
+static int64_t tick_of(int64_t stamp) {
+  int64_t ns = stamp % 1000000000LL, tick = 1;
+  if (ns == 0)
+    return 2000000000LL;
+  while (ns % 10 == 0) {
+    ns /= 10;
+    tick *= 10;
+  }
+  return tick > RACY_MIN_NS ? tick : RACY_MIN_NS;
+}
+
+/*
  * Ends a listing: the directory's new stamp, and whether it needs a
  * second look. Its earlier look is done with (the entry stays, with no
  * directory, until the set is next emptied).
@@ -622,7 +650,7 @@ static int racy_commit(state *s, vigil__node *d, dir_cmp *c) {
     ((racy *)c->look)->dir = NULL;
   /* A file system with no lead known cannot show the tick is over: racy, for a while. */
   int64_t lead = c->lead && *c->lead != INT64_MIN ? *c->lead : c->stamp - c->now;
-  int64_t margin = c->stamp + RACY_MIN_NS - (c->now + lead);
+  int64_t margin = c->stamp + tick_of(c->stamp) - (c->now + lead);
   int is_racy = c->stamp > 1 && margin > 0;
   /* A directory never stamped learns its stamp now; only the next pass can tell changes. */
   stamp_set(d, c->stamp ? c->stamp : 1, is_racy ? RACY : 0);

@@ -55,3 +55,56 @@ def test_sshfs_changes_on_server_unseen_by_inotify(vigil, fuse, tmp):
     mnt.mkdir()
     point = fuse.sshfs(remote, mnt)
     unseen_by_inotify(vigil, point, str(remote))
+
+
+def seen_by_polling(vigil, point, other_side):
+    """The same changes, on the other side of the mount, are found by the
+    poll backend's passes through it, and the stream replays to what the
+    mount shows."""
+    os.mkdir(os.path.join(other_side, "old"))
+    with open(os.path.join(other_side, "old", "kept"), "wb") as f:
+        f.write(b"before\n")
+    v = vigil("watch", "--json", "--backend", "poll", "--poll-interval", "50ms",
+              point)
+    v.wait_ready()
+    replay = vigiltest.Replay(point, vigiltest.scan(point))
+    with open(os.path.join(other_side, "far.txt"), "wb") as f:
+        f.write(b"made on the other side\n")
+    os.mkdir(os.path.join(other_side, "fardir"))
+    with open(os.path.join(other_side, "old", "kept"), "ab") as f:
+        f.write(b"and more\n")
+    os.rename(os.path.join(other_side, "far.txt"),
+              os.path.join(other_side, "fardir", "far.txt"))
+    # Two sentinels on the other side: the pass that finds the second came
+    # after every event of the one that found the first.
+    evs = []
+    for n in (1, 2):
+        name = ".sentinel-%d" % n
+        with open(os.path.join(other_side, name), "wb"):
+            pass
+        evs += v.events_until(
+            lambda e, name=name: e["type"] == "created"
+            and e["path"] == os.path.join(point, name),
+            what="the sentinel %s, made on the other side" % name)
+    replay.apply_all(evs)
+    replay.check(vigiltest.scan(point))
+    kinds = {(e["type"], e["path"]) for e in evs}
+    assert ("created", os.path.join(point, "fardir")) in kinds, evs
+    assert ("modified", os.path.join(point, "old", "kept")) in kinds, evs
+    assert ("created", os.path.join(point, "fardir", "far.txt")) in kinds, evs
+
+
+def test_bindfs_changes_in_source_seen_by_polling(vigil, fuse, tmp):
+    src, mnt = tmp / "src", tmp / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    point = fuse.bindfs(src, mnt)
+    seen_by_polling(vigil, point, str(src))
+
+
+def test_sshfs_changes_on_server_seen_by_polling(vigil, fuse, tmp):
+    remote, mnt = tmp / "remote", tmp / "mnt"
+    remote.mkdir()
+    mnt.mkdir()
+    point = fuse.sshfs(remote, mnt)
+    seen_by_polling(vigil, point, str(remote))
