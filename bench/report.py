@@ -566,6 +566,11 @@ class Report:
                          f_mb(med([o.get("rss_kb") for o in ino]))])
         s.append(table(["", "CPU per pass (ms)", "× the floor", "period (s)", "change to event (s)",
                         "RSS (MB)"], rows))
+        share = med([o["cpu_ms"] / 1e3 / o["period_s"] for o in main.get("vigil-poll", [])
+                     if o.get("cpu_ms") and o.get("period_s")])
+        if share is not None:
+            s.append(f"vigil's share of one core while polling (CPU per pass over the period): "
+                     f"{f_pct(share)}.\n")
         if large:
             lr = large.get("vigil-poll", [])
             s.append(f"A tree ten times as large, {large['dirs']:,} directories and "
@@ -583,6 +588,11 @@ class Report:
                             [self.label("pollfloor"),
                              f"{med([o.get('cpu_ms') for o in large.get('pollfloor', [])]):.0f}",
                              "1.00×", "–", "–", "–"]]))
+            share = med([o["cpu_ms"] / 1e3 / o["period_s"] for o in lr
+                         if o.get("cpu_ms") and o.get("period_s")])
+            if share is not None:
+                s.append(f"vigil's share of one core while polling: {f_pct(share)} (at most a tenth, "
+                         "by design).\n")
         vp, wd, fl = main.get("vigil-poll"), main.get("watchdog-polling"), main.get("pollfloor")
         if vp and wd:
             r = ratio([o.get("cpu_ms") for o in wd], [o.get("cpu_ms") for o in vp])
