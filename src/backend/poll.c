@@ -357,6 +357,15 @@ typedef struct racy_set {
 
 #define RACY 1u
 
+/*
+ * The inode a listing gives, as the tree keeps it, or 0 when the file
+ * system gives none: FUSE file systems that do not number their files
+ * (sshfs by default) give every entry 0xffffffff, which pairs nothing.
+ */
+static uint32_t listed_ino(uint64_t ino) {
+  return (uint32_t)ino == UINT32_MAX ? 0 : (uint32_t)ino;
+}
+
 /* What one directory's comparison gathers. */
 typedef struct {
   int64_t old;      /* the stamp before, 0 when never known */
@@ -556,7 +565,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
         rc = -ENOMEM;
         break;
       }
-      r->ino = child->ino;
+      r->ino = listed_ino(child->ino);
       r->is_dir = child->type == VIGIL__T_DIR;
       r->type = child->type;
       r->mtime = c.old;
@@ -575,7 +584,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       rc = -ENOMEM;
       break;
     }
-    r->ino = (uint32_t)e.ino;
+    r->ino = listed_ino(e.ino);
     r->is_dir = (uint8_t)is_dir;
     r->type = (uint8_t)type;
     r->mtime = mt;
@@ -598,7 +607,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
     if (!r)
       rc = -ENOMEM;
     else {
-      r->ino = k->ino;
+      r->ino = listed_ino(k->ino);
       r->is_dir = k->type == VIGIL__T_DIR;
       r->type = k->type;
       r->mtime = c.old;

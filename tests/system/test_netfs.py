@@ -108,3 +108,43 @@ def test_sshfs_changes_on_server_seen_by_polling(vigil, fuse, tmp):
     mnt.mkdir()
     point = fuse.sshfs(remote, mnt)
     seen_by_polling(vigil, point, str(remote))
+
+
+def random_replay_through(vigil, tmp, mount):
+    """The randomized replay of test_random.py, with every operation made on
+    the other side of a mount (and an outside directory beside it), and
+    vigil polling through the mount: after each round, replay of the
+    stream gives the tree the mount shows."""
+    import random
+    from test_random import Fuzzer
+    src, mnt, out = tmp / "src", tmp / "mnt", tmp / "out"
+    for d in (src, mnt, out):
+        d.mkdir()
+    pre = Fuzzer(random.Random(11), str(src), str(src), tag="p")
+    for _ in range(100):
+        pre.op_create() if pre.rng.random() < 0.6 else pre.op_mkdir()
+    point = mount(src, mnt)
+    v = vigil("watch", "--json", "--backend", "poll", "--poll-interval", "50ms",
+              point)
+    v.wait_ready()
+    replay = vigiltest.Replay(point, vigiltest.scan(point))
+    fz = Fuzzer(random.Random(12), str(src), str(out))
+    for rnd in range(3):
+        fz.run(300)
+        # Two sentinels: the second's pass comes after all of the first's.
+        for n in (1, 2):
+            v.sync(str(src), point)
+        replay.apply_all(v.events)
+        v.events = []
+        try:
+            replay.check(vigiltest.scan(point))
+        except AssertionError as e:
+            raise AssertionError("round %d (ops %r): %s" % (rnd, fz.counts, e)) from None
+
+
+def test_bindfs_random_operations_replay_by_polling(vigil, fuse, tmp):
+    random_replay_through(vigil, tmp, fuse.bindfs)
+
+
+def test_sshfs_random_operations_replay_by_polling(vigil, fuse, tmp):
+    random_replay_through(vigil, tmp, fuse.sshfs)
