@@ -33,6 +33,12 @@ void cli_verror(const char *fmt, va_list ap) __attribute__((format(CLI_PRINTF, 1
 
 /* Explains why vigil_add failed for path, naming the cause and the fix. */
 void cli_add_error(const char *path, int err, const vigil_t *v);
+/*
+ * After path was added: if "auto" polls it because inotify could not be
+ * had (vigil_root_fallback), says so, with the limit to raise; once for
+ * each cause. lead goes before the line (see cli_ready).
+ */
+void cli_added(vigil_t *v, const char *path, const char *lead);
 
 /* Parses "created,removed" into a vigil_options.events mask; 0 on error. */
 unsigned cli_parse_events(const char *list);

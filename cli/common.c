@@ -267,6 +267,39 @@ void cli_add_error(const char *path, int err, const vigil_t *v) {
   }
 }
 
+void cli_added(vigil_t *v, const char *path, const char *lead) {
+  static int told_watches, told_instances, told_missing;
+  int why = 0;
+  if (vigil_root_fallback(v, path, &why) < 0 || why == 0)
+    return;
+  const char *fs = NULL, *user = NULL;
+  int *told = &told_missing;
+  if (why == VIGIL_EWATCHLIMIT) {
+    fs = "fs.inotify.max_user_watches", user = "user.max_inotify_watches";
+    told = &told_watches;
+  } else if (why == VIGIL_EINSTLIMIT) {
+    fs = "fs.inotify.max_user_instances", user = "user.max_inotify_instances";
+    told = &told_instances;
+  }
+  /* Once for each cause: the ready line counts what is polled. */
+  if (*told)
+    return;
+  *told = 1;
+  if (!fs) {
+    cli_error("%s%s: %s: polling it instead", lead, path, vigil_strerror(why));
+    return;
+  }
+  long cur;
+  const char *name = limit_that_bit(fs, user, &cur);
+  char now[128] = "";
+  if (cur >= 0)
+    snprintf(now, sizeof now, " (now %ld; e.g. sysctl %s=%ld)", cur, name,
+             why == VIGIL_EWATCHLIMIT ? (cur > 0 ? cur * 4 : 8192) : (cur > 0 ? cur * 2 : 128));
+  cli_error("%s%s: inotify %s limit reached: polling it instead, which sees every change "
+            "but later and at the cost of listing it; to use inotify, raise %s%s",
+            lead, path, why == VIGIL_EWATCHLIMIT ? "watch" : "instance", name, now);
+}
+
 int cli_common_init(cli_common *c, int argc) {
   memset(c, 0, sizeof *c);
   c->exclude = calloc((size_t)argc + 1, sizeof *c->exclude);
@@ -337,8 +370,17 @@ void cli_ready(const vigil_t *v, const char *lead) {
   vigil_stats st;
   if (vigil_get_stats(v, &st, sizeof st) < 0)
     st.watches = 0;
-  char line[128];
-  int n =
-      snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n", lead, st.watches);
+  char line[192];
+  int n;
+  /* The plain form while nothing is polled: scripts read it. */
+  if (st.polled == 0)
+    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n", lead, st.watches);
+  else if (st.polled == st.watches)
+    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories by polling\n", lead,
+                 st.watches);
+  else
+    n = snprintf(line, sizeof line,
+                 "%svigil: ready, watching %zu directories (%s), %zu by polling\n", lead,
+                 st.watches - st.polled, vigil_backend_name(0), st.polled);
   (void)cli_write_all(2, line, (size_t)n, NULL);
 }

@@ -911,6 +911,8 @@ static int add_root(runner *r, run_root *root) {
   ro.exclude = (const char *const *)root->pat.v;
   ro.exclude_count = root->pat.n;
   int rc = vigil_add_opts(r->v, root->given, 0, &ro);
+  if (rc == 0)
+    cli_added(r->v, root->given, "");
   if (rc == 0) {
     struct stat st;
     root->is_file = stat(root->given, &st) == 0 && !S_ISDIR(st.st_mode);

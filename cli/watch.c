@@ -475,6 +475,7 @@ int cmd_watch(int argc, char **argv) {
       cli_common_free(&o.common);
       return EXIT_ERROR;
     }
+    cli_added(v, argv[i], show_progress ? "\r\033[K" : "");
   }
   if (!o.quiet)
     cli_ready(v, show_progress ? "\r\033[K" : "");

@@ -340,8 +340,9 @@ VIGIL_API const char *vigil_backend_name(size_t i);
  * Errors: VIGIL_EOPTIONS (opt->size is not a size of vigil_options: the
  * options were not set up with vigil_options_init, or ask for options this
  * older library lacks), VIGIL_ENOBACKEND (opt->backend is not built in),
- * -ENOMEM, VIGIL_EINSTLIMIT, VIGIL_EPATTERN, VIGIL_ENOPROC (watches are placed
- * through /proc/self/fd), other -errno.
+ * -ENOMEM, VIGIL_EINSTLIMIT (only with the backend "inotify": "auto" polls
+ * instead, see vigil_root_fallback), VIGIL_EPATTERN, VIGIL_ENOPROC (watches
+ * are placed through /proc/self/fd), other -errno.
  */
 VIGIL_API int vigil_open(vigil_t **out, const vigil_options *opt);
 
@@ -374,9 +375,14 @@ enum {
  * and later changes will be reported. Problems below the root (an
  * unreadable directory, say) do not fail the call: they are queued as
  * VIGIL_ERROR events. On failure nothing of the root is left behind.
- * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT,
- * VIGIL_EEXIST, VIGIL_EOVERLAP (see vigil_root_options.backend), VIGIL_EFORKED,
- * -ENOMEM, -ECANCELED (see vigil_progress_cb).
+ * With the backend "auto" the root gets the backend that can see its file
+ * system, and so does each file system mounted below it: network, FUSE
+ * and 9p file systems are polled (docs/backends.md).
+ * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT
+ * (with the backend "inotify"; "auto" polls the root instead, unless it
+ * overlaps a root watched with inotify), VIGIL_EEXIST, VIGIL_EOVERLAP (see
+ * vigil_root_options.backend), VIGIL_EFORKED, -ENOMEM, -ECANCELED (see
+ * vigil_progress_cb).
  */
 VIGIL_API int vigil_add(vigil_t *v, const char *path, unsigned flags);
 
@@ -462,6 +468,22 @@ VIGIL_API int vigil_add_opts(vigil_t *v, const char *path, unsigned flags,
  * Errors: -EINVAL, VIGIL_ENOTROOT, VIGIL_EFORKED.
  */
 VIGIL_API int vigil_root_backend(vigil_t *v, const char *path, const char **name);
+
+/*
+ * Sets *why to the reason the root path is polled although its file
+ * system is local, or to 0 when it is not: with the backend "auto", a
+ * root whose preferred backend cannot be had is polled instead, and
+ * this is how a program learns it, to tell its user what would avoid
+ * it. The reasons: VIGIL_EWATCHLIMIT (the inotify watch limit was
+ * reached while the root was added: raise fs.inotify.max_user_watches),
+ * VIGIL_EINSTLIMIT (no inotify instance could be had: raise
+ * fs.inotify.max_user_instances), -ENOSYS (the kernel has no inotify).
+ * A root polled because its file system needs it (NFS, SMB, FUSE, 9p,
+ * ...) has no such reason: vigil_root_backend says "poll".
+ * Safe from any thread after vigil_start, like vigil_add.
+ * Errors: -EINVAL, VIGIL_ENOTROOT, VIGIL_EFORKED.
+ */
+VIGIL_API int vigil_root_fallback(vigil_t *v, const char *path, int *why);
 
 /*
  * Whether the root path (the string given to vigil_add) is still watched:
@@ -609,6 +631,7 @@ typedef struct {
   size_t watches;     /* kernel watches held: each directory watched counts
                          once, however many roots share it */
   size_t add_watches; /* watches placed by the last vigil_add, even one that failed */
+  size_t polled;      /* of watches, the directories watched by polling (backend "poll") */
 } vigil_stats;
 
 /*

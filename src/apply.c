@@ -49,17 +49,23 @@ vigil__source *vigil__src_of(vigil_t *v, const vigil__node *dir) {
 
 /*
  * A backend that watches each directory on its own is asked for every
- * one; any other only for a root's top, whose watch covers the
- * directories below, which are then watched as far as the core knows.
+ * one; any other only for the top of what it watches (a root's top, or a
+ * mount point given another backend than its parent's), whose watch
+ * covers the directories below, which are then watched as far as the
+ * core knows.
  */
-static int own_watch(const vigil__source *s, const vigil__node *dir) {
-  return (s->be->caps & VIGIL__CAP_DIR_WATCHES) || !vigil__node_parent(dir);
+static int own_watch(const vigil__source *s, unsigned i, const vigil__node *dir) {
+  const vigil__node *parent = vigil__node_parent(dir);
+  return (s->be->caps & VIGIL__CAP_DIR_WATCHES) || !parent || src_index(parent) != i;
 }
 
 int vigil__watch(vigil_t *v, vigil__node *dir, int fd) {
-  unsigned i = src_index(dir);
+  return vigil__watch_as(v, dir, fd, src_index(dir));
+}
+
+int vigil__watch_as(vigil_t *v, vigil__node *dir, int fd, unsigned i) {
   vigil__source *s = &v->src[i];
-  int rc = own_watch(s, dir) ? s->be->watch(s->state, dir, fd) : 0;
+  int rc = own_watch(s, i, dir) ? s->be->watch(s->state, dir, fd) : 0;
   if (rc == 0)
     dir->flags = (uint8_t)((dir->flags & ((1u << VIGIL__N_SRC_SHIFT) - 1)) | VIGIL__N_WATCHED |
                            (i << VIGIL__N_SRC_SHIFT));
@@ -69,9 +75,12 @@ int vigil__watch(vigil_t *v, vigil__node *dir, int fd) {
 void vigil__unwatch(vigil_t *v, vigil__node *dir) {
   if (!vigil__watched(dir))
     return;
-  vigil__source *s = vigil__src_of(v, dir);
+  unsigned i = src_index(dir);
+  vigil__source *s = &v->src[i];
+  /* Judged while still watched, as when the watch was placed. */
+  int own = own_watch(s, i, dir);
   dir->flags &= (uint8_t)~VIGIL__N_WATCHED;
-  if (own_watch(s, dir))
+  if (own)
     s->be->unwatch(s->state, dir);
 }
 

@@ -17,6 +17,8 @@ typedef struct vigil__source vigil__source;
  * vigil__unwatch drops it if the node is.
  */
 int vigil__watch(vigil_t *v, vigil__node *dir, int fd);
+/* The same through the source of index src (a mount point "auto" gave its own backend). */
+int vigil__watch_as(vigil_t *v, vigil__node *dir, int fd, unsigned src);
 void vigil__unwatch(vigil_t *v, vigil__node *dir);
 /*
  * The source (backend) of a directory node: the one that watches it, or

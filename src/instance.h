@@ -47,6 +47,8 @@ struct vigil {
   /* The backends in use; src[0] is vigil_options.backend's, opened by vigil_open. */
   vigil__source src[VIGIL__SOURCES_MAX];
   unsigned nsrc;
+  /* vigil_options.backend is "auto": each root's backend is chosen by file system. */
+  unsigned auto_backend : 1;
   unsigned events; /* mask of (1u << kind) to deliver */
   /* Added to every event's flags: VIGIL_SYNTHETIC while a looking backend's read applies. */
   unsigned emit_flags;

@@ -66,6 +66,15 @@ struct vigil__mounts {
   char *text; /* the table as last read; the entries point into it */
   struct mount *m;
   size_t n;
+  /*
+   * The hashes of the mount points' last names, open addressing (0:
+   * free): whether a directory may be a mount point costs a scan one
+   * hash of its name (vigil__mounts_maybe_point).
+   */
+  uint32_t *names; /* in m's block */
+  size_t names_mask;
+  char *path; /* a directory's absolute path, for vigil__mounts_is_point */
+  size_t path_len, path_cap;
   unsigned stale : 1; /* read the table again even without POLLPRI */
 };
 
@@ -128,11 +137,19 @@ static int by_id(const void *a, const void *b) {
  * Splits the table into mounts, in place: "36 35 98:0 /mnt1 /mnt/parent
  * rw ... - ext3 /dev/root rw". Only the first five fields matter here.
  */
-static int parse(char *text, size_t len, struct mount **out, size_t *count) {
+static int parse(char *text, size_t len, struct mount **out, size_t *count, uint32_t **names,
+                 size_t *names_cap) {
   size_t lines = 0;
   for (size_t i = 0; i < len; i++)
     lines += text[i] == '\n';
-  struct mount *m = vigil__calloc(lines + 1, sizeof *m);
+  /*
+   * The set of last names (vigil__mounts_maybe_point) comes in the same
+   * block, after the mounts: one allocation for the whole table.
+   */
+  size_t cap = 16;
+  while (cap < lines * 2 + 2)
+    cap *= 2;
+  struct mount *m = vigil__calloc(1, (lines + 1) * sizeof *m + cap * sizeof(uint32_t));
   if (!m)
     return -ENOMEM;
   size_t n = 0;
@@ -166,6 +183,8 @@ static int parse(char *text, size_t len, struct mount **out, size_t *count) {
   qsort(m, n, sizeof *m, by_id);
   *out = m;
   *count = n;
+  *names = (uint32_t *)(void *)(m + lines + 1);
+  *names_cap = cap;
   return 0;
 }
 
@@ -270,6 +289,70 @@ static int changed_points(const struct vigil__mounts *old, const struct mount *m
   return 0;
 }
 
+static uint32_t name_hash(const char *s, size_t len) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h ? h : 1;
+}
+
+/* The last name of a mount point ("/a/b" gives "b"); "/" has none. */
+static const char *last_name(const char *point, size_t *len) {
+  const char *end = point + strlen(point);
+  const char *s = end;
+  while (s > point && s[-1] != '/')
+    s--;
+  *len = (size_t)(end - s);
+  return s;
+}
+
+/* Fills the set of the table's last names, set (cap entries, zeroed, in ms->m's block). */
+static void index_names(struct vigil__mounts *ms, uint32_t *set, size_t cap) {
+  for (size_t i = 0; i < ms->n; i++) {
+    size_t len;
+    const char *s = last_name(ms->m[i].point, &len);
+    if (!len)
+      continue;
+    uint32_t h = name_hash(s, len);
+    size_t j = h & (cap - 1);
+    while (set[j] && set[j] != h)
+      j = (j + 1) & (cap - 1);
+    set[j] = h;
+  }
+  ms->names = set;
+  ms->names_mask = cap - 1;
+}
+
+int vigil__mounts_maybe_point(const vigil_t *v, const vigil__node *d) {
+  const struct vigil__mounts *ms = v->mounts;
+  if (!ms || !ms->text || !vigil__node_parent(d))
+    return 0;
+  uint32_t h = name_hash(vigil__node_name(d), d->namelen);
+  for (size_t j = h & ms->names_mask; ms->names[j]; j = (j + 1) & ms->names_mask)
+    if (ms->names[j] == h)
+      return 1;
+  return 0;
+}
+
+int vigil__mounts_is_point(vigil_t *v, const vigil__root *r, const vigil__node *d) {
+  struct vigil__mounts *ms = v->mounts;
+  if (!ms || !ms->text)
+    return 0;
+  ms->path_len = 0;
+  if (vigil__node_relpath(d, &ms->path, &ms->path_len, &ms->path_cap) < 0)
+    return 0;
+  size_t alen = strlen(r->abspath);
+  if (alen == 1)
+    alen = 0; /* "/": the path is "/" and the relative one */
+  for (size_t i = 0; i < ms->n; i++) {
+    const char *p = ms->m[i].point;
+    if (strncmp(p, r->abspath, alen) == 0 && p[alen] == '/' &&
+        strlen(p + alen + 1) == ms->path_len && memcmp(p + alen + 1, ms->path, ms->path_len) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 static int sync_table(vigil_t *v) {
   struct vigil__mounts *ms = v->mounts;
   char *text;
@@ -278,7 +361,9 @@ static int sync_table(vigil_t *v) {
   int rc = read_table(ms->pollfd, &text, &len);
   if (rc < 0)
     return rc;
-  rc = parse(text, len, &m, &n);
+  uint32_t *names;
+  size_t names_cap;
+  rc = parse(text, len, &m, &n, &names, &names_cap);
   if (rc < 0) {
     free(text);
     return rc;
@@ -291,6 +376,17 @@ static int sync_table(vigil_t *v) {
     return rc;
   }
   ms->stale = 0;
+  /*
+   * The new table is the one the listings below consult (a new mount
+   * point gets its own backend); the old one stays until the points,
+   * some of which are its, have been applied.
+   */
+  struct mount *old_m = ms->m;
+  char *old_text = ms->text;
+  ms->m = m;
+  ms->n = n;
+  ms->text = text;
+  index_names(ms, names, names_cap);
   for (size_t i = 0; i < k && rc == 0; i++) {
     /* Below a point already handled, the listing has seen it all. */
     size_t j = 0;
@@ -300,11 +396,8 @@ static int sync_table(vigil_t *v) {
       rc = apply_point(v, pts[i]);
   }
   free(pts);
-  free(ms->m);
-  free(ms->text);
-  ms->m = m;
-  ms->n = n;
-  ms->text = text;
+  free(old_m);
+  free(old_text);
   return rc;
 }
 
@@ -344,6 +437,7 @@ void vigil__mounts_close(vigil_t *v) {
     close(ms->pollfd);
     free(ms->m);
     free(ms->text);
+    free(ms->path);
     free(ms);
     v->mounts = NULL;
   }
@@ -368,14 +462,17 @@ static int first_table(struct vigil__mounts *ms) {
   struct pollfd p = {.fd = ms->pollfd, .events = POLLPRI};
   VIGIL__SYS(poll(&p, 1, 0)); /* what changed before this read is in it */
   /* 0: mingw-w64's gcc cannot see that read_table sets it. */
-  size_t len = 0;
+  size_t len = 0, names_cap = 0;
+  uint32_t *names = NULL;
   int rc = read_table(ms->pollfd, &ms->text, &len);
   if (rc == 0)
-    rc = parse(ms->text, len, &ms->m, &ms->n);
+    rc = parse(ms->text, len, &ms->m, &ms->n, &names, &names_cap);
   if (rc < 0) {
     free(ms->text);
     ms->text = NULL;
+    return rc;
   }
+  index_names(ms, names, names_cap);
   return rc;
 }
 

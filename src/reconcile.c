@@ -31,6 +31,7 @@
 #include "cancel.h"
 #include "drop.h"
 #include "emit.h"
+#include "fstype.h"
 #include "ignore.h"
 #include "reconcile.h"
 #include "platform/portable.h"
@@ -582,7 +583,9 @@ static int visit_fd(vigil_t *v, vigil__node *d, int fd, enum vigil__scan_mode mo
    */
   rc = 0;
   if (place) {
-    rc = vigil__watch(v, d, fd);
+    /* A mount point below an "auto" root gets the backend that sees its file system. */
+    int as = had_watch ? -1 : vigil__fs_mount_source(v, d, fd);
+    rc = as >= 0 ? vigil__watch_as(v, d, fd, (unsigned)as) : vigil__watch(v, d, fd);
     if (rc == 0 && !had_watch && mode == VIGIL__SCAN_SETUP)
       v->add_dirs++;
   }

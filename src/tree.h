@@ -182,6 +182,17 @@ struct vigil__root {
   unsigned norecurse : 1;
   unsigned dead : 1; /* gone from disk; the caller will see no more of it */
   unsigned src : 4;  /* its backend: an index into the instance's sources */
+  /*
+   * Its backend is "auto"'s choice, by file system (fstype.c): so is the
+   * backend of each mount point found below it.
+   */
+  unsigned auto_backend : 1;
+  /*
+   * Why "auto" polls it although its file system is local: the error
+   * that kept the preferred backend from it (VIGIL_EWATCHLIMIT,
+   * VIGIL_EINSTLIMIT, -ENOSYS...), or 0.
+   */
+  int fallback;
   vigil__root *next;
 };
 

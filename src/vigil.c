@@ -9,6 +9,7 @@
 #include "instance.h"
 #include "drop.h"
 #include "file_root.h"
+#include "fstype.h"
 #include "ignore.h"
 #include "mounts.h"
 #include "reconcile.h"
@@ -112,6 +113,22 @@ static int source_open(vigil_t *v, const vigil__backend *be) {
  */
 static int source_wait(vigil_t *v, const vigil__source *s) {
   return has_fd(s->fd) ? vigil__plat_add(v->plat, s->fd, VIGIL__PLAT_IN, SOURCE_BACKEND) : 0;
+}
+
+/* Is name (vigil_options.backend) the choice by file system? */
+static int is_auto(const char *name) {
+  return !name || strcmp(name, "auto") == 0;
+}
+
+/*
+ * Does "auto" poll where be failed with err? When the kernel interface is
+ * missing or its limits are reached, polling still sees every change, at
+ * the cost of listings; other errors are errors.
+ */
+static int polls_instead(int err, const vigil__backend *be) {
+  const vigil__backend *poll = vigil__fs_backend(1);
+  return poll && poll != be &&
+         (err == VIGIL_EWATCHLIMIT || err == VIGIL_EINSTLIMIT || err == -ENOSYS);
 }
 
 int vigil__source_get(vigil_t *v, const vigil__backend *be, unsigned *index) {
@@ -324,6 +341,7 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   int rc = sized_read(&options_struct, &o, opt);
   if (rc < 0)
     return rc;
+  int choose = !be && is_auto(o.backend);
   if (!be)
     be = vigil__backend_find(o.backend);
   if (!be)
@@ -332,6 +350,7 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   vigil_t *v = vigil__calloc(1, sizeof *v);
   if (!v)
     return -ENOMEM;
+  v->auto_backend = choose;
   v->mountfd = -1;
   v->pid = getpid();
   v->fork_gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
@@ -362,8 +381,14 @@ int vigil__open_with(vigil_t **out, const vigil_options *opt, const vigil__backe
   rc = compile_filter(o.exclude, o.exclude_count, &v->filter);
   if (rc < 0)
     goto err;
-  /* The default backend is opened now: its limits are vigil_open's errors. */
-  if ((rc = source_open(v, be)) < 0)
+  /*
+   * The default backend is opened now: its limits are vigil_open's
+   * errors, unless "auto" can poll instead (and says why).
+   */
+  rc = source_open(v, be);
+  if (rc < 0 && v->auto_backend && polls_instead(rc, be))
+    rc = source_open(v, vigil__fs_backend(1)); /* each root asks again, and learns why */
+  if (rc < 0)
     goto err;
   if ((rc = vigil__plat_open(&v->plat)) < 0 || (rc = source_wait(v, &v->src[0])) < 0)
     goto err;
@@ -843,11 +868,13 @@ static int split_file_root(vigil__root *r) {
 
 /*
  * The root's patterns and ignore file: its own where ro names them, the
- * instance's otherwise.
+ * instance's otherwise. Its backend: the one ro names; for "auto" (or the
+ * instance's "auto"), root_choose decides once its directory is known.
  */
 static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro) {
   r->filter = v->filter;
-  if (ro->backend) {
+  r->auto_backend = ro->backend ? is_auto(ro->backend) : v->auto_backend;
+  if (ro->backend && !r->auto_backend) {
     const vigil__backend *be = vigil__backend_find(ro->backend);
     if (!be)
       return VIGIL_ENOBACKEND;
@@ -874,12 +901,59 @@ static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro
   return 0;
 }
 
+/*
+ * "auto"'s choice for a root, by the file system of its directory: a
+ * local one gets the preferred backend, one that changes where the kernel
+ * cannot see it gets polling (fstype.c). When the preferred backend
+ * cannot be had (the inotify instance limit), the root is polled, and
+ * r->fallback says why.
+ */
+static int root_choose(vigil_t *v, vigil__root *r) {
+  r->fallback = 0;
+  /* A file system that cannot be asked is taken as local: the listing will say more. */
+  int remote = vigil__fs_remote_path(r->abspath, NULL) > 0;
+  const vigil__backend *be = vigil__fs_backend(remote);
+  if (!be)
+    return 0; /* no polling built in: the instance's backend, as before */
+  unsigned i;
+  int rc = vigil__source_get(v, be, &i);
+  if (rc < 0 && polls_instead(rc, be)) {
+    r->fallback = rc;
+    rc = vigil__source_get(v, vigil__fs_backend(1), &i);
+  }
+  if (rc < 0)
+    return rc;
+  r->src = i & (VIGIL__SOURCES_MAX - 1);
+  return 0;
+}
+
 /* Watches held by all the backends. */
 static size_t count_watches(const vigil_t *v) {
   size_t n = 0;
   for (unsigned i = 0; i < v->nsrc; i++)
     n += v->src[i].be->watches(v->src[i].state);
   return n;
+}
+
+/* Makes the root's top node, then lists and watches what lies below. */
+static int scan_root(vigil_t *v, vigil__root *r, uint64_t ino) {
+  r->top = vigil__node_new(&v->tree, "", 0, VIGIL__T_DIR, ino);
+  if (!r->top)
+    return -ENOMEM;
+  vigil__node_dir(r->top)->root = r;
+  /* A change of the mount table before this listing must not be applied to it later. */
+  int rc = vigil__mounts_check(v);
+  return rc < 0 ? rc : vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
+}
+
+/* Undoes scan_root: every watch the root placed goes, and no event is reported. */
+static void drop_top(vigil_t *v, vigil__root *r) {
+  if (!r->top)
+    return;
+  r->dead = 1;
+  vigil__drop(v, r->top, 0);
+  r->top = NULL;
+  r->dead = 0;
 }
 
 static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_root_options *ro) {
@@ -943,18 +1017,36 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   rc = VIGIL_EEXIST;
   if (same_root(v, r))
     goto err;
+  if (r->auto_backend && (rc = root_choose(v, r)) < 0)
+    goto err;
+  /* After the choice: the backend it gets is the one that must not overlap another. */
   rc = VIGIL_EOVERLAP;
   if (overlaps_other_backend(v, r))
     goto err;
-  rc = -ENOMEM;
-  r->top = vigil__node_new(&v->tree, "", 0, VIGIL__T_DIR, st.st_ino);
-  if (!r->top)
-    goto err;
-  vigil__node_dir(r->top)->root = r;
-  /* A change of the mount table before this listing must not be applied to it later. */
-  rc = vigil__mounts_check(v);
-  if (rc == 0)
-    rc = vigil__reconcile(v, r->top, VIGIL__SCAN_SETUP);
+  rc = scan_root(v, r, st.st_ino);
+  if (rc == VIGIL_EWATCHLIMIT && r->auto_backend && polls_instead(rc, v->src[r->src].be)) {
+    /*
+     * The watch limit, reached part of the way down: "auto" polls the
+     * whole root instead (mount points below it too), and says why.
+     */
+    v->add_watches = count_watches(v) - watches_before;
+    drop_top(v, r);
+    unsigned i, was = r->src;
+    rc = vigil__source_get(v, vigil__fs_backend(1), &i);
+    if (rc == 0) {
+      r->src = i & (VIGIL__SOURCES_MAX - 1);
+      /* Polled, it would overlap a root watched with inotify: the limit stands. */
+      if (overlaps_other_backend(v, r)) {
+        r->src = was & (VIGIL__SOURCES_MAX - 1);
+        rc = VIGIL_EWATCHLIMIT;
+        goto err; /* add_watches says how many fitted */
+      }
+      r->fallback = VIGIL_EWATCHLIMIT;
+      r->auto_backend = 0;
+      v->add_dirs = v->add_told = 0;
+      rc = scan_root(v, r, st.st_ino);
+    }
+  }
   /* Counted before a failure undoes them: the watch-limit message says how many fit. */
   v->add_watches = count_watches(v) - watches_before;
   if (rc == 0 && r->is_file && !vigil__node_first(r->top))
@@ -974,12 +1066,7 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
     vigil__plat_timer(v->plat, 0);
   return 0;
 err:
-  if (r->top) {
-    /* Undo every watch this root placed; no event is reported for it. */
-    r->dead = 1;
-    vigil__drop(v, r->top, 0);
-    r->top = NULL;
-  }
+  drop_top(v, r);
   root_free(r);
   return rc;
 }
@@ -1014,6 +1101,9 @@ static void get_stats(const vigil_t *v, vigil_stats *st) {
   st->entries = v->tree.count;
   st->watches = count_watches(v);
   st->add_watches = v->add_watches;
+  for (unsigned i = 0; i < v->nsrc; i++)
+    if (v->src[i].be == &vigil__backend_poll)
+      st->polled += v->src[i].be->watches(v->src[i].state);
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (!r->dead && !r->is_file)
       st->dirs++, st->entries++; /* the tops are not in the child index */
@@ -1050,6 +1140,23 @@ int vigil_root_backend(vigil_t *v, const char *path, const char **name) {
   for (const vigil__root *r = v->roots; r; r = r->next)
     if (strcmp(r->given, path) == 0) {
       *name = v->src[r->src].be->name;
+      rc = 0;
+      break;
+    }
+  vigil__unlock(v);
+  return rc;
+}
+
+int vigil_root_fallback(vigil_t *v, const char *path, int *why) {
+  if (!v || !path || !why)
+    return -EINVAL;
+  if (vigil__forked(v))
+    return VIGIL_EFORKED;
+  int rc = VIGIL_ENOTROOT;
+  vigil__lock(v);
+  for (const vigil__root *r = v->roots; r; r = r->next)
+    if (strcmp(r->given, path) == 0) {
+      *why = r->fallback;
       rc = 0;
       break;
     }

@@ -247,6 +247,11 @@ class _Mounts:
         return self._made(self.server.mount(str(remote), str(point)),
                           str(point))
 
+    def unmount(self, point):
+        """Unmounts one of the test's mounts now."""
+        vigiltest.unmount(str(point))
+        self.points.remove(str(point))
+
     def close(self):
         # The deepest first: a mount inside another goes before it.
         for point in sorted(self.points, key=len, reverse=True):

@@ -242,7 +242,7 @@ def test_watch_limit_names_the_path_and_the_watches_it_placed(vigil_exe,
         (big / ("d%d" % i)).mkdir(parents=True)
     r = subprocess.run(
         vigiltest.in_userns_with_limit("max_inotify_watches", 5) +
-        [vigil_exe, "watch", str(small), str(big)],
+        [vigil_exe, "watch", "--backend", "inotify", str(small), str(big)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, timeout=TIMEOUT)
     err = r.stderr.decode(errors="replace")

@@ -125,7 +125,8 @@ def test_watch_limit_message(vigil_bin, tmp):
     root = tmp / "w"
     for i in range(12):
         (root / ("d%02d" % i) / "sub").mkdir(parents=True)
-    r = _in_userns("max_inotify_watches", 5, vigil_bin, "watch", str(root))
+    r = _in_userns("max_inotify_watches", 5, vigil_bin, "watch",
+                   "--backend", "inotify", str(root))
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 1, (r.returncode, err)
     assert "inotify watch limit" in err, err
@@ -161,7 +162,8 @@ def test_instance_limit_message(vigil_bin, tmp):
         pytest.skip(why)
     root = tmp / "w"
     root.mkdir()
-    r = _in_userns("max_inotify_instances", 0, vigil_bin, "watch", str(root))
+    r = _in_userns("max_inotify_instances", 0, vigil_bin, "watch",
+                   "--backend", "inotify", str(root))
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 1, (r.returncode, err)
     assert "user.max_inotify_instances is 0" in err, err

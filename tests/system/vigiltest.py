@@ -433,7 +433,22 @@ def _mount(argv, point):
 
 def mount_bindfs(source, point):
     """Mounts source on point with bindfs, caches off; None or why not."""
-    return _mount(["bindfs", "-o", FUSE_NO_CACHE, source, point], point)
+    opts = FUSE_NO_CACHE
+    # FUSE 2 refuses a mount point that is not empty unless told.
+    if os.listdir(point) and _fuse2("bindfs"):
+        opts += ",nonempty"
+    return _mount(["bindfs", "-o", opts, source, point], point)
+
+
+def _fuse2(prog):
+    """Whether prog is built with FUSE 2 (whose options differ)."""
+    try:
+        r = subprocess.run(["ldd", shutil.which(prog)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           timeout=EVENT_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"libfuse.so.2" in r.stdout
 
 
 def free_port():
