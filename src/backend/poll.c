@@ -32,6 +32,7 @@
  * the next waits at least CPU_RATIO times the CPU time it took.
  */
 #include "backend/backend.h"
+#include "platform/portable.h"
 #ifdef _WIN32
 #include "platform/winfs.h"
 #endif
@@ -46,9 +47,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
 
 #ifdef __APPLE__
 #define ST_MTIM(st) ((st)->st_mtimespec)
@@ -145,53 +143,36 @@ static void stamp_set(vigil__node *d, int64_t w, uint32_t num) {
   vigil__node_slot(d)->num = (int32_t)num;
 }
 
-/* ---- Listing a directory: getdents64 where there is one, readdir elsewhere. */
+/* ---- Listing a directory, as the core does (src/platform/portable.h). */
+
+typedef vigil__dirent entry;
 
 typedef struct {
   int fd;
   char *buf;
-  long len, off;
-#if defined(_WIN32)
+#ifdef _WIN32
   vigil__win_dirlist w; /* NtQueryDirectoryFile through the handle (winfs.h) */
   int started;
-#elif !defined(__linux__)
-  DIR *dir;
+#else
+  vigil__dirlist list;
 #endif
+  int err; /* why it could not be opened, or 0 */
 } lister;
 
-typedef struct {
-  const char *name;
-  size_t len;
-  uint64_t ino;
-  unsigned char type;
-} entry;
+static void list_begin(lister *l, int fd, char *buf) {
+  l->fd = fd;
+  l->buf = buf;
+#ifdef _WIN32
+  l->started = 0;
+  l->err = 0;
+#else
+  l->err = vigil__dirlist_open(&l->list, fd, buf, DENTS_SIZE);
+#endif
+}
 
 /* 1 with *e filled, 0 at the end, or -errno. */
 static int list_next(lister *l, entry *e) {
-#ifdef __linux__
-  if (l->off >= l->len) {
-    long got = VIGIL__SYS(syscall(SYS_getdents64, l->fd, l->buf, DENTS_SIZE));
-    if (got < 0)
-      return -errno;
-    if (got == 0)
-      return 0;
-    l->len = got;
-    l->off = 0;
-  }
-  struct {
-    uint64_t ino;
-    int64_t off;
-    unsigned short reclen;
-    unsigned char type;
-    char name[];
-  } *d = (void *)(l->buf + l->off);
-  l->off += d->reclen;
-  e->name = d->name;
-  e->len = strlen(d->name);
-  e->ino = d->ino;
-  e->type = d->type;
-  return 1;
-#elif defined(_WIN32)
+#ifdef _WIN32
   if (!l->started) {
     void *h = vigil__w_handle(l->fd);
     int rc = h ? vigil__win_list_open(&l->w, h, l->buf, DENTS_SIZE) : -EBADF;
@@ -209,38 +190,17 @@ static int list_next(lister *l, entry *e) {
   e->type = w.is_link ? DT_LNK : w.is_dir ? DT_DIR : DT_REG;
   return 1;
 #else
-  if (!l->dir) {
-    int fd = VIGIL__SYS(dup(l->fd));
-    if (fd < 0)
-      return -errno;
-    l->dir = fdopendir(fd);
-    if (!l->dir) {
-      int err = errno;
-      close(fd);
-      return -err;
-    }
-  }
-  errno = 0;
-  struct dirent *d = readdir(l->dir);
-  if (!d)
-    return errno ? -errno : 0;
-  e->name = d->d_name;
-  e->len = strlen(d->d_name);
-  e->ino = d->d_ino;
-  e->type = d->d_type;
-  return 1;
+  return l->err ? l->err : vigil__dirlist_next(&l->list, e);
 #endif
 }
 
 static void list_end(lister *l) {
-#if defined(_WIN32)
+#ifdef _WIN32
   if (l->started)
     vigil__win_list_close(&l->w);
-#elif !defined(__linux__)
-  if (l->dir)
-    closedir(l->dir);
 #else
-  (void)l;
+  if (!l->err)
+    vigil__dirlist_close(&l->list);
 #endif
 }
 
@@ -490,8 +450,9 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
   vigil__node *guess = vigil__node_first(d);
   while (guess && vigil__node_next(guess))
     guess = vigil__node_next(guess);
-  lister l = {.fd = fd, .buf = s->dents};
-  entry e;
+  lister l;
+  list_begin(&l, fd, s->dents);
+  entry e = {0};
   int rc;
   while ((rc = list_next(&l, &e)) > 0) {
     if (e.name[0] == '.' && (e.len == 1 || (e.len == 2 && e.name[1] == '.'))) {
@@ -1066,8 +1027,9 @@ static void stamp_dir(state *s, vigil__node *d, int fd) {
     return;
   dir_cmp c;
   cmp_begin(s, &c, 0);
-  lister l = {.fd = dfd, .buf = s->dents};
-  entry e;
+  lister l;
+  list_begin(&l, dfd, s->dents);
+  entry e = {0};
   int rc;
   while ((rc = list_next(&l, &e)) > 0) {
     if (e.type == DT_DIR || (e.name[0] == '.' && (e.len == 1 || (e.len == 2 && e.name[1] == '.'))))

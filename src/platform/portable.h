@@ -96,9 +96,20 @@ static inline void vigil__cond_deadline(struct timespec *ts, int64_t mono_ms) {
 typedef struct {
   const char *name;
   size_t len;
-  uint64_t ino;
+  uint64_t ino;       /* 0 when the file system does not say */
   unsigned char type; /* DT_*, DT_UNKNOWN when the file system does not say */
 } vigil__dirent;
+
+/*
+ * The inode number a FUSE file system that keeps none (sshfs, say) lists
+ * for every entry. Taken as one, it would make every entry the same
+ * file: it is turned into 0, "not known", which pairs nothing.
+ */
+#define VIGIL__INO_UNKNOWN_FUSE 0xffffffffu
+
+static inline uint64_t vigil__dirent_ino(uint64_t ino) {
+  return ino == VIGIL__INO_UNKNOWN_FUSE ? 0 : ino;
+}
 
 /*
  * A listing of the directory open as fd, from its start; fd stays the
@@ -141,7 +152,7 @@ static inline int vigil__dirlist_next(vigil__dirlist *l, vigil__dirent *e) {
   l->off += d->d_reclen;
   e->name = d->d_name;
   e->len = strlen(d->d_name);
-  e->ino = d->d_ino;
+  e->ino = vigil__dirent_ino(d->d_ino);
   e->type = d->d_type;
   return 1;
 }
@@ -197,7 +208,7 @@ static inline int vigil__dirlist_next(vigil__dirlist *l, vigil__dirent *e) {
     return errno ? -errno : 0;
   e->name = d->d_name;
   e->len = strlen(d->d_name);
-  e->ino = (uint64_t)d->d_ino;
+  e->ino = vigil__dirent_ino((uint64_t)d->d_ino);
   e->type = d->d_type;
   return 1;
 }
