@@ -77,9 +77,20 @@ int vigil__fs_remote_path(const char *path, const char **name) {
 }
 #endif
 
+#ifdef _WIN32
+/*
+ * Windows's own backend everywhere: this file tells no file system apart
+ * there yet, and auto does not fall back to polling there.
+ */
 const vigil__backend *vigil__fs_backend(int remote) {
-  return remote ? vigil__backend_find("poll") : vigil__backend_find(NULL);
+  (void)remote;
+  return vigil__backend_find(NULL);
 }
+#else
+const vigil__backend *vigil__fs_backend(int remote) {
+  return remote ? &vigil__backend_poll : vigil__backend_find(NULL);
+}
+#endif
 
 int vigil__fs_mount_source(vigil_t *v, const vigil__node *d, int fd) {
   /* The cheap test first: almost every directory has no mount point's name. */
@@ -89,10 +100,9 @@ int vigil__fs_mount_source(vigil_t *v, const vigil__node *d, int fd) {
   if (!r || !r->auto_backend || !vigil__mounts_is_point(v, r, d))
     return -1;
   int remote = vigil__fs_remote(fd, NULL);
-  const vigil__backend *be = remote < 0 ? NULL : vigil__fs_backend(remote);
   unsigned i;
   /* Without the backend it needs (an inotify limit), it keeps its parent's. */
-  if (!be || vigil__source_get(v, be, &i) < 0)
+  if (remote < 0 || vigil__source_get(v, vigil__fs_backend(remote), &i) < 0)
     return -1;
   return (int)i;
 }

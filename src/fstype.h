@@ -23,7 +23,7 @@ int vigil__fs_remote_path(const char *path, const char **name);
 /*
  * The backend "auto" gives a directory on such a file system (remote
  * non-zero), or on a local one: polling for the first, the preferred
- * backend for the second. NULL when none fits is built in.
+ * backend for the second.
  */
 const vigil__backend *vigil__fs_backend(int remote);
 

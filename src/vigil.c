@@ -126,8 +126,7 @@ static int is_auto(const char *name) {
  * the cost of listings; other errors are errors.
  */
 static int polls_instead(int err, const vigil__backend *be) {
-  const vigil__backend *poll = vigil__fs_backend(1);
-  return poll && poll != be &&
+  return be != vigil__fs_backend(1) &&
          (err == VIGIL_EWATCHLIMIT || err == VIGIL_EINSTLIMIT || err == -ENOSYS);
 }
 
@@ -913,8 +912,6 @@ static int root_choose(vigil_t *v, vigil__root *r) {
   /* A file system that cannot be asked is taken as local: the listing will say more. */
   int remote = vigil__fs_remote_path(r->abspath, NULL) > 0;
   const vigil__backend *be = vigil__fs_backend(remote);
-  if (!be)
-    return 0; /* no polling built in: the instance's backend, as before */
   unsigned i;
   int rc = vigil__source_get(v, be, &i);
   if (rc < 0 && polls_instead(rc, be)) {

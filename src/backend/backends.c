@@ -8,24 +8,26 @@
 
 #include <string.h>
 
-#if !defined(__linux__) && !defined(_WIN32)
-/* Until a backend of its own exists, a build without inotify links this one. */
-#include "backend/scripted.h"
-#endif
-
 #ifdef _WIN32
 extern const vigil__backend vigil__backend_windows; /* src/backend/windows.c */
 #endif
 
+/*
+ * inotify sees every change made through the kernel, at once; polling
+ * sees every change, whoever made it, a pass later. Without inotify
+ * (macOS, the BSDs until they get a kqueue backend) polling is all there
+ * is. "auto" also gives polling to the file systems inotify cannot see
+ * (src/fstype.c).
+ */
 static const vigil__backend *const backends[] = {
 #ifdef __linux__
     &vigil__backend_inotify,
-    &vigil__backend_poll,
-#elif defined(_WIN32)
+#endif
+#ifdef _WIN32
     &vigil__backend_windows,
     &vigil__backend_poll, /* what a network share that ReadDirectoryChangesW refuses needs */
 #else
-    &vigil__backend_scripted,
+    &vigil__backend_poll,
 #endif
 };
 
