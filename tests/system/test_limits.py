@@ -172,6 +172,59 @@ def test_instance_limit_message(vigil_bin, tmp):
     assert "ready" not in err, err
 
 
+def test_watch_limit_auto_polls_instead(vigil, tmp):
+    """With the backend auto (the default) a root that does not fit the
+    watch limit is polled instead, whole; vigil says so once, naming the
+    limit to raise, and every change is still reported."""
+    why = vigiltest.userns_limit_refused("max_inotify_watches", 5)
+    if why:
+        pytest.skip(why)
+    small = tmp / "small"
+    small.mkdir()
+    root = tmp / "w"
+    for i in range(12):
+        (root / ("d%02d" % i) / "sub").mkdir(parents=True)
+    v = vigil("watch", "--json", str(small), str(root),
+              wrapper=vigiltest.in_userns_with_limit("max_inotify_watches", 5))
+    line = v.wait_ready()
+    assert line.strip() == ("vigil: ready, watching 1 directories (inotify), "
+                            "25 by polling"), line
+    told = [l.decode() for l in v.stderr_lines if b"polling it instead" in l]
+    assert len(told) == 1, v.stderr_lines
+    assert str(root) + ": inotify watch limit reached" in told[0], told
+    assert "user.max_inotify_watches (now 5;" in told[0], told
+    assert "fs.inotify" not in told[0], told
+    # Polled: a change deep down is reported (by a pass), and so is one
+    # in the root that inotify watches (at once, before its sentinel).
+    os.mkdir(str(root / "d07" / "sub" / "new"))
+    new = {"type": "created", "path": str(root / "d07" / "sub" / "new"),
+           "dir": True}
+    v.events_until(lambda e: e == new, what="created d07/sub/new")
+    touch(str(small / "there"))
+    evs = v.sync(str(small), str(small))
+    assert evs[0] == {"type": "created", "path": str(small / "there"),
+                      "dir": False}, evs
+
+
+def test_instance_limit_auto_polls_instead(vigil, tmp):
+    why = vigiltest.userns_limit_refused("max_inotify_instances", 0)
+    if why:
+        pytest.skip(why)
+    root = tmp / "w"
+    (root / "a").mkdir(parents=True)
+    v = vigil("watch", "--json", str(root),
+              wrapper=vigiltest.in_userns_with_limit("max_inotify_instances", 0))
+    line = v.wait_ready()
+    assert line.strip() == "vigil: ready, watching 2 directories by polling", line
+    told = [l.decode() for l in v.stderr_lines if b"polling it instead" in l]
+    assert len(told) == 1, v.stderr_lines
+    assert "inotify instance limit reached" in told[0], told
+    assert "user.max_inotify_instances (now 0;" in told[0], told
+    os.mkdir(str(root / "a" / "new"))
+    new = {"type": "created", "path": str(root / "a" / "new"), "dir": True}
+    v.events_until(lambda e: e == new, what="created a/new (by a pass)")
+
+
 def test_watch_limit_reached_later_is_an_error_event(vigil, tmp):
     why = vigiltest.userns_limit_refused("max_inotify_watches", 4)
     if why:

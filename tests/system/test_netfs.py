@@ -148,3 +148,167 @@ def test_bindfs_random_operations_replay_by_polling(vigil, fuse, tmp):
 
 def test_sshfs_random_operations_replay_by_polling(vigil, fuse, tmp):
     random_replay_through(vigil, tmp, fuse.sshfs)
+
+
+# -- polling: what the other side does is reported ---------------------------
+
+# Passes every 100 ms: the tests wait for each event, never for a pass.
+FAST = ("--poll-interval", "100ms")
+
+
+def put(staging, path, data):
+    """Makes the file path whole at once: written beside, then renamed in,
+    so that no pass can find it half written."""
+    tmp = os.path.join(staging, ".put")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def append(path, data):
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def ev(kind, path, is_dir=False, frm=None):
+    e = {"type": kind, "path": path, "dir": is_dir}
+    if frm is not None:
+        e["from"] = frm
+    return e
+
+
+def other_side_reported(v, point, other, staging, inodes=True):
+    """Each kind of change made on the other side of the mount is reported
+    through it, as exactly the events it is, and the stream replays to the
+    tree the mount shows. Without inode numbers in its listings (sshfs
+    lists none), a file system cannot show that a name gone and a name
+    come are one file: a move made on the other side is then its removal
+    and its creation, in the order a replay needs."""
+    replay = vigiltest.Replay(point, vigiltest.scan(point))
+
+    def step(change, *want, ordered=True):
+        change()
+        left = list(want)
+
+        def last(e):
+            if e in left:
+                left.remove(e)
+            return not left
+
+        got = v.events_until(last, what="%s %s" % (want[-1]["type"],
+                                                   want[-1]["path"]))
+        if ordered:
+            assert got == list(want), got
+        else:
+            key = lambda e: (e["type"], e["path"])  # noqa: E731
+            assert sorted(got, key=key) == sorted(want, key=key), got
+        replay.apply_all(got)
+
+    o = lambda *p: os.path.join(other, *p)  # noqa: E731
+    m = lambda *p: os.path.join(point, *p)  # noqa: E731
+    step(lambda: put(staging, o("a.txt"), b"one\n"), ev("created", m("a.txt")))
+    step(lambda: append(o("a.txt"), b"two\n"), ev("modified", m("a.txt")))
+    step(lambda: os.mkdir(o("d")), ev("created", m("d"), True))
+    if inodes:
+        step(lambda: os.rename(o("a.txt"), o("d", "b.txt")),
+             ev("moved", m("d", "b.txt"), frm=m("a.txt")))
+        step(lambda: os.rename(o("d"), o("e")),
+             ev("moved", m("e"), True, m("d")))
+    else:
+        step(lambda: os.rename(o("a.txt"), o("d", "b.txt")),
+             ev("removed", m("a.txt")), ev("created", m("d", "b.txt")),
+             ordered=False)
+        step(lambda: os.rename(o("d"), o("e")),
+             ev("removed", m("d", "b.txt")), ev("removed", m("d"), True),
+             ev("created", m("e"), True), ev("created", m("e", "b.txt")),
+             ordered=False)
+    step(lambda: os.unlink(o("e", "b.txt")), ev("removed", m("e", "b.txt")))
+    step(lambda: os.rmdir(o("e")), ev("removed", m("e"), True))
+    replay.check(vigiltest.scan(point))
+
+
+def test_bindfs_changes_in_source_reported_by_auto(vigil, fuse, tmp):
+    src, mnt = tmp / "src", tmp / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    point = fuse.bindfs(src, mnt)
+    v = vigil("watch", "--json", *FAST, point)
+    assert v.wait_ready().strip() == \
+        "vigil: ready, watching 1 directories by polling"
+    other_side_reported(v, point, str(src), str(tmp))
+
+
+def test_bindfs_changes_in_source_reported_by_poll(vigil, fuse, tmp):
+    src, mnt = tmp / "src", tmp / "mnt"
+    (src / "keep").mkdir(parents=True)
+    mnt.mkdir()
+    point = fuse.bindfs(src, mnt)
+    v = vigil("watch", "--json", "--backend", "poll", *FAST, point)
+    assert v.wait_ready().strip() == \
+        "vigil: ready, watching 2 directories by polling"
+    other_side_reported(v, point, str(src), str(tmp))
+
+
+def test_sshfs_changes_on_server_reported_by_auto(vigil, fuse, tmp):
+    remote, mnt = tmp / "remote", tmp / "mnt"
+    remote.mkdir()
+    mnt.mkdir()
+    point = fuse.sshfs(remote, mnt)
+    v = vigil("watch", "--json", *FAST, point)
+    assert v.wait_ready().strip() == \
+        "vigil: ready, watching 1 directories by polling"
+    other_side_reported(v, point, str(remote), str(tmp), inodes=False)
+
+
+def test_auto_polls_a_fuse_mount_inside_an_inotify_tree(vigil, fuse, tmp):
+    """One root on a local file system with a FUSE mount below it: the
+    mount (and what lies below it) is polled, the rest is watched with
+    inotify, in one instance."""
+    home, src = tmp / "home", tmp / "src"
+    (home / "proj" / "lib").mkdir(parents=True)
+    (home / "net").mkdir()
+    (src / "deep").mkdir(parents=True)
+    fuse.bindfs(src, home / "net")
+    v = vigil("watch", "--json", *FAST, str(home))
+    assert v.wait_ready().strip() == \
+        "vigil: ready, watching 3 directories (inotify), 2 by polling"
+    # The other side of the mount: only polling can see this.
+    put(str(tmp), str(src / "deep" / "far.txt"), b"far\n")
+    v.events_until(lambda e: e == ev("created", str(home / "net" / "deep" / "far.txt")),
+                   what="created net/deep/far.txt")
+    # The local part: inotify reports at once, and in order.
+    os.mkdir(str(home / "proj" / "lib" / "new"))
+    evs = v.sync(str(home), str(home))
+    assert evs[0] == ev("created", str(home / "proj" / "lib" / "new"), True), evs
+    # Through the mount, a change is seen too (by the pass after it).
+    os.mkdir(str(home / "net" / "made-here"))
+    v.events_until(lambda e: e == ev("created", str(home / "net" / "made-here"), True),
+                   what="created net/made-here")
+
+
+def test_auto_fuse_mount_appearing_and_going_below_a_root(vigil, fuse, tmp):
+    """A FUSE mount made below a watched root while vigil runs is polled
+    from then on; once it is unmounted, what it covered is watched with
+    inotify again."""
+    home, src = tmp / "home", tmp / "src"
+    (home / "net").mkdir(parents=True)
+    with open(str(home / "net" / "covered"), "wb") as f:
+        f.write(b"under the mount\n")
+    src.mkdir()
+    put(str(tmp), str(src / "shown"), b"on the mount\n")
+    v = vigil("watch", "--json", *FAST, str(home))
+    assert v.wait_ready().strip() == "vigil: ready, watching 2 directories"
+    net = str(home / "net")
+    fuse.bindfs(src, home / "net")
+    v.events_until(lambda e: e == ev("created", os.path.join(net, "shown")),
+                   what="created net/shown")
+    put(str(tmp), str(src / "later"), b"x")
+    v.events_until(lambda e: e == ev("created", os.path.join(net, "later")),
+                   what="created net/later (by polling)")
+    fuse.unmount(home / "net")
+    v.events_until(lambda e: e == ev("created", os.path.join(net, "covered")),
+                   what="created net/covered, shown again")
+    # inotify again: the sentinel comes after this one, in order.
+    os.mkdir(os.path.join(net, "after"))
+    evs = v.sync(str(home), str(home))
+    assert ev("created", os.path.join(net, "after"), True) in evs, evs

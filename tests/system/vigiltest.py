@@ -521,7 +521,8 @@ class SshServer:
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
         deadline = time.monotonic() + EVENT_TIMEOUT
         with self.cond:
             while not any(b"Server listening" in l for l in self.lines):
@@ -566,7 +567,11 @@ class SshServer:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
-            self.proc.stderr.close()
+            # The reader sees the end of stderr once sshd and its children
+            # are gone; the pipe is closed only after that.
+            self.pump.join(EVENT_TIMEOUT)
+            if not self.pump.is_alive():
+                self.proc.stderr.close()
             self.proc = None
         if self.made_run_sshd:
             try:

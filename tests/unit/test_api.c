@@ -4,7 +4,8 @@
  * it lacks; a newer, larger one is accepted only if what the library does
  * not know is zero), vigil_get_stats filling only the caller's size,
  * vigil_version agreeing with the header, VIGIL_MASK, and the choice of
- * backend (vigil_options.backend, vigil_backend_name, vigil_root_backend).
+ * backend (vigil_options.backend, vigil_backend_name, vigil_root_backend,
+ * vigil_root_fallback).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +161,7 @@ static void test_stats_fill_only_the_callers_size(void **state) {
   assert_int_equal(full.roots, 1);
   assert_int_equal(full.dirs, 1);
   assert_int_equal(full.watches, 1);
+  assert_int_equal(full.polled, 0); /* a local directory: inotify */
 
   /* An older struct that ends before watches. */
   size_t older = offsetof(vigil_stats, watches);
@@ -180,6 +182,7 @@ static void test_stats_fill_only_the_callers_size(void **state) {
   assert_int_equal(vigil_get_stats(v, &n.s, sizeof n), 0);
   assert_int_equal(n.s.watches, full.watches);
   assert_int_equal(n.s.add_watches, full.add_watches);
+  assert_int_equal(n.s.polled, full.polled);
   assert_int_equal(n.newer, 0);
 
   memset(&st, GARBAGE, sizeof st);
@@ -251,6 +254,13 @@ static void test_backend_choice(void **state) {
     assert_int_equal(vigil_root_backend(v, "/not/a/root", &name), VIGIL_ENOTROOT);
     assert_int_equal(vigil_root_backend(v, dir, NULL), -EINVAL);
     assert_int_equal(vigil_root_backend(v, NULL, &name), -EINVAL);
+    /* A local directory: inotify by choice, not for want of it. */
+    int why = -1;
+    assert_int_equal(vigil_root_fallback(v, dir, &why), 0);
+    assert_int_equal(why, 0);
+    assert_int_equal(vigil_root_fallback(v, "/not/a/root", &why), VIGIL_ENOTROOT);
+    assert_int_equal(vigil_root_fallback(v, dir, NULL), -EINVAL);
+    assert_int_equal(vigil_root_fallback(NULL, dir, &why), -EINVAL);
     assert_int_equal(vigil_remove(v, dir), 0);
     assert_int_equal(vigil_root_backend(v, dir, &name), VIGIL_ENOTROOT);
     vigil_close(v);

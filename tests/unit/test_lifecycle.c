@@ -1329,6 +1329,90 @@ static void instance_limit_in_a_user_namespace(void **state) {
   in_child(instance_limit_child, NULL);
 }
 
+/* Is root watched by backend be, and why instead of inotify (0: not instead)? */
+static int root_is(vigil_t *v, const char *root, const char *be, int why) {
+  const char *name = NULL;
+  int got = -1;
+  return vigil_root_backend(v, root, &name) == 0 && strcmp(name, be) == 0 &&
+         vigil_root_fallback(v, root, &got) == 0 && got == why;
+}
+
+static int auto_watch_limit_child(const char *dir) {
+  if (enter_userns("max_inotify_watches", 5) < 0)
+    return TU_SKIP;
+  vigil_t *v;
+  TU_CHILD_CHECK(vigil_open(&v, NULL) == 0);
+  /* Beside the tree (roots of two backends may not overlap): one watch. */
+  char small[160];
+  snprintf(small, sizeof small, "%s-small", dir);
+  TU_CHILD_CHECK(mkdir(small, 0755) == 0);
+  TU_CHILD_CHECK(vigil_add(v, small, 0) == 0);
+  TU_CHILD_CHECK(root_is(v, small, "inotify", 0));
+  /* The tree has 12 directories; 4 more watches fit: it is polled, all of it. */
+  TU_CHILD_CHECK(vigil_add(v, dir, 0) == 0);
+  TU_CHILD_CHECK(root_is(v, dir, "poll", VIGIL_EWATCHLIMIT));
+  vigil_stats st;
+  TU_CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0);
+  TU_CHILD_CHECK(st.roots == 2 && st.watches == 13 && st.polled == 12);
+  /* None of the watches the failed attempt placed is kept: 4 more fit. */
+  char more[256];
+  for (int i = 0; i < 4; i++) {
+    snprintf(more, sizeof more, "%s/s%d", small, i);
+    TU_CHILD_CHECK(mkdir(more, 0755) == 0);
+  }
+  TU_CHILD_CHECK(vigil_remove(v, small) == 0);
+  TU_CHILD_CHECK(vigil_add(v, small, 0) == 0);
+  TU_CHILD_CHECK(root_is(v, small, "inotify", 0));
+  TU_CHILD_CHECK(vigil_get_stats(v, &st, sizeof st) == 0);
+  TU_CHILD_CHECK(st.watches == 17 && st.polled == 12);
+  vigil_close(v);
+  tu_rm_tree(small);
+  return 0;
+}
+
+/*
+ * With the backend "auto", the watch limit reached while a root is added
+ * makes that root polled, whole; vigil_root_fallback says why, and every
+ * watch the attempt placed went back to the kernel.
+ */
+static void auto_polls_at_the_watch_limit(void **state) {
+  (void)state;
+  char dir[128], p[256];
+  tu_tmpdir(dir, sizeof dir, "lifecycle-auto-limit");
+  snprintf(p, sizeof p, "%s/d00", dir);
+  assert_int_equal(mkdir(p, 0755), 0);
+  for (int i = 0; i < 4; i++) {
+    snprintf(p, sizeof p, "%s/d00/s%d", dir, i);
+    assert_int_equal(mkdir(p, 0755), 0);
+  }
+  for (int i = 1; i < 7; i++) {
+    snprintf(p, sizeof p, "%s/d%02d", dir, i);
+    assert_int_equal(mkdir(p, 0755), 0);
+  }
+  in_child(auto_watch_limit_child, dir);
+  tu_rm_tree(dir);
+}
+
+static int auto_instance_limit_child(const char *dir) {
+  if (enter_userns("max_inotify_instances", 0) < 0)
+    return TU_SKIP;
+  vigil_t *v = NULL;
+  TU_CHILD_CHECK(vigil_open(&v, NULL) == 0);
+  TU_CHILD_CHECK(vigil_add(v, dir, 0) == 0);
+  TU_CHILD_CHECK(root_is(v, dir, "poll", VIGIL_EINSTLIMIT));
+  vigil_close(v);
+  return 0;
+}
+
+/* With "auto", no inotify instance to be had: every root is polled, and says why. */
+static void auto_polls_at_the_instance_limit(void **state) {
+  (void)state;
+  char dir[128];
+  tu_tmpdir(dir, sizeof dir, "lifecycle-auto-inst");
+  in_child(auto_instance_limit_child, dir);
+  tu_rm_tree(dir);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--list-fds") == 0)
     return list_fds_main();
@@ -1342,6 +1426,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fork_without_atfork_handlers_is_detected),
       cmocka_unit_test(watch_limit_in_a_user_namespace),
       cmocka_unit_test(instance_limit_in_a_user_namespace),
+      cmocka_unit_test(auto_polls_at_the_watch_limit),
+      cmocka_unit_test(auto_polls_at_the_instance_limit),
       cmocka_unit_test_teardown(start_stop_cycles_are_bounded_and_leave_no_thread,
                                 teardown_leftovers),
       cmocka_unit_test(open_close_cycles_leak_nothing),

@@ -32,6 +32,9 @@ static void every_public_function_links(void **state) {
   const char *backend;
   assert_int_equal(vigil_root_backend(v, ".", &backend), 0);
   assert_string_equal(backend, vigil_backend_name(0));
+  int why = -1;
+  assert_int_equal(vigil_root_fallback(v, ".", &why), 0);
+  assert_int_equal(why, 0);
   assert_int_equal(vigil_remove(v, "."), 0);
   assert_string_equal(vigil_kind_name(VIGIL_MOVED), "moved");
   assert_int_equal(vigil_kind_parse("closed"), VIGIL_CLOSED);
