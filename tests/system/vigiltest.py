@@ -237,9 +237,14 @@ class Vigil:
         root as vigil was given it. With kind="removed" the sentinel is also
         deleted and the wait is for its removed event (for --events filters
         that drop created)."""
-        self._sentinel += 1
-        name = ".sentinel-%d" % self._sentinel
-        path = os.path.join(fsbytes(root_dir), name.encode())
+        # A name another vigil's sentinel left in the same directory (a test
+        # that tries again with a new vigil) is passed over.
+        while True:
+            self._sentinel += 1
+            name = ".sentinel-%d" % self._sentinel
+            path = os.path.join(fsbytes(root_dir), name.encode())
+            if not os.path.lexists(path):
+                break
         # mknod, not open: a sentinel makes a single created event (no
         # closed), so it never leaks into what the next wait reads.
         os.mknod(path, 0o644 | stat.S_IFREG)
