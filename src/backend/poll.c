@@ -927,11 +927,17 @@ static int apply(state *s, vigil_t *v) {
     if (!r->dir || r->op != REC_APPEARED || r->pair != SIZE_MAX)
       continue;
     rc = vigil__obs_appeared(v, r->dir, rec_name(s, r), r->len, r->is_dir, VIGIL__BY_CREATE);
-    /* The node is made without its inode; a move before the next pass pairs by it. */
+    /*
+     * The node is made without its inode or exact type; a move before the
+     * next pass pairs by both, so a file deleted then is never taken for
+     * a link made with its inode number.
+     */
     vigil__node *n =
         r->dir ? vigil__tree_find(vigil__tree_of(v), r->dir, rec_name(s, r), r->len) : NULL;
     if (n && !n->ino)
       n->ino = r->ino;
+    if (n && n->type == VIGIL__T_NONDIR && !r->is_dir)
+      n->type = r->type;
   }
   return rc;
 }
