@@ -81,13 +81,20 @@ void cli_tick(int on);
  * cli_common_option, which also answers getopt's ':' (a value missing)
  * and '?' (an unknown option), so both say the same for the same mistake.
  */
-enum { CLI_OPT_EXCLUDE = 0x1000, CLI_OPT_EVENTS, CLI_OPT_BACKEND, CLI_OPT_POLL_INTERVAL };
+enum {
+  CLI_OPT_EXCLUDE = 0x1000,
+  CLI_OPT_EVENTS,
+  CLI_OPT_BACKEND,
+  CLI_OPT_POLL_INTERVAL,
+  CLI_OPT_MOVE_WAIT
+};
 /* clang-format off */
 #define CLI_COMMON_LONGOPTS                                   \
   {"exclude", required_argument, NULL, CLI_OPT_EXCLUDE},      \
   {"events", required_argument, NULL, CLI_OPT_EVENTS},        \
   {"backend", required_argument, NULL, CLI_OPT_BACKEND},     \
-  {"poll-interval", required_argument, NULL, CLI_OPT_POLL_INTERVAL}
+  {"poll-interval", required_argument, NULL, CLI_OPT_POLL_INTERVAL}, \
+  {"move-wait", required_argument, NULL, CLI_OPT_MOVE_WAIT}
 /* clang-format on */
 
 typedef struct {
@@ -96,6 +103,7 @@ typedef struct {
   unsigned events;      /* --events as a mask, or 0 */
   const char *backend;  /* --backend, or NULL */
   int poll_interval_ms; /* --poll-interval, or 0 */
+  int move_wait_ms;     /* --move-wait, or 0 */
 } cli_common;
 
 /* Makes room for argc patterns; 0 or -ENOMEM. cli_common_free frees it. */

@@ -357,6 +357,15 @@ int cli_common_option(cli_common *c, int opt, const char *arg, const char *word,
     c->poll_interval_ms = (int)ms;
     return 0;
   }
+  case CLI_OPT_MOVE_WAIT: {
+    int64_t ms;
+    if (run_parse_duration(arg, &ms) < 0 || ms <= 0 || ms > INT32_MAX) {
+      cli_error("--move-wait: '%s' is not a duration (try 10ms, 100ms or 1s)", arg);
+      return -1;
+    }
+    c->move_wait_ms = (int)ms;
+    return 0;
+  }
   case ':':
     cli_error("option '%s' needs a value; try 'vigil %s --help'", word, cmd);
     return -1;

@@ -107,6 +107,9 @@ static const char run_usage[] =
     "      --backend NAME      how to watch: auto (default), inotify or poll\n"
     "      --poll-interval DURATION\n"
     "                          time between passes of the poll backend (default 1s)\n"
+    "      --move-wait DURATION\n"
+    "                          how long a rename's first half waits for its\n"
+    "                          second before it counts as a move out (default 10ms)\n"
     "  -h, --help              show this help\n"
     "\n"
     "DURATION is a number with a unit: 500ms, 2s, 1.5s, 1m.\n"
@@ -1202,6 +1205,7 @@ static int open_instance(runner *r) {
   vo.progress = cancel_on_signal;
   vo.backend = o->common.backend;
   vo.poll_interval_ms = o->common.poll_interval_ms;
+  vo.move_wait_ms = o->common.move_wait_ms;
   int rc = vigil_open(&r->v, &vo);
   if (rc < 0) {
     r->v = NULL;

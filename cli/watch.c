@@ -53,6 +53,9 @@ static const char watch_usage[] =
 #endif
     "      --poll-interval DURATION\n"
     "                          time between passes of the poll backend (default 1s)\n"
+    "      --move-wait DURATION\n"
+    "                          how long a rename's first half waits for its\n"
+    "                          second before it counts as a move out (default 10ms)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error, 2 timeout with no event, 3 every root is gone.\n";
@@ -438,6 +441,7 @@ int cmd_watch(int argc, char **argv) {
   vo.progress_userdata = &show_progress;
   vo.backend = o.common.backend;
   vo.poll_interval_ms = o.common.poll_interval_ms;
+  vo.move_wait_ms = o.common.move_wait_ms;
   vigil_t *v;
   int rc = vigil_open(&v, &vo);
   if (rc < 0) {

@@ -191,6 +191,10 @@ RUN_KINDS = "created, removed, modified, attrib, moved, closed, overflow"
      "--poll-interval: 'soon' is not a duration (try 500ms, 2s or 1m)", None),
     (["--poll-interval", "0s"],
      "--poll-interval: '0s' is not a duration (try 500ms, 2s or 1m)", None),
+    (["--move-wait", "long"],
+     "--move-wait: 'long' is not a duration (try 10ms, 100ms or 1s)", None),
+    (["--move-wait", "0ms"],
+     "--move-wait: '0ms' is not a duration (try 10ms, 100ms or 1s)", None),
     (["--bogus"], "unknown option '--bogus'; try 'vigil watch --help'",
      "unknown option '--bogus'; try 'vigil run --help'"),
 ])
@@ -216,6 +220,36 @@ def test_shared_options_need_a_value(run, cmd):
     assert r.returncode == 1, r
     assert lines_of(r.stderr) == [
         "vigil: option '--events' needs a value; try 'vigil %s --help'" % cmd], r
+
+
+def test_move_wait_holds_a_rename_out_until_the_next_record(vigil, tmp):
+    """With a long --move-wait, a file renamed out of the tree stays a
+    held first half, reported as removed as soon as the next record is
+    read, not after the wait; a rename within the tree is still one
+    moved."""
+    root, outside = tmp / "w", tmp / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "a").write_bytes(b"a")
+    (root / "b").write_bytes(b"b")
+    v = vigil("watch", "--json", "--move-wait", "1h", str(root))
+    v.wait_ready()
+    short = vigil("watch", "--json", str(root))   # the default wait, 10 ms
+    short.wait_ready()
+    os.rename(str(root / "a"), str(outside / "a"))
+    # The default wait gives up on the second half...
+    short.events_until(lambda e: e == {"type": "removed", "path": str(root / "a"),
+                                       "dir": False},
+                       what="a moved out, after the default wait")
+    # ... the long one still waits, with nothing to report.
+    line = v.try_read_line(0.5)
+    assert line is False, line
+    os.rename(str(root / "b"), str(root / "c"))
+    evs = v.events_until(lambda e: e["path"] == str(root / "c"),
+                         what="the rename of b to c")
+    assert [(e["type"], e["path"]) for e in evs] == [
+        ("removed", str(root / "a")), ("moved", str(root / "c"))], evs
+    assert evs[1]["from"] == str(root / "b"), evs
 
 
 # -- readiness ----------------------------------------------------------------
