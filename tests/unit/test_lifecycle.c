@@ -1230,12 +1230,24 @@ static int userns_limit(const char *name, int value) {
 }
 
 /* Runs fn in a forked child; TU_SKIP from it skips the test. */
+/*
+ * Runs fn(dir) in a child and gives its verdict. The trees the test made
+ * (dir, and "dir-small" if fn made one) are removed first: a skip or a
+ * failure does not return.
+ */
 static void in_child(int (*fn)(const char *), const char *dir) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)
     _exit(fn(dir));
-  tu_child_verdict(tu_reap(pid));
+  int status = tu_reap(pid);
+  if (dir) {
+    char small[160];
+    snprintf(small, sizeof small, "%s-small", dir);
+    tu_rm_tree(small);
+    tu_rm_tree(dir);
+  }
+  tu_child_verdict(status);
 }
 
 static int enter_userns(const char *name, int value) {
@@ -1300,7 +1312,6 @@ static void watch_limit_in_a_user_namespace(void **state) {
     assert_int_equal(mkdir(p, 0755), 0);
   }
   in_child(watch_limit_child, dir);
-  tu_rm_tree(dir);
 }
 
 static int instance_limit_child(const char *dir) {
@@ -1390,7 +1401,6 @@ static void auto_polls_at_the_watch_limit(void **state) {
     assert_int_equal(mkdir(p, 0755), 0);
   }
   in_child(auto_watch_limit_child, dir);
-  tu_rm_tree(dir);
 }
 
 static int auto_instance_limit_child(const char *dir) {
@@ -1410,7 +1420,6 @@ static void auto_polls_at_the_instance_limit(void **state) {
   char dir[128];
   tu_tmpdir(dir, sizeof dir, "lifecycle-auto-inst");
   in_child(auto_instance_limit_child, dir);
-  tu_rm_tree(dir);
 }
 
 int main(int argc, char **argv) {
