@@ -267,38 +267,6 @@ static int open_child(vigil_t *v, int dfd, const char *name) {
   return fd < 0 ? -1 : fd;
 }
 
-static int type_of(unsigned char d_type) {
-  switch (d_type) {
-  case DT_DIR:
-    return VIGIL__T_DIR;
-  case DT_REG:
-    return VIGIL__T_FILE;
-  case DT_LNK:
-    return VIGIL__T_LINK;
-  default:
-    return VIGIL__T_OTHER;
-  }
-}
-
-static int type_of_mode(mode_t m) {
-  if (S_ISDIR(m))
-    return VIGIL__T_DIR;
-  if (S_ISREG(m))
-    return VIGIL__T_FILE;
-  if (S_ISLNK(m))
-    return VIGIL__T_LINK;
-  return VIGIL__T_OTHER;
-}
-
-/* Is the entry on disk the one the tree holds under that name? */
-static int same_entry(const vigil__node *n, int type, uint64_t ino) {
-  if ((n->type == VIGIL__T_DIR) != (type == VIGIL__T_DIR))
-    return 0;
-  if (n->type != VIGIL__T_NONDIR && n->type != type)
-    return 0;
-  return !n->ino || !ino || n->ino == (uint32_t)ino;
-}
-
 /*
  * The granularity of a file system's timestamps is not published, but a
  * change time is never set by a user, so it shows the file system's tick:
@@ -466,15 +434,15 @@ static int list_entry(vigil_t *v, listing *l, const vigil__dirent *e) {
     struct stat st;
     if (VIGIL__SYS(fstatat(l->fd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
       return 0; /* gone already; the kernel reports it if it mattered */
-    type = type_of_mode(st.st_mode);
+    type = vigil__type_of_mode(st.st_mode);
   } else {
-    type = type_of(e->type);
+    type = vigil__type_of_dtype(e->type);
   }
   if (!vigil__admit_entry(v, &l->adm, name, len, type == VIGIL__T_DIR))
     return 0;
   vigil__node *child = l->had_children ? vigil__tree_find(&v->tree, d, name, len) : NULL;
   if (child) {
-    if (same_entry(child, type, e->ino)) {
+    if (vigil__same_entry(child, type, e->ino)) {
       child->flags |= VIGIL__N_SEEN;
       if (!child->ino)
         child->ino = (uint32_t)e->ino;

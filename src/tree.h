@@ -13,8 +13,10 @@
 #ifndef VIGIL_TREE_H
 #define VIGIL_TREE_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "arena.h"
 
@@ -122,6 +124,44 @@ static inline vigil__dir *vigil__node_dir(const vigil__node *n) {
 /* The backend's slot of a directory node. */
 static inline vigil__slot *vigil__node_slot(const vigil__node *n) {
   return &vigil__node_dir(n)->slot;
+}
+
+/* A node's type from a listing's d_type (DT_UNKNOWN: VIGIL__T_OTHER). */
+static inline int vigil__type_of_dtype(unsigned char d_type) {
+  switch (d_type) {
+  case DT_DIR:
+    return VIGIL__T_DIR;
+  case DT_REG:
+    return VIGIL__T_FILE;
+  case DT_LNK:
+    return VIGIL__T_LINK;
+  default:
+    return VIGIL__T_OTHER;
+  }
+}
+
+/* A node's type from stat's st_mode. */
+static inline int vigil__type_of_mode(mode_t m) {
+  if (S_ISDIR(m))
+    return VIGIL__T_DIR;
+  if (S_ISREG(m))
+    return VIGIL__T_FILE;
+  if (S_ISLNK(m))
+    return VIGIL__T_LINK;
+  return VIGIL__T_OTHER;
+}
+
+/*
+ * Is the entry on disk (its type, and its inode number or 0) the one node
+ * n holds under that name? A type or inode the node does not know yet
+ * matches.
+ */
+static inline int vigil__same_entry(const vigil__node *n, int type, uint64_t ino) {
+  if ((n->type == VIGIL__T_DIR) != (type == VIGIL__T_DIR))
+    return 0;
+  if (n->type != VIGIL__T_NONDIR && n->type != type)
+    return 0;
+  return !n->ino || !ino || n->ino == (uint32_t)ino;
 }
 
 /* Is n a directory its backend watches? */

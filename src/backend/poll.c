@@ -249,38 +249,6 @@ static rec *rec_add(state *s, vigil__node *dir, int op, const char *name, size_t
 
 /* ---- Comparing one directory with the tree. */
 
-static int type_of(unsigned char d_type) {
-  switch (d_type) {
-  case DT_DIR:
-    return VIGIL__T_DIR;
-  case DT_REG:
-    return VIGIL__T_FILE;
-  case DT_LNK:
-    return VIGIL__T_LINK;
-  default:
-    return VIGIL__T_OTHER;
-  }
-}
-
-static int type_of_mode(mode_t m) {
-  if (S_ISDIR(m))
-    return VIGIL__T_DIR;
-  if (S_ISREG(m))
-    return VIGIL__T_FILE;
-  if (S_ISLNK(m))
-    return VIGIL__T_LINK;
-  return VIGIL__T_OTHER;
-}
-
-/* Is the entry on disk the one the tree holds under that name? (as reconcile.c) */
-static int same_entry(const vigil__node *n, int type, uint64_t ino) {
-  if ((n->type == VIGIL__T_DIR) != (type == VIGIL__T_DIR))
-    return 0;
-  if (n->type != VIGIL__T_NONDIR && n->type != type)
-    return 0;
-  return !n->ino || !ino || n->ino == (uint32_t)ino;
-}
-
 /*
  * Racy stamps. A file changed after a listing stat'ed it, but within the
  * same tick of the file system's clock as the directory's stamp, would
@@ -477,9 +445,9 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       if (VIGIL__SYS(fstatat(fd, e.name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
         continue; /* gone already: the next pass tells */
       stated = 1;
-      type = type_of_mode(st.st_mode);
+      type = vigil__type_of_mode(st.st_mode);
     } else {
-      type = type_of(e.type);
+      type = vigil__type_of_dtype(e.type);
     }
     int is_dir = type == VIGIL__T_DIR;
     vigil__node *child = NULL;
@@ -489,7 +457,7 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       child = vigil__tree_find(vigil__tree_of(v), d, e.name, e.len);
     if (child)
       guess = vigil__node_rel(child, child->sib_prev_);
-    if (child && same_entry(child, type, e.ino)) {
+    if (child && vigil__same_entry(child, type, e.ino)) {
       child->flags |= VIGIL__N_SEEN;
       if (!child->ino)
         child->ino = (uint32_t)e.ino;
