@@ -1292,15 +1292,10 @@ static int watch_limit_child(const char *dir) {
   return 0;
 }
 
-/*
- * The real watch limit: vigil_add fails with VIGIL_EWATCHLIMIT, says how
- * many watches it placed, and leaves nothing behind (the same instance can
- * then use every watch the limit allows).
- */
-static void watch_limit_in_a_user_namespace(void **state) {
-  (void)state;
-  char dir[128], p[256];
-  tu_tmpdir(dir, sizeof dir, "lifecycle-limit");
+/* A tree of 12 directories: the root, d00 with s0..s3, and d01..d06. */
+static void make_limit_tree(char *dir, size_t cap, const char *tag) {
+  char p[256];
+  tu_tmpdir(dir, cap, tag);
   snprintf(p, sizeof p, "%s/d00", dir);
   assert_int_equal(mkdir(p, 0755), 0);
   for (int i = 0; i < 4; i++) {
@@ -1311,6 +1306,17 @@ static void watch_limit_in_a_user_namespace(void **state) {
     snprintf(p, sizeof p, "%s/d%02d", dir, i);
     assert_int_equal(mkdir(p, 0755), 0);
   }
+}
+
+/*
+ * The real watch limit: vigil_add fails with VIGIL_EWATCHLIMIT, says how
+ * many watches it placed, and leaves nothing behind (the same instance can
+ * then use every watch the limit allows).
+ */
+static void watch_limit_in_a_user_namespace(void **state) {
+  (void)state;
+  char dir[128];
+  make_limit_tree(dir, sizeof dir, "lifecycle-limit");
   in_child(watch_limit_child, dir);
 }
 
@@ -1388,18 +1394,8 @@ static int auto_watch_limit_child(const char *dir) {
  */
 static void auto_polls_at_the_watch_limit(void **state) {
   (void)state;
-  char dir[128], p[256];
-  tu_tmpdir(dir, sizeof dir, "lifecycle-auto-limit");
-  snprintf(p, sizeof p, "%s/d00", dir);
-  assert_int_equal(mkdir(p, 0755), 0);
-  for (int i = 0; i < 4; i++) {
-    snprintf(p, sizeof p, "%s/d00/s%d", dir, i);
-    assert_int_equal(mkdir(p, 0755), 0);
-  }
-  for (int i = 1; i < 7; i++) {
-    snprintf(p, sizeof p, "%s/d%02d", dir, i);
-    assert_int_equal(mkdir(p, 0755), 0);
-  }
+  char dir[128];
+  make_limit_tree(dir, sizeof dir, "lifecycle-auto-limit");
   in_child(auto_watch_limit_child, dir);
 }
 
