@@ -381,15 +381,16 @@ void cli_ready(const vigil_t *v, const char *lead) {
     st.watches = 0;
   char line[192];
   int n;
+  const char *dirs = st.watches == 1 ? "directory" : "directories";
   /* The plain form while nothing is polled: scripts read it. */
   if (st.polled == 0)
-    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories\n", lead, st.watches);
+    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu %s\n", lead, st.watches, dirs);
   else if (st.polled == st.watches)
-    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu directories by polling\n", lead,
-                 st.watches);
+    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu %s by polling\n", lead,
+                 st.watches, dirs);
   else
-    n = snprintf(line, sizeof line,
-                 "%svigil: ready, watching %zu directories (%s), %zu by polling\n", lead,
-                 st.watches - st.polled, vigil_backend_name(0), st.polled);
+    n = snprintf(line, sizeof line, "%svigil: ready, watching %zu %s (%s), %zu by polling\n", lead,
+                 st.watches - st.polled, st.watches - st.polled == 1 ? "directory" : "directories",
+                 vigil_backend_name(0), st.polled);
   (void)cli_write_all(2, line, (size_t)n, NULL);
 }

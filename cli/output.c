@@ -407,6 +407,9 @@ int out_json(vg_buf *b, const vigil_event *ev) {
     PUT_LIT(o, ",\"error\":");
     o = json_str(o, msg, msg_len);
   }
+  /* Only where it is set: a renamed-in or renamed-out top entry. */
+  if (ev->flags & VIGIL_BY_MOVE)
+    PUT_LIT(o, ",\"by_move\":true");
   if (ev->flags & VIGIL_ISDIR)
     PUT_LIT(o, ",\"dir\":true}\n");
   else

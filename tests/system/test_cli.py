@@ -239,7 +239,7 @@ def test_move_wait_holds_a_rename_out_until_the_next_record(vigil, tmp):
     os.rename(str(root / "a"), str(outside / "a"))
     # The default wait gives up on the second half...
     short.events_until(lambda e: e == {"type": "removed", "path": str(root / "a"),
-                                       "dir": False},
+                                       "by_move": True, "dir": False},
                        what="a moved out, after the default wait")
     # ... the long one still waits, with nothing to report.
     line = v.try_read_line(0.5)
@@ -250,6 +250,40 @@ def test_move_wait_holds_a_rename_out_until_the_next_record(vigil, tmp):
     assert [(e["type"], e["path"]) for e in evs] == [
         ("removed", str(root / "a")), ("moved", str(root / "c"))], evs
     assert evs[1]["from"] == str(root / "b"), evs
+
+
+def test_json_by_move_marks_the_top_of_a_tree_moved_in_or_out(vigil, tmp):
+    """--json says by_move on the top entry of a tree renamed into the
+    root and of one renamed out of it, and on nothing else: not on what is
+    below it, not on a plain create or delete."""
+    root, outside = tmp / "w", tmp / "outside"
+    root.mkdir()
+    (outside / "t" / "sub").mkdir(parents=True)
+    (outside / "t" / "sub" / "f").write_bytes(b"f")
+    v = vigil("watch", "--json", str(root))
+    v.wait_ready()
+    os.mkdir(str(root / "plain"))
+    os.rename(str(outside / "t"), str(root / "t"))
+    evs = v.events_until(lambda e: e["path"] == str(root / "t" / "sub" / "f"),
+                         what="the tree moved in")
+    assert evs == [
+        {"type": "created", "path": str(root / "plain"), "dir": True},
+        {"type": "created", "path": str(root / "t"), "by_move": True, "dir": True},
+        {"type": "created", "path": str(root / "t" / "sub"), "dir": True},
+        {"type": "created", "path": str(root / "t" / "sub" / "f"), "dir": False},
+    ], evs
+    os.rmdir(str(root / "plain"))
+    os.rename(str(root / "t"), str(outside / "t2"))
+    os.mkdir(str(root / "sentinel"))
+    evs = v.events_until(lambda e: e["path"] == str(root / "sentinel"),
+                         what="the sentinel")
+    assert evs == [
+        {"type": "removed", "path": str(root / "plain"), "dir": True},
+        {"type": "removed", "path": str(root / "t" / "sub" / "f"), "dir": False},
+        {"type": "removed", "path": str(root / "t" / "sub"), "dir": True},
+        {"type": "removed", "path": str(root / "t"), "by_move": True, "dir": True},
+        {"type": "created", "path": str(root / "sentinel"), "dir": True},
+    ], evs
 
 
 # -- readiness ----------------------------------------------------------------

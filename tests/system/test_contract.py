@@ -220,8 +220,8 @@ def test_rename_out_is_removed_and_in_is_created(watched):
     os.rename(os.path.join(s.outside, "comes"), s.p("comes"))
     evs = s.sync()
     assert evs[:2] == [
-        {"type": "removed", "path": s.p("goes"), "dir": False},
-        {"type": "created", "path": s.p("comes"), "dir": False}], evs
+        {"type": "removed", "path": s.p("goes"), "by_move": True, "dir": False},
+        {"type": "created", "path": s.p("comes"), "by_move": True, "dir": False}], evs
     s.check()
 
 

@@ -290,7 +290,9 @@ def test_watch_limit_after_ready_for_a_tree_moved_in(vigil_exe, tmp_path,
     touch(str(root / "a" / "still"))
     evs = v.events_until(is_event("created", str(root / "a" / "still")),
                          "created a/still")
-    for p in [moved] + [moved / s for s in subs]:
+    assert created(evs, str(moved)) == [
+        {"type": "created", "path": str(moved), "by_move": True, "dir": True}], evs
+    for p in [moved / s for s in subs]:
         assert created(evs, str(p)) == [
             {"type": "created", "path": str(p), "dir": True}], evs
     errs = [e for e in evs if e["type"] == "error"]

@@ -72,7 +72,7 @@ def test_unreadable_subdir_moved_in_later(vigil, pubdir):
         what="created ok/after")
     lp = os.path.join(root, "locked")
     created = [e for e in evs if e["type"] == "created" and e["path"] == lp]
-    assert created == [{"type": "created", "path": lp, "dir": True}], evs
+    assert created == [{"type": "created", "path": lp, "by_move": True, "dir": True}], evs
     errs = error_for(evs, lp)
     assert len(errs) == 1 and "Permission denied" in errs[0]["error"], evs
     assert evs.index(created[0]) < evs.index(errs[0]), evs
@@ -187,7 +187,7 @@ def test_watch_limit_auto_polls_instead(vigil, tmp):
     v = vigil("watch", "--json", str(small), str(root),
               wrapper=vigiltest.in_userns_with_limit("max_inotify_watches", 5))
     line = v.wait_ready()
-    assert line.strip() == ("vigil: ready, watching 1 directories (inotify), "
+    assert line.strip() == ("vigil: ready, watching 1 directory (inotify), "
                             "25 by polling"), line
     told = [l.decode() for l in v.stderr_lines if b"polling it instead" in l]
     assert len(told) == 1, v.stderr_lines

@@ -234,7 +234,7 @@ def test_bindfs_changes_in_source_reported_by_auto(vigil, fuse, tmp):
     point = fuse.bindfs(src, mnt)
     v = vigil("watch", "--json", *FAST, point)
     assert v.wait_ready().strip() == \
-        "vigil: ready, watching 1 directories by polling"
+        "vigil: ready, watching 1 directory by polling"
     other_side_reported(v, point, str(src), str(tmp))
 
 
@@ -256,7 +256,7 @@ def test_sshfs_changes_on_server_reported_by_auto(vigil, fuse, tmp):
     point = fuse.sshfs(remote, mnt)
     v = vigil("watch", "--json", *FAST, point)
     assert v.wait_ready().strip() == \
-        "vigil: ready, watching 1 directories by polling"
+        "vigil: ready, watching 1 directory by polling"
     other_side_reported(v, point, str(remote), str(tmp), inodes=False)
 
 

@@ -230,10 +230,10 @@ def test_a_file_root_deleted_is_removed_and_watched_for(vigil, tmp):
         ("closed", "dir/f.txt")], evs
     os.rename(str(d / "f.txt"), str(d / "g.txt"))
     evs = v.events_until(lambda e: e["type"] == "removed")
-    assert evs == [{"type": "removed", "path": "dir/f.txt", "dir": False}]
+    assert evs == [{"type": "removed", "path": "dir/f.txt", "by_move": True, "dir": False}]
     os.rename(str(d / "g.txt"), str(d / "f.txt"))
     evs = v.sync(sdir, "s")[:-1]
-    assert evs == [{"type": "created", "path": "dir/f.txt", "dir": False}]
+    assert evs == [{"type": "created", "path": "dir/f.txt", "by_move": True, "dir": False}]
     assert v.running()
     # The root ends with its directory.
     for name in os.listdir(str(d)):
@@ -498,7 +498,7 @@ def test_vigil_run_with_hundreds_of_watched_files_in_one_directory(rt):
     for name in names:
         args += ["-w", name]
     v = rt.start(*args, "--", *rt.rec("true"))
-    assert re.search(rb"ready, watching 1 directories",
+    assert re.search(rb"ready, watching 1 directory\b",
                      v.wait_stderr(lambda l: b"ready" in l)), v.describe()
     rt.wait_run(1)
     for n, name in enumerate((names[0], names[16], names[17], names[-1])):

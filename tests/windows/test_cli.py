@@ -94,7 +94,7 @@ def root():
 def test_json_events_and_ctrl_c_ends_with_0(root):
     w = Watch(root, "--json")
     try:
-        assert w.wait_ready() == "vigil: ready, watching 1 directories"
+        assert w.wait_ready() == "vigil: ready, watching 1 directory"
         open(os.path.join(root, "a file.txt"), "w").close()
         os.mkdir(os.path.join(root, "d"))
         with open(os.path.join(root, "d", "\u00e9t\u00e9.txt"), "w") as f:
@@ -145,7 +145,7 @@ def test_file_root_with_format(root):
         stderr=subprocess.PIPE,
     )
     try:
-        assert p.stderr.readline().decode().rstrip("\n") == "vigil: ready, watching 1 directories"
+        assert p.stderr.readline().decode().rstrip("\n") == "vigil: ready, watching 1 directory"
         with open(os.path.join(root, "other"), "w") as f:
             f.write("not this one")
         with open(path, "a") as f:
