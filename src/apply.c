@@ -576,6 +576,24 @@ int vigil__obs_self_gone(vigil_t *v, vigil__node *dir) {
   return 0;
 }
 
+int vigil__obs_top_lost(vigil_t *v, vigil__node *dir, int err) {
+  vigil__root *r = vigil__node_parent(dir) ? NULL : vigil__node_dir(dir)->root;
+  if (!r || r->dead)
+    return 0;
+  /*
+   * With no watch to follow the directory, nothing in it can be seen any
+   * more: the root ends, as a rescan ends it when its path leads
+   * elsewhere, and the error first says why. A file root's is on its file.
+   */
+  int rc = 0;
+  if (err == VIGIL_EROOTMOVED) {
+    const vigil__node *on = r->is_file && vigil__node_first(dir) ? vigil__node_first(dir) : dir;
+    rc = vigil__emit(v, VIGIL_ERROR, 0, on, err);
+  }
+  vigil__obs_self_gone(v, dir);
+  return rc;
+}
+
 int vigil__obs_unmounted(vigil_t *v, vigil__node *dir) {
   vigil__root *r = vigil__node_root(dir);
   if (!vigil__node_parent(dir) || !vigil__root_intact(r)) {

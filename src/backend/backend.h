@@ -188,6 +188,13 @@ int vigil__obs_changed(vigil_t *v, vigil__node *dir, const char *name, size_t le
 int vigil__obs_dir_changed(vigil_t *v, vigil__node *dir);
 /* dir itself was deleted or renamed. */
 int vigil__obs_self_gone(vigil_t *v, vigil__node *dir);
+/*
+ * A root's top that a backend finds by its path (polling) can no longer
+ * be opened: err is what vigil__open_dir said, -ENOENT when the root
+ * itself went, VIGIL_EROOTMOVED when a directory above it was renamed
+ * (reported on the root). Either way the root ends.
+ */
+int vigil__obs_top_lost(vigil_t *v, vigil__node *dir, int err);
 int vigil__obs_unmounted(vigil_t *v, vigil__node *dir);
 /* The watch on a root's top is gone: the root may have ended. */
 int vigil__obs_watch_lost(vigil_t *v, vigil__node *dir);

@@ -68,6 +68,8 @@
 _Static_assert(sizeof(void *) >= sizeof(int64_t), "the poll backend keeps 64 bits in a slot");
 
 enum { REC_CHANGED, REC_GONE, REC_APPEARED };
+/* The kind of a REC_GONE of a root's top itself, by why its path no longer leads to it. */
+enum { TOP_GONE = 1, TOP_MOVED_ABOVE };
 
 typedef struct {
   vigil__node *dir; /* NULL once the directory left the tree */
@@ -683,14 +685,16 @@ static int visit(state *s, vigil_t *v, walker *w, vigil__node *d, vigil__node *t
   if (fd < 0) {
     /*
      * A directory below the top that cannot be opened went away or was
-     * replaced, which its parent's listing tells. A root's top that is
-     * gone is the root's end.
+     * replaced, which its parent's listing tells. A root's top that its
+     * path no longer leads to (the core opens it by path and checks its
+     * device and inode) is the root's end, whether the root went or a
+     * directory above it was renamed.
      */
-    if (d == top && !vigil__node_parent(d) && fd == -ENOENT) {
+    if (d == top && !vigil__node_parent(d) && (fd == -ENOENT || fd == VIGIL_EROOTMOVED)) {
       rec *r = rec_add(s, d, REC_GONE, "", 0);
       if (!r)
         return -ENOMEM;
-      r->kind = 1; /* the directory itself */
+      r->kind = fd == VIGIL_EROOTMOVED ? TOP_MOVED_ABOVE : TOP_GONE;
     }
     return 0;
   }
@@ -875,7 +879,7 @@ static int apply(state *s, vigil_t *v) {
     rec *r = &s->recs[i];
     if (r->dir && r->op == REC_GONE && r->kind) {
       r->done = 1;
-      rc = vigil__obs_self_gone(v, r->dir);
+      rc = vigil__obs_top_lost(v, r->dir, r->kind == TOP_MOVED_ABOVE ? VIGIL_EROOTMOVED : -ENOENT);
     }
   }
   for (size_t i = 0; i < s->nrecs && rc == 0; i++) {

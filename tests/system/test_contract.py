@@ -392,13 +392,14 @@ def test_repeated_writes_while_stopped_are_merged(watched):
 
 # -- 6. a root that goes away -------------------------------------------------
 
+@pytest.mark.parametrize("backend", ["default", "poll"])
 @pytest.mark.parametrize("how", ["rm", "move"])
-def test_root_gone_exit_3(watched, tmp, how):
+def test_root_gone_exit_3(watched, tmp, how, backend):
     def populate(r):
         os.makedirs(os.path.join(r, "a", "b"))
         touch(os.path.join(r, "a", "b", "f"))
         touch(os.path.join(r, "top"))
-    s = watched(populate=populate)
+    s = watched(*vigiltest.backend_args(backend), populate=populate)
     if how == "rm":
         shutil.rmtree(s.root)
     else:

@@ -510,13 +510,23 @@ def test_vigil_run_with_hundreds_of_watched_files_in_one_directory(rt):
 
 # -- a root whose parent is renamed -------------------------------------------
 
-def _root_below_parent(vigil, tmp):
+def _root_below_parent(vigil, tmp, backend="default"):
     """vigil on up/root (given relatively) and s/ for sentinels."""
-    (tmp / "up" / "root").mkdir(parents=True)
+    (tmp / "up" / "root").mkdir(parents=True, exist_ok=True)
     (tmp / "s").mkdir()
-    v = vigil("watch", "--json", "up/root", "s", cwd=str(tmp))
+    v = vigil("watch", "--json", *vigiltest.backend_args(backend), "up/root",
+              "s", cwd=str(tmp))
     v.wait_ready()
     return v
+
+
+def _sync_s(v, tmp, backend):
+    """Waits for a sentinel in s/; polled, for a second one too (a pass
+    reports in the order of its listings)."""
+    evs = v.sync(str(tmp / "s"), "s")
+    if backend == "poll":
+        evs += v.sync(str(tmp / "s"), "s")
+    return [e for e in evs if not e["path"].startswith("s/.sentinel-")]
 
 
 def test_a_renamed_parent_of_a_root_is_reported(vigil, tmp):
@@ -549,12 +559,15 @@ def test_a_renamed_parent_of_a_root_is_reported(vigil, tmp):
     assert v.running()
 
 
-def test_a_root_moved_itself_is_not_reported_as_a_renamed_parent(vigil, tmp):
+@pytest.mark.parametrize("backend", ["default", "poll"])
+def test_a_root_moved_itself_is_not_reported_as_a_renamed_parent(vigil, tmp,
+                                                                 backend):
     # The same failure to open a new directory, but here the root itself
-    # moved: the kernel's record of that ends the root, and no error is
+    # moved: the kernel's record of that ends the root (polled: the pass
+    # that finds the directory above the root unchanged), and no error is
     # due. vigil is stopped so that it opens the directory only after the
     # move.
-    v = _root_below_parent(vigil, tmp)
+    v = _root_below_parent(vigil, tmp, backend)
     (tmp / "elsewhere").mkdir()
     v.send(signal.SIGSTOP)
     try:
@@ -562,6 +575,32 @@ def test_a_root_moved_itself_is_not_reported_as_a_renamed_parent(vigil, tmp):
         os.rename(str(tmp / "up" / "root"), str(tmp / "elsewhere" / "root"))
     finally:
         v.send(signal.SIGCONT)
-    evs = v.sync(str(tmp / "s"), "s")
+    evs = _sync_s(v, tmp, backend)
     assert not [e for e in evs if e["type"] == "error"], evs
     assert ("removed", "up/root") in [(e["type"], e["path"]) for e in evs], evs
+    assert v.running()
+
+
+def test_a_renamed_parent_of_a_polled_root_ends_it(vigil, tmp):
+    # Polling finds the root by its path alone: once a directory above it
+    # is renamed, nothing in it can be listed. A pass says so, on the root,
+    # with the error inotify gives each directory it cannot list, and the
+    # root ends as a rescan ends it, everything in it removed.
+    (tmp / "up" / "root" / "a").mkdir(parents=True)
+    (tmp / "up" / "root" / "a" / "f.txt").write_bytes(b"f")
+    v = _root_below_parent(vigil, tmp, "poll")
+    os.rename(str(tmp / "up"), str(tmp / "up2"))
+    evs = _sync_s(v, tmp, "poll")
+    assert [(e["type"], e["path"]) for e in evs] == [
+        ("error", "up/root"), ("removed", "up/root/a/f.txt"),
+        ("removed", "up/root/a"), ("removed", "up/root")], evs
+    assert evs[0].get("dir") is True, evs
+    assert "a directory above the root was renamed" in evs[0]["error"], evs
+    assert "add the root again" in evs[0]["error"], evs
+    # The other root goes on, and nothing more comes of this one.
+    (tmp / "up2" / "root" / "new").mkdir()
+    (tmp / "s" / "kept").write_bytes(b"")
+    evs = _sync_s(v, tmp, "poll")
+    assert [(e["type"], e["path"]) for e in evs] == [
+        ("created", "s/kept")], evs
+    assert v.running()

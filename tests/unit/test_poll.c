@@ -3,7 +3,8 @@
  * moves within and across directories, nothing for what did not change),
  * the one limit (a file created and deleted between two passes), a change
  * made right after a pass in the same tick of the file system's clock,
- * and a long pass that gives way to vigil_wake.
+ * a root that goes away or whose parent is renamed, and a long pass that
+ * gives way to vigil_wake.
  *
  * With no thread, a pass runs only inside vigil_read, so what a test does
  * between two reads is seen by one pass as a whole: the tests need no
@@ -33,6 +34,7 @@
 typedef struct {
   vigil_kind kind;
   unsigned flags;
+  int error;
   char path[256];
   char from[256];
 } seen_event;
@@ -64,6 +66,12 @@ static void close_poll(fixture *f) {
   assert_int_equal(tu_rm_tree(f->dir), 0);
 }
 
+/* A path below the fixture's directory relative to it; any other as it is. */
+static const char *rel_of(const fixture *f, const char *path) {
+  size_t n = strlen(f->dir);
+  return strncmp(path, f->dir, n) == 0 && path[n] == '/' ? path + n + 1 : path;
+}
+
 /* Reads events until the one at the top named name is created; keeps the others in f->seen. */
 static void read_until_created(fixture *f, const char *name) {
   char want[128];
@@ -84,8 +92,9 @@ static void read_until_created(fixture *f, const char *name) {
       seen_event *s = &f->seen[f->n++];
       s->kind = ev.kind;
       s->flags = ev.flags;
-      snprintf(s->path, sizeof s->path, "%s", ev.path + strlen(f->dir) + 1);
-      snprintf(s->from, sizeof s->from, "%s", ev.from ? ev.from + strlen(f->dir) + 1 : "");
+      s->error = ev.error;
+      snprintf(s->path, sizeof s->path, "%s", rel_of(f, ev.path));
+      snprintf(s->from, sizeof s->from, "%s", ev.from ? rel_of(f, ev.from) : "");
     }
     assert_true(tu_now_us() < end);
   }
@@ -379,6 +388,102 @@ static void test_long_pass_gives_way_to_wake(void **state) {
   close_poll(&f);
 }
 
+/* A root other/up/root, with a/f in it, added next to the fixture's root. */
+static void add_root_below_parent(fixture *f, char *other, size_t size, char *root, size_t rsize) {
+  tu_tmpdir(other, size, "poll-up");
+  tu_mkdir_at(other, "up");
+  tu_mkdir_at(other, "up/root");
+  tu_mkdir_at(other, "up/root/a");
+  tu_write_at(other, "up/root/a/f", "f");
+  snprintf(root, rsize, "%s/up/root", other);
+  add_root(f);
+  assert_int_equal(vigil_add(f->v, root, 0), 0);
+  sync_passes(f);
+  assert_int_equal(f->n, 0);
+}
+
+/* The events of a root's end: everything in it removed, children first, the root last. */
+static void assert_root_ended(const fixture *f, size_t i, const char *root) {
+  char p[256];
+  assert_int_equal(f->n, i + 3);
+  snprintf(p, sizeof p, "%s/a/f", root);
+  assert_seen(f, i, VIGIL_REMOVED, p, NULL);
+  snprintf(p, sizeof p, "%s/a", root);
+  assert_seen(f, i + 1, VIGIL_REMOVED, p, NULL);
+  assert_seen(f, i + 2, VIGIL_REMOVED, root, NULL);
+  assert_true(f->seen[i + 2].flags & VIGIL_ISDIR);
+  vigil_stats st;
+  assert_int_equal(vigil_get_stats(f->v, &st, sizeof st), 0);
+  assert_int_equal(st.roots, 1);
+}
+
+/*
+ * A directory above a root renamed: the root's path leads nowhere, and a
+ * pass says why (VIGIL_EROOTMOVED, on the root) before the root ends as a
+ * rescan ends it, everything in it removed. The other root goes on, and
+ * nothing more comes of the one that ended. A pass cannot tell the parent
+ * deleted with the root in it from one renamed: the same is reported.
+ */
+static void test_renamed_parent_of_a_root_ends_it(void **state) {
+  (void)state;
+  for (int deleted = 0; deleted < 2; deleted++) {
+    fixture f;
+    open_poll(&f, "poll-upmv", 1);
+    char other[64], root[128], p[128], q[128];
+    add_root_below_parent(&f, other, sizeof other, root, sizeof root);
+    snprintf(p, sizeof p, "%s/up", other);
+    snprintf(q, sizeof q, "%s/up2", other);
+    if (deleted)
+      assert_int_equal(tu_rm_tree(p), 0);
+    else
+      assert_int_equal(rename(p, q), 0);
+    sync_passes(&f);
+    assert_true(f.n >= 1);
+    assert_int_equal(f.seen[0].kind, VIGIL_ERROR);
+    assert_int_equal(f.seen[0].error, VIGIL_EROOTMOVED);
+    assert_string_equal(f.seen[0].path, root);
+    assert_true(f.seen[0].flags & VIGIL_ISDIR);
+    assert_root_ended(&f, 1, root);
+    if (!deleted)
+      tu_write_at(other, "up2/root/a/g", "");
+    tu_write_at(f.dir, "still", "");
+    sync_passes(&f);
+    assert_int_equal(f.n, 1);
+    assert_seen(&f, 0, VIGIL_CREATED, "still", NULL);
+    assert_int_equal(vigil_remove(f.v, root), 0);
+    close_poll(&f);
+    assert_int_equal(tu_rm_tree(other), 0);
+  }
+}
+
+/*
+ * The root itself renamed, deleted, or replaced by another directory of
+ * its name: its end, with no error, since the directory above it is the
+ * one it was.
+ */
+static void test_root_renamed_deleted_or_replaced_ends_it(void **state) {
+  (void)state;
+  for (int how = 0; how < 3; how++) {
+    fixture f;
+    open_poll(&f, "poll-rootgo", 1);
+    char other[64], root[128], q[128];
+    add_root_below_parent(&f, other, sizeof other, root, sizeof root);
+    snprintf(q, sizeof q, "%s/up/moved", other);
+    if (how == 2) {
+      assert_int_equal(rename(root, q), 0);
+      assert_int_equal(mkdir(root, 0755), 0);
+    } else if (how == 1) {
+      assert_int_equal(tu_rm_tree(root), 0);
+    } else {
+      assert_int_equal(rename(root, q), 0);
+    }
+    sync_passes(&f);
+    assert_root_ended(&f, 0, root);
+    close_poll(&f);
+    assert_int_equal(tu_rm_tree(other), 0);
+  }
+}
+
 static void on_event(vigil_t *v, const vigil_event *ev, void *userdata) {
   (void)v;
   (void)ev;
@@ -418,6 +523,8 @@ int main(void) {
       cmocka_unit_test(test_created_and_deleted_between_passes_is_not_seen),
       cmocka_unit_test(test_change_right_after_a_pass_is_seen),
       cmocka_unit_test(test_reused_inode_of_another_type_is_no_move),
+      cmocka_unit_test(test_renamed_parent_of_a_root_ends_it),
+      cmocka_unit_test(test_root_renamed_deleted_or_replaced_ends_it),
       cmocka_unit_test(test_long_pass_gives_way_to_wake),
       cmocka_unit_test(test_stop_during_long_passes),
   };
