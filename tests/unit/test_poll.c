@@ -326,6 +326,109 @@ static void test_change_right_after_a_pass_is_seen(void **state) {
 }
 
 /*
+ * A file written and given back its times (cp -p, rsync -t, tar over it):
+ * its size tells a pass that its content changed, whatever its ctime
+ * says. Twice, so that no second look at a recent change is what finds it.
+ */
+static void test_content_change_with_times_kept_is_modified(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-kept", 1);
+  tu_write_at(f.dir, "f", "hello\n");
+  char p[128];
+  at(p, sizeof p, &f, "f");
+  struct timespec old[2] = {{1500000000, 0}, {1500000000, 0}};
+  assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+  add_root(&f);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    FILE *out = fopen(p, "a");
+    assert_non_null(out);
+    assert_true(fputs("appended, times kept\n", out) >= 0);
+    assert_int_equal(fclose(out), 0);
+    struct timespec kept[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, p, kept, 0), 0);
+    sync_passes(&f);
+    assert_int_equal(f.n, 1);
+    assert_seen(&f, 0, VIGIL_MODIFIED, "f", NULL);
+  }
+  close_poll(&f);
+}
+
+/*
+ * A directory's own metadata changed is attrib, as the inotify backend
+ * reports it; entries added, removed or renamed in it change its times
+ * too, and are not.
+ */
+static void test_directory_metadata_is_attrib(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-dirmeta", 1);
+  tu_mkdir_at(f.dir, "d");
+  tu_write_at(f.dir, "d/x", "x");
+  add_root(&f);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+
+  char d[128], p[128], q[128];
+  at(d, sizeof d, &f, "d");
+  assert_int_equal(chmod(d, 0700), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_ATTRIB, "d", NULL);
+  assert_true(f.seen[0].flags & VIGIL_ISDIR);
+
+  struct timespec old[2] = {{1500000000, 0}, {1500000000, 0}};
+  assert_int_equal(utimensat(AT_FDCWD, d, old, 0), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_ATTRIB, "d", NULL);
+
+  /* Entries that come and go change its times, not its metadata. */
+  tu_write_at(f.dir, "d/new", "n");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_CREATED, "d/new", NULL);
+  at(p, sizeof p, &f, "d/new");
+  assert_int_equal(unlink(p), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_REMOVED, "d/new", NULL);
+  at(p, sizeof p, &f, "d/brief");
+  tu_write(p, "here and gone");
+  assert_int_equal(unlink(p), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+  tu_mkdir_at(f.dir, "d/sub");
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_CREATED, "d/sub", NULL);
+  at(p, sizeof p, &f, "d/x");
+  at(q, sizeof q, &f, "d/y");
+  assert_int_equal(rename(p, q), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MOVED, "d/y", "d/x");
+
+  /* Renamed, it keeps its metadata (the rename sets only its ctime). */
+  at(q, sizeof q, &f, "d2");
+  assert_int_equal(rename(d, q), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MOVED, "d2", "d");
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+  assert_int_equal(chmod(q, 0755), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_ATTRIB, "d2", NULL);
+  close_poll(&f);
+}
+
+/*
  * 20,000 directories: a pass takes many of its 20 ms slices on any
  * machine. The file d99/e199/f is made first, so that its directory's
  * stamp is long past when it is listed (no second look at it).
@@ -522,6 +625,8 @@ int main(void) {
       cmocka_unit_test(test_moves_within_and_across_directories),
       cmocka_unit_test(test_created_and_deleted_between_passes_is_not_seen),
       cmocka_unit_test(test_change_right_after_a_pass_is_seen),
+      cmocka_unit_test(test_content_change_with_times_kept_is_modified),
+      cmocka_unit_test(test_directory_metadata_is_attrib),
       cmocka_unit_test(test_reused_inode_of_another_type_is_no_move),
       cmocka_unit_test(test_renamed_parent_of_a_root_ends_it),
       cmocka_unit_test(test_root_renamed_deleted_or_replaced_ends_it),
