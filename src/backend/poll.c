@@ -13,23 +13,31 @@
  * directory that leaves the tree takes its records with it (unwatch), so
  * one observation can never leave another pointing at freed memory.
  *
- * What changed in a file is told without holding anything per file. Each
- * directory's slot keeps its stamp: the newest change time (ctime) the
- * last pass saw among its files, in the file system's own clock, so a
- * server whose clock differs from ours changes nothing. A file whose
- * ctime is newer than the stamp has changed since: modified if its
- * mtime is newer too, attrib if only its metadata is. A change made after
- * the last pass but within the same tick of the file system's clock as
- * the stamp carries the stamp's very time. That can only happen when the
- * pass ran within a tick of the stamp (the stamp is "racy", as git calls
- * it), which the pass can tell from the local clock and the largest lead
- * of that file system's clock over it seen so far; such a directory is
- * looked at again once the tick is surely over (see "Racy stamps").
+ * What changed in a file is told by its print: 12 bytes a pass keeps per
+ * file, in an array its directory's slot points to, sorted by a hash of
+ * the name: a hash of what stat says of its content (size, mtime, inode
+ * number, type) and one of its metadata (mode, owner, group, link count,
+ * ctime). A change to any of them is seen, even when the times are put
+ * back (cp -p, rsync -t, tar) or the file system shows no ctime of its
+ * own (sshfs shows the mtime): modified if the content's print differs,
+ * attrib if only the metadata's does. A directory also keeps its stamp,
+ * the newest ctime the last pass saw among its files, for a file that
+ * has no print (see "Prints"). And it keeps a print of itself, so that a
+ * change of its own metadata is attrib, as the kernel reports it.
  *
- * Directories are not stat'ed: their content is their listing, and a
- * listing's d_type tells them apart from files, so only the files cost a
- * stat. A pass takes no more than a set share of one core: after a pass,
- * the next waits at least CPU_RATIO times the CPU time it took.
+ * A change made right after a pass, within the same tick of the file's
+ * clock, keeps the times that pass saw: its print still differs if the
+ * size, inode, mode or owner changed. One that keeps all of them cannot
+ * be told by stat, neither by this pass nor by any later look (Linux
+ * gives a file whose times were read since its last change a
+ * fine-grained ctime at the next, on file systems with multigrain
+ * timestamps, which closes that window there).
+ *
+ * Directories are fstat'ed through the descriptor that lists them (their
+ * own metadata), never by name; a listing's d_type tells them apart from
+ * files, so a directory costs no lookup of its own. A pass takes no more
+ * than a set share of one core: after a pass, the next waits at least
+ * CPU_RATIO times the CPU time it took.
  */
 #include "backend/backend.h"
 #include "platform/portable.h"
@@ -55,17 +63,17 @@
 #define ST_MTIM(st) ((st)->st_mtim)
 #define ST_CTIM(st) ((st)->st_ctim)
 #endif
+#ifdef _WIN32
+#define ST_OWNER(st) 0 /* the stat of winposix.h has no owner */
+#else
+#define ST_OWNER(st) (((uint64_t)(st)->st_uid << 32) | (uint32_t)(st)->st_gid)
+#endif
 
 /* The default time between the end of a pass and the start of the next. */
 #define DEFAULT_INTERVAL_MS 1000
 /* At most 1 / (1 + CPU_RATIO) of one core: the wait after a pass is CPU_RATIO times its CPU. */
 #define CPU_RATIO 9
-/* A stamp is racy if the file system's clock may still have been this close to it. */
-#define RACY_MIN_NS 20000000LL
 #define DENTS_SIZE (64 * 1024)
-
-/* The slot's stamp holds nanoseconds since the epoch, which needs 64 bits. */
-_Static_assert(sizeof(void *) >= sizeof(int64_t), "the poll backend keeps 64 bits in a slot");
 
 enum { REC_CHANGED, REC_GONE, REC_APPEARED };
 /* The kind of a REC_GONE of a root's top itself, by why its path no longer leads to it. */
@@ -73,7 +81,7 @@ enum { TOP_GONE = 1, TOP_MOVED_ABOVE };
 
 typedef struct {
   vigil__node *dir; /* NULL once the directory left the tree */
-  uint32_t name;    /* offset of the name in names */
+  uint32_t name;    /* offset of the name in names; a name of length 0: dir itself */
   uint8_t len, op, is_dir, kind;
   uint8_t type;  /* GONE: the node's (VIGIL__T_NONDIR if never known); APPEARED: the listing's */
   uint32_t ino;  /* low 32 bits */
@@ -91,17 +99,12 @@ typedef struct {
   size_t watches;
   unsigned src; /* the source index in a watched node's flags, once known */
   int src_known;
-  /*
-   * Per file system (st_dev), the largest lead of its clock over ours seen
-   * so far (ctime - CLOCK_REALTIME at the stat), or INT64_MIN. A file
-   * system beyond the table's room has no lead: its listings are racy.
-   */
-  struct lead {
-    uint64_t dev;
-    int64_t ns;
-  } leads[16];
-  size_t nleads;
-  struct racy_set *racy; /* the directories to look at again (see below) */
+  /* Every directory's prints, to free them at close (the tree is not walked then). */
+  struct prints **all;
+  size_t nall, all_cap;
+  /* The prints of the directory being listed, in listing order. */
+  struct print *fresh;
+  size_t nfresh, fresh_cap;
   rec *recs;
   size_t nrecs, recs_cap;
   char *names;
@@ -132,17 +135,6 @@ static int64_t cpu_now_ns(void) {
 
 static int64_t ns_of(const struct timespec *ts) {
   return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
-}
-
-static int64_t stamp_of(const vigil__node *d) {
-  int64_t w;
-  memcpy(&w, &vigil__node_slot(d)->ptr, sizeof w);
-  return w;
-}
-
-static void stamp_set(vigil__node *d, int64_t w, uint32_t num) {
-  memcpy(&vigil__node_slot(d)->ptr, &w, sizeof w);
-  vigil__node_slot(d)->num = (int32_t)num;
 }
 
 /* ---- Listing a directory, as the core does (src/platform/portable.h). */
@@ -249,43 +241,162 @@ static rec *rec_add(state *s, vigil__node *dir, int op, const char *name, size_t
   return r;
 }
 
-/* ---- Comparing one directory with the tree. */
+/* ---- Prints: what a pass keeps of each file. */
 
 /*
- * Racy stamps. A file changed after a listing stat'ed it, but within the
- * same tick of the file system's clock as the directory's stamp, would
- * carry the stamp's very time and look unchanged. So when a listing ran
- * that close to its stamp (by the local clock and the largest lead of the
- * file system's clock over it seen so far), the directory is listed again
- * once the tick is surely over: any change made since then is past the
- * stamp. For that second look the files that were at the stamp are kept
- * (their inode, size and mtime), for as long as it takes; a file at the
- * stamp that was below it then, or is not what was kept, has changed.
- * The directory's slot says it has such a look pending (num's RACY bit).
+ * A file's print. The name is known by its hash (key): the prints are
+ * made from a listing, before the core has made nodes for the names
+ * (watch), and a name is all a listing and the tree share. Two names of
+ * one directory with the same key are rare (about n^2 / 2^33 pairs among
+ * n names); such a file is judged by its ctime against the stamp, as if
+ * it had no print. A change goes unseen only when both hashes of a print
+ * it changes come out the same, about once in 2^32 changes that keep
+ * the times, and never when the ctime moves past the stamp.
  */
-typedef struct {
-  uint32_t name; /* offset in the set's names */
-  uint8_t len;
-  uint64_t ino;
-  int64_t size, mtime, ctime;
-} tie;
+typedef struct print {
+  uint32_t key;     /* the name */
+  uint32_t content; /* size, mtime, inode number, type */
+  uint32_t meta;    /* mode, owner, group, link count, ctime */
+} print;
 
-typedef struct {
-  vigil__node *dir; /* NULL once looked at again, or gone from the tree */
-  size_t first, n;  /* its ties */
-} racy;
+/* A directory's prints: what its slot's ptr points to (NULL: not known). */
+typedef struct prints {
+  /*
+   * The newest ctime among its files when it was last listed, in the
+   * file system's own clock: a file with no print whose ctime is past it
+   * has changed since. Also what tells a file moved in this pass from a
+   * new one made with its inode number (pair_moves).
+   */
+  int64_t stamp;
+  uint32_t self;    /* the directory's own mode, owner and group */
+  uint32_t self_ct; /* its own ctime */
+  uint32_t at;      /* its place in state.all */
+  uint32_t n;
+  print p[]; /* sorted by key */
+} prints;
 
-typedef struct racy_set {
-  racy *dirs;
-  size_t ndirs, dirs_cap;
-  tie *ties;
-  size_t nties, ties_cap;
-  char *names;
-  size_t names_len, names_cap;
-  int64_t due_ms; /* CLOCK_MONOTONIC ms when every tick is surely over */
-} racy_set;
+/* The slot's num: whether self_ct may be compared (a rename sets a directory's ctime). */
+#define SELF_CT_KNOWN 1
 
-#define RACY 1u
+static prints *prints_of(const vigil__node *d) {
+  return vigil__node_slot(d)->ptr;
+}
+
+static uint64_t mix(uint64_t h, uint64_t x) {
+  h ^= x;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+
+static uint32_t name_key(const char *name, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+  return (uint32_t)(mix(h, len) >> 32);
+}
+
+static void print_of(print *p, const char *name, size_t len, const struct stat *st) {
+  p->key = name_key(name, len);
+  uint64_t h = mix((uint64_t)st->st_size, (uint64_t)ns_of(&ST_MTIM(st)));
+  h = mix(h, (uint64_t)st->st_ino);
+  p->content = (uint32_t)(mix(h, (uint64_t)(st->st_mode & S_IFMT)) >> 32);
+  h = mix((uint64_t)st->st_mode, ST_OWNER(st));
+  h = mix(h, (uint64_t)st->st_nlink);
+  p->meta = (uint32_t)(mix(h, (uint64_t)ns_of(&ST_CTIM(st))) >> 32);
+}
+
+/* A directory's own metadata: its mode, owner and group. */
+static uint32_t self_of(const struct stat *st) {
+  uint64_t h = mix((uint64_t)st->st_mode, ST_OWNER(st));
+  return (uint32_t)(h >> 32);
+}
+
+static uint32_t self_ct_of(const struct stat *st) {
+  return (uint32_t)(mix(0, (uint64_t)ns_of(&ST_CTIM(st))) >> 32);
+}
+
+/* The print of the name with this key, or NULL when there is none or several. */
+static print *print_find(prints *ps, uint32_t key) {
+  size_t lo = 0, hi = ps->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ps->p[mid].key < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == ps->n || ps->p[lo].key != key || (lo + 1 < ps->n && ps->p[lo + 1].key == key))
+    return NULL;
+  return &ps->p[lo];
+}
+
+static int print_cmp(const void *a, const void *b) {
+  uint32_t x = ((const print *)a)->key, y = ((const print *)b)->key;
+  return (x > y) - (x < y);
+}
+
+static int fresh_add(state *s, const char *name, size_t len, const struct stat *st) {
+  if (s->nfresh == s->fresh_cap) {
+    size_t ncap = s->fresh_cap ? s->fresh_cap * 2 : 256;
+    print *n = vigil__realloc(s->fresh, ncap * sizeof *n);
+    if (!n)
+      return -ENOMEM;
+    s->fresh = n;
+    s->fresh_cap = ncap;
+  }
+  print_of(&s->fresh[s->nfresh++], name, len, st);
+  return 0;
+}
+
+static void prints_drop(state *s, vigil__node *d) {
+  prints *ps = prints_of(d);
+  vigil__node_slot(d)->ptr = NULL;
+  vigil__node_slot(d)->num = 0;
+  if (!ps)
+    return;
+  s->all[ps->at] = s->all[--s->nall];
+  s->all[ps->at]->at = ps->at;
+  free(ps);
+}
+
+/*
+ * Makes the fresh prints d's (sorted), with its stamp and its own print;
+ * on failure d has none, and its next listing learns without reporting.
+ */
+static int prints_set(state *s, vigil__node *d, int64_t stamp, const struct stat *self) {
+  prints *ps = prints_of(d);
+  if (!ps || ps->n != s->nfresh) {
+    if (!ps && s->nall == s->all_cap) {
+      size_t ncap = s->all_cap ? s->all_cap * 2 : 64;
+      prints **n = vigil__realloc(s->all, ncap * sizeof *n);
+      if (!n)
+        return -ENOMEM;
+      s->all = n;
+      s->all_cap = ncap;
+    }
+    prints *n = vigil__realloc(ps, sizeof *ps + s->nfresh * sizeof(print));
+    if (!n) {
+      prints_drop(s, d);
+      return -ENOMEM;
+    }
+    if (!ps)
+      n->at = (uint32_t)s->nall++;
+    s->all[n->at] = n;
+    vigil__node_slot(d)->ptr = ps = n;
+    ps->n = (uint32_t)s->nfresh;
+  }
+  if (s->nfresh) {
+    qsort(s->fresh, s->nfresh, sizeof *s->fresh, print_cmp);
+    memcpy(ps->p, s->fresh, s->nfresh * sizeof *s->fresh);
+  }
+  ps->stamp = stamp;
+  ps->self = self_of(self);
+  ps->self_ct = self_ct_of(self);
+  vigil__node_slot(d)->num = SELF_CT_KNOWN;
+  return 0;
+}
 
 /*
  * The inode a listing gives, as the tree keeps it, or 0 when the file
@@ -298,119 +409,65 @@ static uint32_t listed_ino(uint64_t ino) {
 
 /* What one directory's comparison gathers. */
 typedef struct {
-  int64_t old;      /* the stamp before, 0 when never known */
-  int64_t stamp;    /* the newest ctime so far, at least old */
-  int64_t now;      /* the local clock (CLOCK_REALTIME ns) when the listing began */
-  const racy *look; /* the files kept at the old stamp, for a second look */
-  int64_t *lead;    /* its file system's lead (state.leads), or NULL before a file is seen */
-  size_t mark;      /* where this listing's candidate ties begin */
-  size_t names_mark;
-  int nomem;
+  prints *was;   /* its prints before, or NULL when not known */
+  int64_t old;   /* the stamp before, 0 when not known */
+  int64_t stamp; /* the newest ctime so far, at least old */
+  size_t found;  /* files whose print was found, and updated in place */
+  uint64_t keys; /* the sum of their keys */
 } dir_cmp;
 
-static void cmp_begin(state *s, dir_cmp *c, int64_t old);
-static int racy_commit(state *s, vigil__node *d, dir_cmp *c);
-
-/* The lead of file system dev, or NULL when the table is full. */
-static int64_t *lead_of(state *s, uint64_t dev) {
-  for (size_t i = 0; i < s->nleads; i++)
-    if (s->leads[i].dev == dev)
-      return &s->leads[i].ns;
-  if (s->nleads == sizeof s->leads / sizeof s->leads[0])
-    return NULL;
-  s->leads[s->nleads] = (struct lead){dev, INT64_MIN};
-  return &s->leads[s->nleads++].ns;
+/*
+ * A file the tree holds, stat'ed: has it changed since it was last seen
+ * (VIGIL_MODIFIED, VIGIL_ATTRIB, or 0)? Its print says; a file without
+ * one has if its ctime is past the stamp. Its print is brought up to
+ * date in place.
+ */
+static int file_change(dir_cmp *c, const print *now, const struct stat *st) {
+  int64_t ct = ns_of(&ST_CTIM(st));
+  print *was = c->was ? print_find(c->was, now->key) : NULL;
+  if (!was) {
+    if (!c->old || ct <= c->old)
+      return 0;
+    return ns_of(&ST_MTIM(st)) > c->old ? VIGIL_MODIFIED : VIGIL_ATTRIB;
+  }
+  int kind = was->content != now->content            ? VIGIL_MODIFIED
+             : was->meta != now->meta || ct > c->old ? VIGIL_ATTRIB
+                                                     : 0;
+  *was = *now;
+  c->found++;
+  c->keys += now->key;
+  return kind;
 }
 
 /*
- * Notes a stat'ed file: its ctime may raise the stamp, and a file that may
- * be at the final stamp is kept as a candidate tie.
+ * Has the directory's own metadata changed (attrib)? Its mode, owner or
+ * group; or its ctime, unless its mtime moved with it: an entry added,
+ * removed or renamed in it sets both to the same time, a change of
+ * metadata (times set, an extended attribute) only the ctime.
  */
-static void fold(state *s, dir_cmp *c, const char *name, size_t len, const struct stat *st) {
-  racy_set *rs = s->racy;
-  int64_t ct = ns_of(&ST_CTIM(st));
-  if (!c->lead)
-    c->lead = lead_of(s, (uint64_t)st->st_dev);
-  if (c->lead && ct - c->now > *c->lead)
-    *c->lead = ct - c->now;
-  if (ct < c->stamp || c->nomem)
-    return;
-  if (ct > c->stamp) {
-    c->stamp = ct;
-    rs->nties = c->mark; /* the candidates so far are below the new stamp */
-    rs->names_len = c->names_mark;
-  }
-  if (rs->nties == rs->ties_cap) {
-    size_t ncap = rs->ties_cap ? rs->ties_cap * 2 : 64;
-    tie *n = vigil__realloc(rs->ties, ncap * sizeof *n);
-    if (!n) {
-      c->nomem = 1;
-      return;
-    }
-    rs->ties = n;
-    rs->ties_cap = ncap;
-  }
-  if (rs->names_len + len + 1 > rs->names_cap) {
-    size_t ncap = rs->names_cap ? rs->names_cap * 2 : 4096;
-    while (ncap < rs->names_len + len + 1)
-      ncap *= 2;
-    char *n = ncap <= UINT32_MAX ? vigil__realloc(rs->names, ncap) : NULL;
-    if (!n) {
-      c->nomem = 1;
-      return;
-    }
-    rs->names = n;
-    rs->names_cap = ncap;
-  }
-  tie *t = &rs->ties[rs->nties++];
-  memcpy(rs->names + rs->names_len, name, len);
-  t->name = (uint32_t)rs->names_len;
-  t->len = (uint8_t)len;
-  rs->names_len += len;
-  t->ino = st->st_ino;
-  t->size = (int64_t)st->st_size;
-  t->mtime = ns_of(&ST_MTIM(st));
-  t->ctime = ct;
-}
-
-/*
- * A file the tree holds, stat'ed: has it changed since it was last seen?
- * It has if its ctime is past the stamp; at the stamp, only a second look
- * can tell, by what was kept of it.
- */
-static int file_changed(const state *s, const dir_cmp *c, const char *name, size_t len,
-                        const struct stat *st) {
-  int64_t ct = ns_of(&ST_CTIM(st));
-  if (!c->old || ct < c->old)
+static int self_changed(const vigil__node *d, const struct stat *st) {
+  const prints *ps = prints_of(d);
+  if (!ps)
     return 0;
-  if (ct > c->old)
+  if (ps->self != self_of(st))
     return 1;
-  if (!c->look)
-    return 0;
-  const racy_set *rs = s->racy;
-  for (size_t i = c->look->first; i < c->look->first + c->look->n; i++) {
-    const tie *t = &rs->ties[i];
-    if (t->len == len && memcmp(rs->names + t->name, name, len) == 0)
-      return t->ino != (uint64_t)st->st_ino || t->size != (int64_t)st->st_size ||
-             t->mtime != ns_of(&ST_MTIM(st));
-  }
-  return 1; /* it was below the stamp when the listing looked */
+  return (vigil__node_slot(d)->num & SELF_CT_KNOWN) && ps->self_ct != self_ct_of(st) &&
+         ns_of(&ST_CTIM(st)) != ns_of(&ST_MTIM(st));
 }
 
+/* ---- Comparing one directory with the tree. */
+
+static void fold(dir_cmp *c, const struct stat *st);
+static int dir_commit(state *s, vigil__node *d, int fd, dir_cmp *c);
+
 /*
- * Lists d and compares it with the tree, noting what differs as records.
- * A second look (files_only) notes only the files that changed: names
- * that came or went are left to the next pass, so that a pass that finds
- * a name has found every name made before it, in every directory.
+ * Lists d and compares it with the tree, noting what differs as records,
+ * and d's own metadata with its print (st: d's stat, through fd).
  */
-static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_only) {
-  dir_cmp c;
-  cmp_begin(s, &c, stamp_of(d));
-  if (vigil__node_slot(d)->num & RACY) {
-    for (size_t i = 0; i < s->racy->ndirs; i++)
-      if (s->racy->dirs[i].dir == d)
-        c.look = &s->racy->dirs[i];
-  }
+static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd) {
+  dir_cmp c = {.was = prints_of(d)};
+  c.old = c.stamp = c.was ? c.was->stamp : 0;
+  s->nfresh = 0;
   int had = vigil__node_first(d) != NULL;
   /*
    * A listing comes in the order of the last one, and the tree links each
@@ -469,23 +526,20 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
         continue;
       if (!stated && VIGIL__SYS(fstatat(fd, e.name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
         continue;
-      if (file_changed(s, &c, e.name, e.len, &st)) {
+      if (fresh_add(s, e.name, e.len, &st) < 0) {
+        rc = -ENOMEM;
+        break;
+      }
+      int kind = file_change(&c, &s->fresh[s->nfresh - 1], &st);
+      if (kind) {
         rec *r = rec_add(s, d, REC_CHANGED, e.name, e.len);
         if (!r) {
           rc = -ENOMEM;
           break;
         }
-        /* Content changes move mtime; at the stamp, what was kept tells no time apart. */
-        int64_t mt = ns_of(&ST_MTIM(&st));
-        r->kind =
-            (uint8_t)(mt > c.old || ns_of(&ST_CTIM(&st)) == c.old ? VIGIL_MODIFIED : VIGIL_ATTRIB);
+        r->kind = (uint8_t)kind;
       }
-      fold(s, &c, e.name, e.len, &st);
-      continue;
-    }
-    if (files_only) {
-      if (child)
-        child->flags |= VIGIL__N_SEEN;
+      fold(&c, &st);
       continue;
     }
     if (child) {
@@ -508,7 +562,11 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       if (!stated && VIGIL__SYS(fstatat(fd, e.name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
         continue;
       mt = ns_of(&ST_MTIM(&st));
-      fold(s, &c, e.name, e.len, &st);
+      fold(&c, &st);
+      if (fresh_add(s, e.name, e.len, &st) < 0) {
+        rc = -ENOMEM;
+        break;
+      }
     }
     rec *r = rec_add(s, d, REC_APPEARED, e.name, e.len);
     if (!r) {
@@ -525,12 +583,10 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
     /* Unlisted: its marks go, and nothing more is said of it this pass. */
     for (vigil__node *k = vigil__node_first(d); k; k = vigil__node_next(k))
       k->flags &= (uint8_t)~VIGIL__N_SEEN;
-    s->racy->nties = c.mark;
-    s->racy->names_len = c.names_mark;
     return rc;
   }
   for (vigil__node *k = vigil__node_first(d); k; k = vigil__node_next(k)) {
-    if ((k->flags & VIGIL__N_SEEN) || files_only) {
+    if (k->flags & VIGIL__N_SEEN) {
       k->flags &= (uint8_t)~VIGIL__N_SEEN;
       continue;
     }
@@ -544,86 +600,47 @@ static int compare_dir(state *s, vigil_t *v, vigil__node *d, int fd, int files_o
       r->mtime = c.old;
     }
   }
-  int r2 = racy_commit(s, d, &c);
-  return rc < 0 ? rc : r2;
-}
-
-static void cmp_begin(state *s, dir_cmp *c, int64_t old) {
-  memset(c, 0, sizeof *c);
-  c->old = old;
-  c->stamp = old;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  c->now = ns_of(&ts);
-  c->mark = s->racy->nties;
-  c->names_mark = s->racy->names_len;
+  return rc < 0 ? rc : dir_commit(s, d, fd, &c);
 }
 
 /*
- * How long a tick of the clock that made stamp may last. A file system's
- * tick is not published, but a time whose nanoseconds are a multiple of
- * 10^k comes from a clock whose tick is at most 10^k ns (every tick in
- * use is a power of ten: 1 ns, 100 ns for SMB and NTFS, 10 ms for exFAT, a
- * second for sshfs and ext3), and whole seconds may mean FAT's 2 s. A
- * kernel's coarse clock moves in jiffies, whatever its nanoseconds: at
- * least RACY_MIN_NS.
+ * Ends a listing: d's own metadata compared, and its prints made those of
+ * this listing. When the same names were found as before (all of them,
+ * each once), the prints were brought up to date in place.
  */
-static int64_t tick_of(int64_t stamp) {
-  int64_t ns = stamp % 1000000000LL, tick = 1;
-  if (ns == 0)
-    return 2000000000LL;
-  while (ns % 10 == 0) {
-    ns /= 10;
-    tick *= 10;
-  }
-  return tick > RACY_MIN_NS ? tick : RACY_MIN_NS;
-}
-
-/*
- * Ends a listing: the directory's new stamp, and whether it needs a
- * second look. Its earlier look is done with (the entry stays, with no
- * directory, until the set is next emptied).
- */
-static int racy_commit(state *s, vigil__node *d, dir_cmp *c) {
-  racy_set *rs = s->racy;
-  if (c->look)
-    ((racy *)c->look)->dir = NULL;
-  /* A file system with no lead known cannot show the tick is over: racy, for a while. */
-  int64_t lead = c->lead && *c->lead != INT64_MIN ? *c->lead : c->stamp - c->now;
-  int64_t margin = c->stamp + tick_of(c->stamp) - (c->now + lead);
-  int is_racy = c->stamp > 1 && margin > 0;
-  /* A directory never stamped learns its stamp now; only the next pass can tell changes. */
-  stamp_set(d, c->stamp ? c->stamp : 1, is_racy ? RACY : 0);
-  if (!is_racy || c->nomem) {
-    rs->nties = c->mark;
-    rs->names_len = c->names_mark;
-    if (c->nomem)
-      stamp_set(d, 0, 0); /* unknown: the next pass learns without reporting */
-    return c->nomem ? -ENOMEM : 0;
-  }
-  /* Only the candidates at the final stamp are ties. */
-  size_t n = c->mark;
-  for (size_t i = c->mark; i < rs->nties; i++)
-    if (rs->ties[i].ctime == c->stamp)
-      rs->ties[n++] = rs->ties[i];
-  rs->nties = n;
-  if (rs->ndirs == rs->dirs_cap) {
-    size_t ncap = rs->dirs_cap ? rs->dirs_cap * 2 : 16;
-    racy *nd = vigil__realloc(rs->dirs, ncap * sizeof *nd);
-    if (!nd) {
-      rs->nties = c->mark;
-      rs->names_len = c->names_mark;
-      stamp_set(d, 0, 0);
+static int dir_commit(state *s, vigil__node *d, int fd, dir_cmp *c) {
+  struct stat self;
+  if (VIGIL__SYS(fstat(fd, &self)) < 0)
+    return 0; /* its listing has just worked: this does not fail */
+  if (self_changed(d, &self)) {
+    vigil__node *p = vigil__node_parent(d);
+    rec *r = p ? rec_add(s, p, REC_CHANGED, vigil__node_name(d), d->namelen)
+               : rec_add(s, d, REC_CHANGED, "", 0);
+    if (!r)
       return -ENOMEM;
-    }
-    rs->dirs = nd;
-    rs->dirs_cap = ncap;
+    r->kind = VIGIL_ATTRIB;
   }
-  rs->dirs[rs->ndirs++] = (racy){.dir = d, .first = c->mark, .n = n - c->mark};
-  int64_t due = now_ms() + margin / 1000000 + 2;
-  if (due > rs->due_ms)
-    rs->due_ms = due;
-  return 0;
+  prints *ps = c->was;
+  if (ps && c->found == ps->n && s->nfresh == ps->n) {
+    uint64_t keys = 0;
+    for (size_t i = 0; i < ps->n; i++)
+      keys += ps->p[i].key;
+    if (keys == c->keys) {
+      ps->stamp = c->stamp;
+      ps->self = self_of(&self);
+      ps->self_ct = self_ct_of(&self);
+      vigil__node_slot(d)->num = SELF_CT_KNOWN;
+      return 0;
+    }
+  }
+  return prints_set(s, d, c->stamp, &self);
+}
+
+/* Folds a stat'ed file's ctime into the stamp. */
+static void fold(dir_cmp *c, const struct stat *st) {
+  int64_t ct = ns_of(&ST_CTIM(st));
+  if (ct > c->stamp)
+    c->stamp = ct;
 }
 
 /* ---- The walk: every directory watched here, depth first, a slice at a time. */
@@ -698,7 +715,7 @@ static int visit(state *s, vigil_t *v, walker *w, vigil__node *d, vigil__node *t
     }
     return 0;
   }
-  int rc = compare_dir(s, v, d, fd, 0);
+  int rc = compare_dir(s, v, d, fd);
   if (rc < 0 || w->depth == PATH_FDS) {
     close(fd);
     return rc == -ENOMEM ? rc : rc == 0;
@@ -843,6 +860,9 @@ static int apply_moves(state *s, vigil_t *v) {
       if (rc == 0 && a->is_dir && a->dir) {
         /* What is in it now is listed at once: the stream replays to this pass's tree. */
         vigil__node *n = vigil__tree_find(vigil__tree_of(v), a->dir, rec_name(s, a), a->len);
+        /* The rename set its ctime: until it is listed again, only its mode and owner tell. */
+        if (n && vigil__watched(n) && mine(s, n))
+          vigil__node_slot(n)->num &= ~SELF_CT_KNOWN;
         if (n && vigil__watched(n))
           rc = vigil__obs_dir_changed(v, n);
       }
@@ -885,7 +905,8 @@ static int apply(state *s, vigil_t *v) {
   for (size_t i = 0; i < s->nrecs && rc == 0; i++) {
     rec *r = &s->recs[i];
     if (r->dir && r->op == REC_CHANGED)
-      rc = vigil__obs_changed(v, r->dir, rec_name(s, r), r->len, (vigil_kind)r->kind);
+      rc = vigil__obs_changed(v, r->dir, r->len ? rec_name(s, r) : NULL, r->len,
+                              (vigil_kind)r->kind);
   }
   for (size_t i = 0; i < s->nrecs && rc == 0; i++) {
     rec *r = &s->recs[i];
@@ -916,14 +937,11 @@ static int apply(state *s, vigil_t *v) {
 
 /* ---- The backend. */
 
-static void racy_compact(state *s);
-
 static void pass_end(state *s) {
   s->passing = 0;
   s->cur = NULL;
   s->nrecs = 0;
   s->names_len = 0;
-  racy_compact(s);
 }
 
 static int po_open(void **out, vigil_os_fd_t *fd, const vigil__backend_config *cfg) {
@@ -931,10 +949,7 @@ static int po_open(void **out, vigil_os_fd_t *fd, const vigil__backend_config *c
   if (!s)
     return -ENOMEM;
   s->dents = vigil__malloc(DENTS_SIZE);
-  s->racy = vigil__calloc(1, sizeof *s->racy);
-  if (!s->dents || !s->racy) {
-    free(s->dents);
-    free(s->racy);
+  if (!s->dents) {
     free(s);
     return -ENOMEM;
   }
@@ -947,64 +962,30 @@ static int po_open(void **out, vigil_os_fd_t *fd, const vigil__backend_config *c
 
 static void po_close(void *st) {
   state *s = st;
+  for (size_t i = 0; i < s->nall; i++)
+    free(s->all[i]);
+  free(s->all);
+  free(s->fresh);
   free(s->tops);
   free(s->recs);
   free(s->names);
   free(s->dents);
-  if (s->racy) {
-    free(s->racy->dirs);
-    free(s->racy->ties);
-    free(s->racy->names);
-    free(s->racy);
-  }
   free(s);
 }
 
 /*
- * Stamps a directory being watched: its files' newest ctime, from a
- * listing of its own (the descriptor's position is the core's), so that
- * the first pass can tell a change made after the core's listing.
+ * Prints a directory being watched, from a listing of its own (the
+ * descriptor's position is the core's), so that the first pass can tell a
+ * change made after the core's listing. When it cannot be listed, the
+ * first pass learns without reporting.
  */
-static void racy_forget(state *s, const vigil__node *d) {
-  if (!(vigil__node_slot(d)->num & RACY))
-    return;
-  for (size_t i = 0; i < s->racy->ndirs; i++)
-    if (s->racy->dirs[i].dir == d)
-      s->racy->dirs[i].dir = NULL;
-}
-
-/* Drops what the set holds for directories done with. */
-static void racy_compact(state *s) {
-  racy_set *rs = s->racy;
-  size_t nd = 0, nt = 0, nn = 0;
-  for (size_t i = 0; i < rs->ndirs; i++) {
-    racy r = rs->dirs[i];
-    if (!r.dir)
-      continue;
-    size_t first = nt;
-    for (size_t k = r.first; k < r.first + r.n; k++) {
-      tie t = rs->ties[k];
-      memmove(rs->names + nn, rs->names + t.name, t.len);
-      t.name = (uint32_t)nn;
-      nn += t.len;
-      rs->ties[nt++] = t;
-    }
-    r.first = first;
-    rs->dirs[nd++] = r;
-  }
-  rs->ndirs = nd;
-  rs->nties = nt;
-  rs->names_len = nn;
-}
-
-static void stamp_dir(state *s, vigil__node *d, int fd) {
-  racy_forget(s, d);
-  stamp_set(d, 0, 0);
+static void learn_dir(state *s, vigil__node *d, int fd) {
+  prints_drop(s, d);
   int dfd = VIGIL__SYS(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd < 0)
     return;
-  dir_cmp c;
-  cmp_begin(s, &c, 0);
+  dir_cmp c = {0};
+  s->nfresh = 0;
   lister l;
   list_begin(&l, dfd, s->dents);
   entry e = {0};
@@ -1015,23 +996,23 @@ static void stamp_dir(state *s, vigil__node *d, int fd) {
     struct stat st;
     if (VIGIL__SYS(fstatat(dfd, e.name, &st, AT_SYMLINK_NOFOLLOW)) < 0 || S_ISDIR(st.st_mode))
       continue;
-    fold(s, &c, e.name, e.len, &st);
+    fold(&c, &st);
+    if (fresh_add(s, e.name, e.len, &st) < 0) {
+      rc = -ENOMEM;
+      break;
+    }
   }
   list_end(&l);
+  struct stat self;
+  if (rc == 0 && VIGIL__SYS(fstat(dfd, &self)) == 0)
+    prints_set(s, d, c.stamp ? c.stamp : 1, &self);
   close(dfd);
-  if (rc < 0) {
-    /* Never stamped: the first pass learns without reporting. */
-    s->racy->nties = c.mark;
-    s->racy->names_len = c.names_mark;
-    return;
-  }
-  racy_commit(s, d, &c);
 }
 
 static int po_watch(void *st, vigil__node *dir, int fd) {
   state *s = st;
   int again = vigil__watched(dir);
-  stamp_dir(s, dir, fd);
+  learn_dir(s, dir, fd);
   if (again)
     return 0;
   s->watches++;
@@ -1064,7 +1045,7 @@ static int po_watch(void *st, vigil__node *dir, int fd) {
 static void po_unwatch(void *st, vigil__node *dir) {
   state *s = st;
   s->watches--;
-  racy_forget(s, dir);
+  prints_drop(s, dir);
   if (s->passing) {
     /* Its records go with it, and the walk goes on after it. */
     for (size_t i = 0; i < s->nrecs; i++)
@@ -1087,54 +1068,17 @@ static void po_unwatch(void *st, vigil__node *dir) {
 }
 
 /*
- * The second looks that are due: each racy directory listed again (by
- * path: there are few), and what they found applied.
- */
-static size_t recheck(state *s, vigil_t *v) {
-  racy_set *rs = s->racy;
-  size_t n = rs->ndirs;
-  s->passing = 1; /* records, and unwatch takes a directory's along */
-  s->top_i = s->ntops;
-  int rc = 0;
-  for (size_t i = 0; i < n && rc != -ENOMEM; i++) {
-    vigil__node *d = rs->dirs[i].dir;
-    if (!d)
-      continue;
-    int fd = vigil__open_dir(v, d);
-    if (fd < 0) {
-      /* Gone or out of reach: the next pass tells. */
-      rs->dirs[i].dir = NULL;
-      vigil__node_slot(d)->num = 0;
-      continue;
-    }
-    rc = compare_dir(s, v, d, fd, 1);
-    close(fd);
-  }
-  size_t applied = s->nrecs;
-  if (rc != -ENOMEM)
-    rc = apply(s, v);
-  if (rc == -ENOMEM)
-    vigil__obs_lost(v);
-  pass_end(s);
-  return applied;
-}
-
-/*
  * A read runs the pass when it is due, a slice at a time, and applies
- * what the pass found when its walk is over; between passes, it makes
- * the second looks at racy directories. Its wait_ms says when it has
- * more to do (0 while a pass is under way).
+ * what the pass found when its walk is over. Its wait_ms says when it
+ * has more to do (0 while a pass is under way).
  */
 static int po_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *out) {
   state *s = st;
   (void)max_units;
   int64_t now = now_ms();
-  if (!s->passing && s->racy->ndirs && now >= s->racy->due_ms)
-    out->records += recheck(s, v);
   if (!s->passing) {
     if (now < s->due_ms) {
-      int64_t next = s->racy->ndirs && s->racy->due_ms < s->due_ms ? s->racy->due_ms : s->due_ms;
-      out->wait_ms = next > now ? (int)(next - now) : 0;
+      out->wait_ms = (int)(s->due_ms - now);
       return 0;
     }
     s->passing = 1;
@@ -1165,12 +1109,7 @@ static int po_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *o
     s->due_ms = due > share ? due : share;
   }
   now = now_ms();
-  if (s->passing) {
-    out->wait_ms = 0;
-  } else {
-    int64_t next = s->racy->ndirs && s->racy->due_ms < s->due_ms ? s->racy->due_ms : s->due_ms;
-    out->wait_ms = next > now ? (int)(next - now) : 0;
-  }
+  out->wait_ms = s->passing || s->due_ms <= now ? 0 : (int)(s->due_ms - now);
   return 0;
 }
 

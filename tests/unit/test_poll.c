@@ -2,8 +2,9 @@
  * The poll backend's passes: what a comparison reports (modified, attrib,
  * moves within and across directories, nothing for what did not change),
  * the one limit (a file created and deleted between two passes), a change
- * made right after a pass in the same tick of the file system's clock,
- * a root that goes away or whose parent is renamed, and a long pass that
+ * made right after a pass in the same tick of the file system's clock, a
+ * content change with the times put back, a directory's own metadata, a
+ * root that goes away or whose parent is renamed, and a long pass that
  * gives way to vigil_wake.
  *
  * With no thread, a pass runs only inside vigil_read, so what a test does
