@@ -436,6 +436,24 @@ typedef struct {
    * this root.
    */
   const char *backend;
+  /*
+   * Base patterns: gitignore patterns, an array of base_exclude_count
+   * strings matched against the path relative to this root, that rank
+   * below every ignore file, where exclude ranks above them all. An
+   * entry is judged by exclude first, then by the ignore files from the
+   * deepest up, then by these: the first of them with a matching
+   * pattern decides, and within one the last matching pattern does.
+   * That is git's order from its command line down to .git/info/exclude
+   * and core.excludesFile: a "!" line of an ignore file brings back what
+   * these leave out, and a "!" pattern of exclude what an ignore file
+   * leaves out. As everywhere, nothing below an excluded directory comes
+   * back. They take part when an ignore file changes (see
+   * vigil_options.ignore_file). The instance has none: NULL (or
+   * base_exclude_count 0) is none. They are compiled by vigil_add_opts;
+   * the caller keeps ownership.
+   */
+  const char *const *base_exclude;
+  size_t base_exclude_count;
 } vigil_root_options;
 
 /*
@@ -455,8 +473,9 @@ static inline int vigil_root_options_init(vigil_root_options *ro) {
  * the root keeps what it needs of it. Safe from any thread after
  * vigil_start, like vigil_add. Errors: those of vigil_add, and
  * VIGIL_EOPTIONS (ro->size is not a size of vigil_root_options),
- * VIGIL_EPATTERN (a malformed exclude pattern), -EINVAL (exclude_count
- * without exclude, or a NULL pattern).
+ * VIGIL_EPATTERN (a malformed exclude or base pattern), -EINVAL
+ * (exclude_count without exclude, base_exclude_count without
+ * base_exclude, or a NULL pattern).
  */
 VIGIL_API int vigil_add_opts(vigil_t *v, const char *path, unsigned flags,
                              const vigil_root_options *ro);

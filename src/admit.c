@@ -3,9 +3,14 @@
  *
  * A listing (reconcile.c) and every observation of a new name (apply.c)
  * ask here before an entry gets a node: "." and ".." never do, a file
- * root admits only its file, and the root's exclude patterns and the
- * ignore files of the directory and those above it judge the rest. An
- * excluded directory never gets a node or a watch.
+ * root admits only its file, and the root's patterns judge the rest, in
+ * three tiers, as git ranks its sources: the exclude patterns (git's
+ * command line), the ignore files of the directory and of those above
+ * it, deepest first (the .gitignore files), and the base patterns
+ * (.git/info/exclude and the global excludes file). The first tier with
+ * a matching pattern decides. An excluded directory never gets a node or
+ * a watch, so nothing below it can be brought back, whichever tier
+ * excluded it.
  */
 #include "instance.h"
 #include "admit.h"
@@ -13,6 +18,10 @@
 #include "ignore.h"
 
 #include <string.h>
+
+int vigil__root_filtered(const vigil__root *r) {
+  return r->filter || r->nignores || r->base_filter;
+}
 
 int vigil__should_descend(const vigil__node *dir) {
   const vigil__root *r = vigil__node_root(dir);
@@ -49,7 +58,7 @@ static void ignore_chain(vigil_t *v, const vigil__node *dir, vigil__admission *a
 void vigil__admit_begin(vigil_t *v, const vigil__node *dir, vigil__admission *a) {
   a->root = vigil__node_root(dir);
   a->nchain = 0;
-  a->filtered = !a->root->is_file && (a->root->filter || a->root->nignores);
+  a->filtered = !a->root->is_file && vigil__root_filtered(a->root);
   if (!a->filtered)
     return;
   /* Not v->scratch: a scan holds the directory's own path there. */
@@ -83,13 +92,16 @@ int vigil__admit_entry(vigil_t *v, const vigil__admission *a, const char *name, 
   /*
    * The caller's own patterns have the last word, as git's command line
    * does over .gitignore files; then the deepest ignore file with a
-   * pattern that matches decides, as in git.
+   * pattern that matches decides, as in git; then the base patterns, as
+   * git's info/exclude and global file come after every .gitignore.
    */
   int m = vigil__filter_match(r->filter, v->rel, v->rel_len, is_dir);
   for (size_t i = 0; m < 0 && i < a->nchain; i++) {
     size_t off = v->chain[i].off;
     m = vigil__filter_match(v->chain[i].filter, v->rel + off, v->rel_len - off, is_dir);
   }
+  if (m < 0)
+    m = vigil__filter_match(r->base_filter, v->rel, v->rel_len, is_dir);
   return m != 1;
 }
 

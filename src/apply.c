@@ -432,7 +432,7 @@ static int after_dir_move(vigil_t *v, vigil__node *src, vigil__node *tdir, vigil
    * Exclude patterns can depend on the path ("/build", "src/gen"), so what
    * lies below a moved directory is judged again under its new name.
    */
-  if (root->filter || root->nignores)
+  if (vigil__root_filtered(root))
     return vigil__reconcile(v, src, VIGIL__SCAN_REFILTER);
   return 0;
 }

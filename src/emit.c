@@ -8,6 +8,7 @@
  * queued; a repair is asked for instead, so nothing is lost silently.
  */
 #include "instance.h"
+#include "admit.h"
 #include "apply.h"
 #include "emit.h"
 
@@ -87,7 +88,7 @@ int vigil__covered(vigil_t *v, const vigil__node *n) {
      * what its tree holds.
      */
     if (r->is_file &&
-        (!(s->filter || s->nignores) || vigil__tree_find(&v->tree, m, r->base, strlen(r->base))))
+        (!vigil__root_filtered(s) || vigil__tree_find(&v->tree, m, r->base, strlen(r->base))))
       return 1;
   }
   return 0;

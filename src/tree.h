@@ -191,6 +191,11 @@ struct vigil__root {
    */
   const struct vigil__filter *filter;
   struct vigil__filter *own_filter;
+  /*
+   * Its base patterns, judged below its ignore files (vigil_root_options
+   * .base_exclude); NULL when there are none.
+   */
+  struct vigil__filter *base_filter;
   char *ignore_file; /* the name of its per-directory ignore files, or NULL */
   size_t ignore_len;
   /* Its directories' ignore files, sorted by node address (src/ignore.c). */

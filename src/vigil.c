@@ -63,6 +63,7 @@ static void root_free(vigil__root *r) {
   free(r->base);
   free(r->ignore_file);
   vigil__filter_free(r->own_filter);
+  vigil__filter_free(r->base_filter);
   vigil__ignore_free(r);
   free(r->abspath);
   free(r);
@@ -216,10 +217,10 @@ static const size_t options_sizes[] = {
 _Static_assert(sizeof(vigil_options) - OPT_END(poll_interval_ms) < _Alignof(vigil_options),
                "a field was appended to vigil_options: add it to options_sizes");
 #define ROOT_END(f) FIELD_END(vigil_root_options, f)
-static const size_t root_options_sizes[] = {ROOT_END(size), ROOT_END(exclude),
-                                            ROOT_END(exclude_count), ROOT_END(ignore_file),
-                                            ROOT_END(backend)};
-_Static_assert(ROOT_END(backend) == sizeof(vigil_root_options),
+static const size_t root_options_sizes[] = {
+    ROOT_END(size),    ROOT_END(exclude),      ROOT_END(exclude_count),     ROOT_END(ignore_file),
+    ROOT_END(backend), ROOT_END(base_exclude), ROOT_END(base_exclude_count)};
+_Static_assert(ROOT_END(base_exclude_count) == sizeof(vigil_root_options),
                "a field was appended to vigil_root_options: add it to root_options_sizes");
 
 /* The versions one sized struct has had: their sizes, and the latest's. */
@@ -867,8 +868,9 @@ static int split_file_root(vigil__root *r) {
 
 /*
  * The root's patterns and ignore file: its own where ro names them, the
- * instance's otherwise. Its backend: the one ro names; for "auto" (or the
- * instance's "auto"), root_choose decides once its directory is known.
+ * instance's otherwise; its base patterns, only its own. Its backend: the
+ * one ro names; for "auto" (or the instance's "auto"), root_choose
+ * decides once its directory is known.
  */
 static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro) {
   r->filter = v->filter;
@@ -889,6 +891,9 @@ static int root_options(vigil_t *v, vigil__root *r, const vigil_root_options *ro
       return rc;
     r->filter = r->own_filter;
   }
+  int rc = compile_filter(ro->base_exclude, ro->base_exclude_count, &r->base_filter);
+  if (rc < 0)
+    return rc;
   const char *ign = ro->ignore_file ? ro->ignore_file : v->ignore_file;
   if (ign && ign[0]) {
     r->ignore_file = vigil__strdup(ign);

@@ -61,7 +61,7 @@ static enum outcome run_once(unsigned long *calls) {
   vigil_options_init(&o);
   vigil_root_options ro;
   vigil_root_options_init(&ro);
-  const char *inst[] = {"*.tmp"}, *own[] = {"*.o", "/d1"};
+  const char *inst[] = {"*.tmp"}, *own[] = {"*.o", "/d1"}, *base[] = {"*.log", "!keep.log"};
   if (root_options) {
     o.exclude = inst;
     o.exclude_count = 1;
@@ -69,6 +69,8 @@ static enum outcome run_once(unsigned long *calls) {
     ro.exclude = own;
     ro.exclude_count = 2;
     ro.ignore_file = ".vigilignore";
+    ro.base_exclude = base;
+    ro.base_exclude_count = 2;
   }
   o.backend = backend;
   o.poll_interval_ms = 5;

@@ -1,7 +1,9 @@
 /*
  * Per-directory ignore files (vigil_options.ignore_file): nested files
- * apply below their directory, each root keeps its own, and the caller's
- * exclude patterns have the last word.
+ * apply below their directory, each root keeps its own, the caller's
+ * exclude patterns have the last word, and a root's base patterns
+ * (vigil_root_options.base_exclude) the first: git's order, from its
+ * command line down to .git/info/exclude and the global excludes file.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,7 +292,9 @@ static size_t replay_until(vigil_t *v, const char *root, pathset *s, const char 
   return n;
 }
 
-static vigil_t *open_ignoring(const char *rel, pathset *s, const char *const *initial, size_t n) {
+/* An instance reading .gitignore files, with rel added with ro (NULL: the defaults). */
+static vigil_t *open_with(const char *rel, const vigil_root_options *ro, pathset *s,
+                          const char *const *initial, size_t n) {
   vigil_options o;
   vigil_options_init(&o);
   o.ignore_file = ".gitignore";
@@ -298,7 +302,7 @@ static vigil_t *open_ignoring(const char *rel, pathset *s, const char *const *in
   assert_int_equal(vigil_open(&v, &o), 0);
   char root[256];
   path_of(root, sizeof root, rel);
-  assert_int_equal(vigil_add(v, root, 0), 0);
+  assert_int_equal(vigil_add_opts(v, root, 0, ro), 0);
   mk("mk");
   path_of(root, sizeof root, "mk");
   assert_int_equal(vigil_add(v, root, 0), 0);
@@ -306,6 +310,10 @@ static vigil_t *open_ignoring(const char *rel, pathset *s, const char *const *in
   for (size_t i = 0; i < n; i++)
     set_add(s, initial[i]);
   return v;
+}
+
+static vigil_t *open_ignoring(const char *rel, pathset *s, const char *const *initial, size_t n) {
+  return open_with(rel, NULL, s, initial, n);
 }
 
 /* Kernel watches held, the marker root's included. */
@@ -517,6 +525,130 @@ static void ignore_file_exchanged_with_another(void **state) {
   vigil_close(v);
 }
 
+/* -- base patterns: below the ignore files ----------------------------------- */
+
+/*
+ * git's order, highest first: the command line (exclude), the .gitignore
+ * files from the deepest up, then .git/info/exclude and the global file
+ * (base_exclude, in which the last matching line wins too). Nothing below
+ * an excluded directory comes back, whichever tier excluded it.
+ */
+static void base_patterns_yield_to_ignore_files(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/sub");
+  mk("r/gen");
+  mk("r/out");
+  put("r/.gitignore", "!keep.o\n*.log\n!/gen/\n!top.o\n!out/x.c\n");
+  put("r/sub/.gitignore", "!deep.o\n");
+  const char *base[] = {"*.o", "!*.log", "/gen/", "out/", "*.tmp", "*.c", "!a.c"};
+  const char *ex[] = {"top.o", "!forced.tmp"};
+  vigil_options o;
+  vigil_options_init(&o);
+  o.ignore_file = ".gitignore";
+  vigil_t *v;
+  assert_int_equal(vigil_open(&v, &o), 0);
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  ro.exclude = ex;
+  ro.exclude_count = N(ex);
+  ro.base_exclude = base;
+  ro.base_exclude_count = N(base);
+  char root[256];
+  path_of(root, sizeof root, "r");
+  assert_int_equal(vigil_add_opts(v, root, 0, &ro), 0);
+  assert_int_equal(watches(v), 3); /* r, r/sub, r/gen: never r/out */
+  const char *rels[] = {"r/a.o",   "r/keep.o",  "r/sub/b.o", "r/sub/deep.o", "r/x.log",
+                        "r/gen/g", "r/out/x.c", "r/top.o",   "r/x.tmp",      "r/forced.tmp",
+                        "r/a.c",   "r/b.c",     "r/plain"};
+  int want[] = {0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 1, 0, 1};
+  int seen[N(rels)];
+  reported(v, rels, N(rels), seen, "r/marker");
+  for (size_t i = 0; i < N(rels); i++)
+    if (seen[i] != want[i])
+      fail_msg("%s: reported %d times, not %d", rels[i], seen[i], want[i]);
+  vigil_close(v);
+}
+
+/*
+ * Base patterns take part when an ignore file changes: what a new "!"
+ * line brings back is listed, watched and reported created, and what it
+ * no longer brings back is removed again.
+ */
+static void base_patterns_rejudged_when_an_ignore_file_changes(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/gen");
+  put("r/gen/g.c", "x");
+  put("r/a.o", "x");
+  put("r/b.c", "x");
+  const char *base[] = {"*.o", "gen/"};
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  ro.base_exclude = base;
+  ro.base_exclude_count = N(base);
+  pathset s;
+  const char *init[] = {"b.c"};
+  vigil_t *v = open_with("r", &ro, &s, init, N(init));
+  char root[256];
+  path_of(root, sizeof root, "r");
+  assert_int_equal(watches(v), 2); /* r and the marker root */
+  put("r/.gitignore", "!a.o\n!gen/\n");
+  replay_until(v, root, &s, "m1");
+  const char *s1[] = {".gitignore", "b.c", "a.o", "gen", "gen/g.c"};
+  set_is(&s, s1, N(s1));
+  assert_int_equal(watches(v), 3);
+  put("r/gen/h.o", "x"); /* still left out: only a.o was brought back */
+  put("r/gen/h.c", "x");
+  replay_until(v, root, &s, "m2");
+  const char *s2[] = {".gitignore", "b.c", "a.o", "gen", "gen/g.c", "gen/h.c"};
+  set_is(&s, s2, N(s2));
+  put("r/.gitignore", "!gen/\n");
+  replay_until(v, root, &s, "m3");
+  const char *s3[] = {".gitignore", "b.c", "gen", "gen/g.c", "gen/h.c"};
+  set_is(&s, s3, N(s3));
+  char p[256];
+  path_of(p, sizeof p, "r/.gitignore");
+  assert_int_equal(unlink(p), 0);
+  replay_until(v, root, &s, "m4");
+  const char *s4[] = {"b.c"};
+  set_is(&s, s4, N(s4));
+  assert_int_equal(watches(v), 2);
+  vigil_close(v);
+}
+
+/*
+ * Base patterns alone, with no ignore file: they still exclude, and a
+ * directory moved within the root is judged again under its new path.
+ */
+static void base_patterns_alone_judge_a_moved_directory(void **state) {
+  (void)state;
+  mk("r");
+  mk("r/a");
+  put("r/a/x", "x");
+  put("r/a/y", "x");
+  put("r/z.o", "x");
+  const char *base[] = {"*.o", "/d/x"};
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  ro.base_exclude = base;
+  ro.base_exclude_count = N(base);
+  ro.ignore_file = "";
+  pathset s;
+  const char *init[] = {"a", "a/x", "a/y"};
+  vigil_t *v = open_with("r", &ro, &s, init, N(init));
+  char root[256], p1[256], p2[256];
+  path_of(root, sizeof root, "r");
+  path_of(p1, sizeof p1, "r/a");
+  path_of(p2, sizeof p2, "r/d");
+  assert_int_equal(rename(p1, p2), 0);
+  put("r/w.o", "x");
+  replay_until(v, root, &s, "m1");
+  const char *s1[] = {"d", "d/y"};
+  set_is(&s, s1, N(s1));
+  vigil_close(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(nested_files_apply_below_their_directory, setup, teardown),
@@ -530,6 +662,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(nested_ignore_files_change, setup, teardown),
       cmocka_unit_test_setup_teardown(a_moved_directory_keeps_its_ignore_file, setup, teardown),
       cmocka_unit_test_setup_teardown(ignore_file_exchanged_with_another, setup, teardown),
+      cmocka_unit_test_setup_teardown(base_patterns_yield_to_ignore_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(base_patterns_rejudged_when_an_ignore_file_changes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(base_patterns_alone_judge_a_moved_directory, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,6 +294,16 @@ static void bad_options_leave_nothing(void **state) {
   ro.exclude_count = 1;
   assert_int_equal(vigil_add_opts(v, p, 0, &ro), -EINVAL);
   vigil_root_options_init(&ro);
+  ro.base_exclude = bad;
+  ro.base_exclude_count = 1;
+  assert_int_equal(vigil_add_opts(v, p, 0, &ro), VIGIL_EPATTERN);
+  ro.base_exclude = null_pattern;
+  ro.base_exclude_count = 2;
+  assert_int_equal(vigil_add_opts(v, p, 0, &ro), -EINVAL);
+  ro.base_exclude = NULL;
+  ro.base_exclude_count = 1;
+  assert_int_equal(vigil_add_opts(v, p, 0, &ro), -EINVAL);
+  vigil_root_options_init(&ro);
   ro.size = 3;
   assert_int_equal(vigil_add_opts(v, p, 0, &ro), VIGIL_EOPTIONS);
   vigil_stats st;
@@ -356,6 +366,9 @@ static void sizes_old_and_new(void **state) {
   assert_null(ro.exclude);
   assert_int_equal(ro.exclude_count, 0);
   assert_null(ro.ignore_file);
+  assert_null(ro.backend);
+  assert_null(ro.base_exclude);
+  assert_int_equal(ro.base_exclude_count, 0);
   assert_int_equal(vigil_root_options_init(NULL), -EINVAL);
   assert_int_equal(vigil_root_options_init_sized(&ro, 3), VIGIL_EOPTIONS);
 
@@ -385,6 +398,17 @@ static void sizes_old_and_new(void **state) {
   assert_int_equal(vigil_add_opts(v, p, 0, small), 0);
   free(small);
   vigil_stats st;
+  assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
+  assert_int_equal(st.watches, 1);
+  assert_int_equal(vigil_remove(v, p), 0);
+
+  /* One that ends at backend, from before base_exclude: read no further. */
+  older = offsetof(vigil_root_options, base_exclude);
+  small = malloc(older);
+  assert_non_null(small);
+  assert_int_equal(vigil_root_options_init_sized(small, older), 0);
+  assert_int_equal(vigil_add_opts(v, p, 0, small), 0);
+  free(small);
   assert_int_equal(vigil_get_stats(v, &st, sizeof st), 0);
   assert_int_equal(st.watches, 1);
   assert_int_equal(vigil_remove(v, p), 0);
