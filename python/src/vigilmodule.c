@@ -1319,18 +1319,35 @@ static PyObject *Watcher_read(WatcherObject *self, PyObject *args, PyObject *kwd
   return read_loop(self, ms, (size_t)max, wait);
 }
 
+/* A NULL-terminated array of the bytes in pats (a list from encode_list), or NULL. */
+static const char **pattern_array(PyObject *pats) {
+  Py_ssize_t np = PyList_GET_SIZE(pats);
+  /* Not NULL even when empty: no patterns at all. */
+  const char **patv = PyMem_Calloc((size_t)np + 1, sizeof *patv);
+  if (!patv) {
+    PyErr_NoMemory();
+    return NULL;
+  }
+  for (Py_ssize_t i = 0; i < np; i++)
+    patv[i] = PyBytes_AS_STRING(PyList_GET_ITEM(pats, i));
+  return patv;
+}
+
 /*
- * add(path, recursive=True, *, exclude=None, ignore_file=None): None
- * keeps the Watcher's patterns or ignore file for this root; a sequence
- * (empty too) or a name ("" for none) replaces them for it.
+ * add(path, recursive=True, *, exclude=None, ignore_file=None,
+ * backend=None, base_exclude=None): None keeps the Watcher's patterns or
+ * ignore file for this root; a sequence (empty too) or a name ("" for
+ * none) replaces them for it. base_exclude: patterns below the ignore
+ * files (the Watcher has none).
  */
 static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"path", "recursive", "exclude", "ignore_file", "backend", NULL};
-  PyObject *path, *exclude = Py_None, *ignore_file = Py_None;
+  static char *kwlist[] = {"path",    "recursive",    "exclude", "ignore_file",
+                           "backend", "base_exclude", NULL};
+  PyObject *path, *exclude = Py_None, *ignore_file = Py_None, *base_exclude = Py_None;
   const char *backend = NULL;
   int recursive = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p$OOz:add", kwlist, &path, &recursive, &exclude,
-                                   &ignore_file, &backend))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p$OOzO:add", kwlist, &path, &recursive, &exclude,
+                                   &ignore_file, &backend, &base_exclude))
     return NULL;
   if (backend && !backend_known(backend))
     return NULL;
@@ -1338,8 +1355,8 @@ static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds
   PyObject *b = encode_path(path, &mode);
   if (!b)
     return NULL;
-  PyObject *given = PyOS_FSPath(path), *pats = NULL, *ign = NULL;
-  const char **patv = NULL;
+  PyObject *given = PyOS_FSPath(path), *pats = NULL, *ign = NULL, *base = NULL;
+  const char **patv = NULL, **basev = NULL;
   if (!given) {
     Py_DECREF(b);
     return NULL;
@@ -1352,19 +1369,17 @@ static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds
   vigil_root_options_init(&ro);
   if (exclude != Py_None) {
     pats = encode_list(exclude, "exclude");
-    if (!pats)
+    if (!pats || !(patv = pattern_array(pats)))
       goto fail;
-    Py_ssize_t np = PyList_GET_SIZE(pats);
-    /* Not NULL even when empty: no patterns at all for this root. */
-    patv = PyMem_Calloc((size_t)np + 1, sizeof *patv);
-    if (!patv) {
-      PyErr_NoMemory();
-      goto fail;
-    }
-    for (Py_ssize_t i = 0; i < np; i++)
-      patv[i] = PyBytes_AS_STRING(PyList_GET_ITEM(pats, i));
     ro.exclude = patv;
-    ro.exclude_count = (size_t)np;
+    ro.exclude_count = (size_t)PyList_GET_SIZE(pats);
+  }
+  if (base_exclude != Py_None) {
+    base = encode_list(base_exclude, "base_exclude");
+    if (!base || !(basev = pattern_array(base)))
+      goto fail;
+    ro.base_exclude = basev;
+    ro.base_exclude_count = (size_t)PyList_GET_SIZE(base);
   }
   if (ignore_file != Py_None) {
     int m;
@@ -1385,14 +1400,18 @@ static PyObject *Watcher_add(WatcherObject *self, PyObject *args, PyObject *kwds
   if (PyList_Append(self->roots, given) < 0)
     goto fail;
   PyMem_Free(patv);
+  PyMem_Free(basev);
   Py_XDECREF(pats);
+  Py_XDECREF(base);
   Py_XDECREF(ign);
   Py_DECREF(b);
   Py_DECREF(given);
   Py_RETURN_NONE;
 fail:
   PyMem_Free(patv);
+  PyMem_Free(basev);
   Py_XDECREF(pats);
+  Py_XDECREF(base);
   Py_XDECREF(ign);
   Py_DECREF(b);
   Py_DECREF(given);
@@ -1522,13 +1541,16 @@ static PyMethodDef Watcher_methods[] = {
     {"wake", (PyCFunction)Watcher_wake, METH_NOARGS,
      "Makes a blocked read() return (or the next one). Safe from any thread."},
     {"add", (PyCFunction)(void (*)(void))Watcher_add, METH_VARARGS | METH_KEYWORDS,
-     "add(path, recursive=True, *, exclude=None, ignore_file=None, backend=None)\n--\n\n"
+     "add(path, recursive=True, *, exclude=None, ignore_file=None, backend=None, "
+     "base_exclude=None)\n--\n\n"
      "Watches one more root. exclude and ignore_file, unless None, replace\n"
      "the Watcher's for this root: patterns relative to it, and the name of\n"
-     "its per-directory ignore files (\"\" for none). backend, unless None,\n"
-     "replaces the Watcher's: \"auto\" or a name from vigil.backends(). A\n"
-     "root inside another one (or holding one) that another backend\n"
-     "watches is refused with ValueError."},
+     "its per-directory ignore files (\"\" for none). base_exclude: patterns\n"
+     "relative to it that rank below its ignore files, as git's\n"
+     "info/exclude and global file do (exclude ranks above them). backend,\n"
+     "unless None, replaces the Watcher's: \"auto\" or a name from\n"
+     "vigil.backends(). A root inside another one (or holding one) that\n"
+     "another backend watches is refused with ValueError."},
     {"backend", (PyCFunction)Watcher_backend, METH_O,
      "backend(path)\n--\n\nThe name of the backend that watches the root path, such as "
      "\"inotify\"."},

@@ -275,6 +275,27 @@ def test_add_with_patterns_and_ignore_file_of_its_own(root):
         assert w.paths == (a, b, c, d)
 
 
+def test_add_with_base_patterns_below_its_ignore_files(root):
+    # add()'s base_exclude ranks below the root's ignore files, as git's
+    # info/exclude does below its .gitignore files; exclude ranks above
+    # them all.
+    os.makedirs(os.path.join(root, "gen"))
+    touch(os.path.join(root, ".gitignore"), b"!keep.o\n!top.o\n")
+    with vigil.Watcher([], ignore_file=".gitignore") as w:
+        w.add(root, exclude=["top.o"], base_exclude=["*.o", "gen/", "!gen/x"])
+        assert w.stats()["watches"] == 1
+        for f in ("a.o", "keep.o", "top.o", "gen/x", "b.c"):
+            touch(os.path.join(root, f))
+        evs = sentinel(w, root)
+        got = sorted(os.path.relpath(e.path, root) for e in evs if e.kind == "created")
+        assert got == ["b.c", "keep.o", "sentinel"]
+        with pytest.raises(ValueError):
+            w.add(os.path.join(root, "gen"), base_exclude=["[unclosed"])
+        with pytest.raises(TypeError):
+            w.add(os.path.join(root, "gen"), base_exclude="*.o")
+        assert w.paths == (root,)
+
+
 def test_backend_choice(root):
     assert vigil.backends() == ("inotify", "poll")
     for name in (None, "auto", "inotify", "poll"):
