@@ -6,7 +6,7 @@
  * SIGTERM, SIGHUP) and vigil's descriptors (vigil_wait_fds, for no longer
  * than vigil_timeout: on Linux that is vigil_fd alone, elsewhere more);
  * nothing happens in a signal handler. One instance watches every path, each with its own exclude
- * patterns (vigil_add_opts), so that a hundred paths cost one of the
+ * and base patterns (vigil_add_opts), so that a hundred paths cost one of the
  * user's inotify instances, not a hundred. Its state is small:
  *
  *   - the job: the command's process group, and what the command left
@@ -140,8 +140,9 @@ typedef struct {
   size_t prefix_len; /* given without its trailing slashes */
   int is_file;
   int gone;
-  int missing;  /* a watched file reported removed, and not back yet */
-  run_strv pat; /* its exclude patterns, for each vigil_add_opts */
+  int missing;   /* a watched file reported removed, and not back yet */
+  run_strv pat;  /* its exclude patterns, for each vigil_add_opts: .git, --exclude */
+  run_strv base; /* its base patterns: git's files above and outside it */
 } run_root;
 
 typedef struct {
@@ -913,6 +914,8 @@ static int add_root(runner *r, run_root *root) {
   vigil_root_options_init(&ro);
   ro.exclude = (const char *const *)root->pat.v;
   ro.exclude_count = root->pat.n;
+  ro.base_exclude = (const char *const *)root->base.v;
+  ro.base_exclude_count = root->base.n;
   int rc = vigil_add_opts(r->v, root->given, 0, &ro);
   if (rc == 0)
     cli_added(r->v, root->given, "");
@@ -1163,23 +1166,26 @@ static int patterns_ok(const char *const *pat, size_t n) {
 }
 
 /*
- * The exclude patterns of one watched path, lowest precedence first:
- * those from git's files (the library reads the watched path's own
- * .gitignore files later, above these), then .git, then --exclude.
+ * The patterns of one watched path, in git's tiers. The base patterns,
+ * below the path's own .gitignore files (which the library reads), come
+ * from git's files above and outside it, lowest precedence first. The
+ * exclude patterns, above those .gitignore files as git's command line
+ * is: .git, which git never looks into whatever a file says, then
+ * --exclude.
  */
-static int root_patterns(const run_opts *o, const char *root, run_strv *pat) {
-  if (!o->no_ignore_files && run_ignore_patterns(root, pat) < 0)
+static int root_patterns(const run_opts *o, const char *root, run_strv *base, run_strv *pat) {
+  if (!o->no_ignore_files && run_ignore_patterns(root, base) < 0)
     return -ENOMEM;
-  /* git skips a malformed line of its files; vigil_open would refuse it. */
-  if (!patterns_ok((const char *const *)pat->v, pat->n)) {
+  /* git skips a malformed line of its files; vigil_add_opts would refuse it. */
+  if (!patterns_ok((const char *const *)base->v, base->n)) {
     size_t k = 0;
-    for (size_t i = 0; i < pat->n; i++) {
-      if (patterns_ok((const char *const *)&pat->v[i], 1))
-        pat->v[k++] = pat->v[i];
+    for (size_t i = 0; i < base->n; i++) {
+      if (patterns_ok((const char *const *)&base->v[i], 1))
+        base->v[k++] = base->v[i];
       else
-        free(pat->v[i]);
+        free(base->v[i]);
     }
-    pat->n = k;
+    base->n = k;
   }
   if (run_strv_push(pat, ".git", 4) < 0)
     return -ENOMEM;
@@ -1230,13 +1236,15 @@ static int open_root(runner *r, const char *path) {
   while (n > 0 && path[n - 1] == '/')
     n--;
   root->prefix_len = n;
-  if (root_patterns(r->o, path, &root->pat) < 0) {
+  if (root_patterns(r->o, path, &root->base, &root->pat) < 0) {
+    run_strv_free(&root->base);
     run_strv_free(&root->pat);
     say("out of memory");
     return EXIT_ERROR;
   }
   int rc = add_root(r, root);
   if (rc == VIGIL_EEXIST) {
+    run_strv_free(&root->base);
     run_strv_free(&root->pat);
     return 0;
   }
@@ -1365,8 +1373,10 @@ int cmd_run(int argc, char **argv) {
 
 out_roots:
   vigil_close(r.v);
-  for (size_t i = 0; i < r.nroots; i++)
+  for (size_t i = 0; i < r.nroots; i++) {
+    run_strv_free(&r.roots[i].base);
     run_strv_free(&r.roots[i].pat);
+  }
   free(r.roots);
   if (r.sfd >= 0)
     close(r.sfd);

@@ -123,11 +123,13 @@ int run_strv_push(run_strv *s, const char *str, size_t len);
 void run_strv_free(run_strv *s);
 
 /*
- * Appends to out the exclude patterns, relative to the watched path root,
- * that come from git's ignore files the library does not read itself, in
- * git's order of precedence, lowest first: the global excludes file, then
+ * Appends to out the patterns, relative to the watched path root, that
+ * come from git's ignore files the library does not read itself, in git's
+ * order of precedence, lowest first: the global excludes file, then
  * .git/info/exclude, then the .gitignore files of the directories between
  * the top of the repository and root (root's own is read by the library).
+ * They are root's base patterns (vigil_root_options.base_exclude): every
+ * .gitignore inside root ranks above them, as in git.
  * Patterns written for a directory above root are translated so that they
  * mean the same below root; those that match root itself or a directory
  * above it are left out, since root was named on purpose. Returns 0 or

@@ -8,7 +8,9 @@
  * .git/info/exclude, and the global excludes file (core.excludesFile, by
  * default $XDG_CONFIG_HOME/git/ignore). Their patterns are written for
  * another directory than the watched path, so they are translated into
- * patterns relative to it before they become vigil_options.exclude.
+ * patterns relative to it before they become the path's base patterns
+ * (vigil_root_options.base_exclude), which rank below the .gitignore
+ * files inside it, as git ranks them.
  *
  * Translation. A pattern without a slash (other than a trailing one)
  * matches a name at any depth, so it means the same anywhere below and is

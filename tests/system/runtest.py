@@ -19,10 +19,13 @@ import os
 import pty
 import re
 import select
+import shutil
 import subprocess
 import termios
 import threading
 import time
+
+import pytest
 
 import vigiltest
 
@@ -228,6 +231,34 @@ class RunTest:
         for sub in ("refs/heads", "objects", "info"):
             (d / ".git" / sub).mkdir(parents=True, exist_ok=True)
         (d / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+
+    # -- git itself, for the tests that check vigil against it ----------------
+
+    def git(self, *args, cwd):
+        """Runs git with the tests' HOME and XDG_CONFIG_HOME, as vigil
+        has them, and without the system's configuration, which vigil
+        does not read; returns its standard output."""
+        if shutil.which("git", path=self.env["PATH"]) is None:
+            pytest.skip("git is not installed")
+        env = dict(self.env, GIT_CONFIG_NOSYSTEM="1")
+        return subprocess.run(["git", *args], cwd=str(cwd), env=env, check=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              timeout=EVENT_TIMEOUT).stdout
+
+    def git_repo(self, d):
+        """A real repository at d, made by git init."""
+        self.git("init", "-q", ".", cwd=d)
+
+    def git_counted(self, d, files, excludes=()):
+        """Of files (paths relative to d, which exist), those git does
+        not ignore, sorted: `git ls-files --others --exclude-standard`
+        run in d lists them, with each of excludes as an --exclude
+        pattern, which git ranks above its files as vigil ranks its
+        own --exclude."""
+        out = self.git("ls-files", "-z", "--others", "--exclude-standard",
+                       *("--exclude=" + p for p in excludes), cwd=d)
+        listed = set(out.decode().split("\0"))
+        return sorted(f for f in files if f in listed)
 
 
 class Terminal:

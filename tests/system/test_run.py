@@ -997,6 +997,115 @@ def test_a_nested_gitignore_saved_by_rename_applies_at_once(rt):
     rt.stop(v)
 
 
+# -- git's order of precedence, checked against git itself -------------------
+#
+# git ranks its sources, highest first: the command line (vigil's
+# --exclude), the .gitignore files from the deepest up (those inside the
+# watched path, then those above it), .git/info/exclude, the global
+# excludes file. Within one, the last matching line wins, and nothing
+# below an excluded directory comes back. Each test writes files into a
+# real repository and compares what vigil counts with what `git ls-files
+# --others --exclude-standard` lists.
+
+def counted_like_git(rt, path, files, excludes=()):
+    """Starts vigil run on path (with each of excludes as --exclude),
+    writes files (relative to path, their directories made before), and
+    checks that the run they start lists exactly those git does not
+    ignore. Returns git's list."""
+    for f in files:
+        (path / f).parent.mkdir(parents=True, exist_ok=True)
+    args = ["-r", "-w", str(path)]
+    for e in excludes:
+        args += ["--exclude", e]
+    v = rt.start(*args, "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    for f in files:
+        (path / f).write_text("")
+    want = rt.git_counted(path, files, excludes)
+    assert sorted(rt.wait_run(2).changed.split("\n")) == want
+    rt.stop(v)
+    return want
+
+
+@pytest.mark.parametrize("where", ["info/exclude", "global", "above"])
+def test_a_nested_gitignore_brings_back_what_git_files_outside_leave_out(rt, where):
+    top = rt.w
+    rt.git_repo(top)
+    app = top / "app"
+    outside = "*.o\n/app/gen/\nlogs/\n/app/out/\n*.log\n"
+    if where == "info/exclude":
+        (top / ".git" / "info").mkdir(exist_ok=True)
+        (top / ".git" / "info" / "exclude").write_text(outside)
+    elif where == "global":
+        (rt.xdg / "git").mkdir(parents=True)
+        (rt.xdg / "git" / "ignore").write_text(outside)
+    else:
+        (top / ".gitignore").write_text(outside)
+    (app / "sub").mkdir(parents=True)
+    (app / ".gitignore").write_text("!keep.o\n!/gen/\n!out/x.c\n")
+    (app / "sub" / ".gitignore").write_text("!deep.o\n!logs/\n")
+    want = counted_like_git(rt, app, [
+        "a.o", "keep.o", "gen/g.c", "gen/h.o", "out/x.c", "sub/deep.o",
+        "sub/logs/l.c", "logs/m.c", "b.log", "plain.c"])
+    # What the layout is for: brought back by a "!" line inside, and not
+    # below a directory that stays left out.
+    assert {"keep.o", "gen/g.c", "sub/deep.o", "sub/logs/l.c"} <= set(want)
+    assert "out/x.c" not in want and "gen/h.o" not in want
+
+
+def test_git_files_outside_rank_among_themselves_as_in_git(rt):
+    # A .gitignore above the watched path over info/exclude, over the
+    # global file; the last matching line of one file over its others.
+    top = rt.w
+    rt.git_repo(top)
+    (rt.xdg / "git").mkdir(parents=True)
+    (rt.xdg / "git" / "ignore").write_text("*.md\n!*.csv\n*.txt\n")
+    (top / ".git" / "info" / "exclude").write_text("!keep.md\n*.csv\n!*.txt\n")
+    (top / ".gitignore").write_text("!*.csv\n*.txt\n!a.txt\n")
+    (top / "app").mkdir()
+    want = counted_like_git(rt, top / "app", [
+        "x.md", "keep.md", "x.csv", "x.txt", "a.txt", "plain.c"])
+    assert {"keep.md", "x.csv", "a.txt"} <= set(want)
+
+
+def test_exclude_still_beats_every_git_file(rt):
+    # --exclude over a "!" line of a .gitignore; a "!" pattern of
+    # --exclude over info/exclude, the global file and .gitignore; and
+    # not below a directory that info/exclude leaves out.
+    top = rt.w
+    rt.git_repo(top)
+    (top / ".git" / "info" / "exclude").write_text("*.o\n*.tmp\ngen/\n")
+    (rt.xdg / "git").mkdir(parents=True)
+    (rt.xdg / "git" / "ignore").write_text("*.bak\n")
+    (top / ".gitignore").write_text("!keep.o\n!top.o\n*.log\n")
+    excludes = ["top.o", "!want.tmp", "!want.bak", "!want.log", "!gen/x"]
+    want = counted_like_git(rt, top, [
+        "a.o", "keep.o", "top.o", "x.tmp", "want.tmp", "x.bak", "want.bak",
+        "a.log", "want.log", "gen/x", "plain.c"], excludes)
+    assert {"keep.o", "want.tmp", "want.bak", "want.log"} <= set(want)
+    assert "top.o" not in want and "gen/x" not in want
+
+
+def test_a_gitignore_edited_later_brings_back_what_info_exclude_leaves_out(rt):
+    # The new "!" line takes effect at once: the directory info/exclude
+    # left out is listed, watched and counted, as git would count it.
+    top = rt.w
+    rt.git_repo(top)
+    (top / ".git" / "info" / "exclude").write_text("gen/\n*.o\n")
+    (top / "gen").mkdir()
+    (top / "gen" / "old.c").write_text("")
+    v = rt.start("-r", "--", *rt.rec("sleep", "1000"))
+    rt.wait_run(1)
+    (top / ".gitignore").write_text("!gen/\n")
+    assert sorted(rt.wait_run(2).changed.split("\n")) == [".gitignore", "gen", "gen/old.c"]
+    assert rt.git_counted(top, ["gen/old.c"]) == ["gen/old.c"]
+    assert runtest.inotify_watches(v.pid) == 2
+    files = ["gen/new.c", "gen/new.o", "plain.c"]
+    for f in files:
+        (top / f).write_text("")
+    assert sorted(rt.wait_run(3).changed.split("\n")) == rt.git_counted(top, files)
+    rt.stop(v)
+
 # -- watched paths that go away -----------------------------------------------
 
 def test_a_watched_directory_that_comes_back(rt):
