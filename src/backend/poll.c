@@ -105,6 +105,8 @@ typedef struct {
   /* The prints of the directory being listed, in listing order. */
   struct print *fresh;
   size_t nfresh, fresh_cap;
+  struct same_dir *same; /* the directories of roots that overlap (see "Overlapping roots") */
+  size_t nsame, same_cap, same_tops;
   rec *recs;
   size_t nrecs, recs_cap;
   char *names;
@@ -814,6 +816,13 @@ static int pair_moves(state *s) {
       if (o->dir == a->dir && o->len == a->len &&
           memcmp(s->names + o->name, s->names + a->name, a->len) == 0)
         continue;
+      /*
+       * Nor are two ends in two roots: roots that overlap each list what
+       * they share, and each root's move is its own.
+       */
+      if (o->dir && a->dir && o->dir != a->dir &&
+          vigil__node_root(o->dir) != vigil__node_root(a->dir))
+        continue;
       if (!a->is_dir && (!o->mtime || a->mtime > o->mtime))
         continue;
       o->pair = i;
@@ -935,6 +944,208 @@ static int apply(state *s, vigil_t *v) {
   return rc;
 }
 
+/*
+ * ---- Overlapping roots.
+ *
+ * Roots that hold one directory (d and d/sub; a file root in a directory
+ * root's tree; several file roots of one directory) each keep a tree of
+ * their own and list it. The core reports each change once, through the
+ * outer root, by asking which nodes are the same directory (sharing), as
+ * inotify tells by the kernel watch they share. What it asks about is
+ * always a root's top: so the same directories kept here are each root's
+ * top, known by its root's device and inode, and every node of another
+ * root that is the same directory as a top, found when either of them is
+ * watched. They are few, and this costs nothing while one root polls.
+ */
+typedef struct same_dir {
+  vigil__node *node;
+  uint64_t dev, ino;
+  int top; /* a root's top */
+} same_dir;
+
+/* The root whose top n is, or NULL. */
+static const vigil__root *root_at(const vigil__node *n) {
+  return vigil__node_parent(n) ? NULL : vigil__node_dir(n)->root;
+}
+
+/*
+ * The list is sorted by device, inode and node, so that one directory's
+ * nodes are together and each is found by a binary search.
+ */
+static int same_cmp(uint64_t dev, uint64_t ino, const vigil__node *n, const same_dir *e) {
+  if (dev != e->dev)
+    return dev < e->dev ? -1 : 1;
+  if (ino != e->ino)
+    return ino < e->ino ? -1 : 1;
+  if (n != e->node)
+    return (uintptr_t)n < (uintptr_t)e->node ? -1 : 1;
+  return 0;
+}
+
+/* Where (dev, ino, n) is, or would be; n NULL: the first of that directory. */
+static size_t same_pos(const state *s, uint64_t dev, uint64_t ino, const vigil__node *n) {
+  size_t lo = 0, hi = s->nsame;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (same_cmp(dev, ino, n, &s->same[mid]) > 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static same_dir *same_of(const state *s, const vigil__node *n) {
+  const vigil__root *r = root_at(n);
+  if (r) {
+    size_t i = same_pos(s, r->dev, r->ino, n);
+    return i < s->nsame && s->same[i].node == n ? &s->same[i] : NULL;
+  }
+  for (size_t i = 0; i < s->nsame; i++)
+    if (s->same[i].node == n)
+      return &s->same[i];
+  return NULL;
+}
+
+static int same_add(state *s, vigil__node *n, uint64_t dev, uint64_t ino, int top) {
+  if (s->nsame == s->same_cap) {
+    size_t ncap = s->same_cap ? s->same_cap * 2 : 8;
+    same_dir *m = vigil__realloc(s->same, ncap * sizeof *m);
+    if (!m)
+      return -ENOMEM;
+    s->same = m;
+    s->same_cap = ncap;
+  }
+  size_t i = same_pos(s, dev, ino, n);
+  memmove(&s->same[i + 1], &s->same[i], (s->nsame - i) * sizeof *s->same);
+  s->same[i] = (same_dir){n, dev, ino, top};
+  s->nsame++;
+  s->same_tops += top != 0;
+  return 0;
+}
+
+static void same_forget(state *s, const vigil__node *n) {
+  same_dir *e = same_of(s, n);
+  if (!e)
+    return;
+  s->same_tops -= e->top != 0;
+  memmove(e, e + 1, (size_t)(s->same + s->nsame - (e + 1)) * sizeof *e);
+  s->nsame--;
+}
+
+static vigil__node *child_named(const vigil__node *d, const char *name, size_t len) {
+  for (vigil__node *k = vigil__node_first(d); k; k = vigil__node_next(k))
+    if (k->namelen == len && memcmp(vigil__node_name(k), name, len) == 0)
+      return k;
+  return NULL;
+}
+
+/*
+ * A root's top, just watched: the nodes of other directory roots at its
+ * path, in their trees, are its directory when their inode says so.
+ */
+static int same_found(state *s, const vigil__root *r) {
+  size_t n = s->nsame;
+  for (size_t i = 0; i < n; i++) {
+    const vigil__node *o = s->same[i].node;
+    const vigil__root *outer = s->same[i].top ? root_at(o) : NULL;
+    if (!outer || outer == r || outer->is_file || outer->dead)
+      continue;
+    size_t olen = strlen(outer->abspath);
+    if (olen == 1)
+      olen = 0; /* "/" */
+    if (strncmp(r->abspath, outer->abspath, olen) != 0 || r->abspath[olen] != '/')
+      continue;
+    vigil__node *k = (vigil__node *)o;
+    for (const char *name = r->abspath + olen + 1; k && *name;) {
+      size_t len = strcspn(name, "/");
+      k = k->type == VIGIL__T_DIR ? child_named(k, name, len) : NULL;
+      name += len + (name[len] == '/');
+    }
+    if (!k || k == o || !vigil__watched(k) ||
+        (k->flags >> VIGIL__N_SRC_SHIFT) != (o->flags >> VIGIL__N_SRC_SHIFT) ||
+        (k->ino && k->ino != (uint32_t)r->ino) || same_of(s, k))
+      continue;
+    if (same_add(s, k, r->dev, r->ino, 0) < 0)
+      return -ENOMEM;
+  }
+  return 0;
+}
+
+/*
+ * Notes dir, being watched through fd, if it is a root's top or the same
+ * directory as another root's (one fstat, made only while several roots
+ * poll).
+ */
+static int same_watch(state *s, vigil__node *dir, int fd) {
+  const vigil__root *r = root_at(dir);
+  if (r) {
+    if (same_of(s, dir))
+      return 0;
+    int rc = same_add(s, dir, r->dev, r->ino, 1);
+    if (rc == 0 && (rc = same_found(s, r)) < 0)
+      same_forget(s, dir); /* what same_found added stays: each is a node watched */
+    return rc;
+  }
+  same_forget(s, dir); /* watched again, it may be another directory now */
+  struct stat st;
+  if (s->same_tops < 2 || VIGIL__SYS(fstat(fd, &st)) < 0)
+    return 0;
+  const vigil__root *own = vigil__node_root(dir);
+  for (size_t i = 0; i < s->nsame; i++) {
+    const same_dir *e = &s->same[i];
+    if (e->top && e->dev == (uint64_t)st.st_dev && e->ino == (uint64_t)st.st_ino &&
+        root_at(e->node) != own)
+      return same_add(s, dir, e->dev, e->ino, 0);
+  }
+  return 0;
+}
+
+/*
+ * How many directories x's tree holds, x included, that p's tree holds
+ * too, at the same names below p: those x and p share.
+ */
+static size_t same_below(const state *s, const vigil__node *x, const vigil__node *p) {
+  typedef struct {
+    const vigil__node *a, *b;
+  } pair;
+  pair *stack = vigil__malloc(16 * sizeof *stack);
+  size_t n = 0, len = 0, cap = 16;
+  if (!stack)
+    return 1;
+  stack[len++] = (pair){x, p};
+  while (len) {
+    pair at = stack[--len];
+    n++;
+    /* Both were listed in the same order, mostly: each search starts after the last match. */
+    const vigil__node *from = vigil__node_first(at.b);
+    for (const vigil__node *c = vigil__node_first(at.a); c; c = vigil__node_next(c)) {
+      if (!mine(s, c))
+        continue;
+      const vigil__node *m = NULL;
+      for (const vigil__node *k = from; k && !m; k = vigil__node_next(k))
+        if (k->namelen == c->namelen &&
+            memcmp(vigil__node_name(k), vigil__node_name(c), c->namelen) == 0)
+          m = k;
+      if (!m)
+        m = child_named(at.b, vigil__node_name(c), c->namelen);
+      if (!m || !mine(s, m))
+        continue;
+      from = vigil__node_next(m);
+      if (len == cap) {
+        pair *more = vigil__realloc(stack, cap * 2 * sizeof *stack);
+        if (!more)
+          break; /* a count a little high, rather than none */
+        stack = more;
+        cap *= 2;
+      }
+      stack[len++] = (pair){c, m};
+    }
+  }
+  free(stack);
+  return n;
+}
+
 /* ---- The backend. */
 
 static void pass_end(state *s) {
@@ -967,6 +1178,7 @@ static void po_close(void *st) {
   free(s->all);
   free(s->fresh);
   free(s->tops);
+  free(s->same);
   free(s->recs);
   free(s->names);
   free(s->dents);
@@ -1013,8 +1225,9 @@ static int po_watch(void *st, vigil__node *dir, int fd) {
   state *s = st;
   int again = vigil__watched(dir);
   learn_dir(s, dir, fd);
-  if (again)
-    return 0;
+  int rc = same_watch(s, dir, fd);
+  if (again || rc < 0)
+    return again ? 0 : rc;
   s->watches++;
   /*
    * A directory whose parent this backend watches is walked from there;
@@ -1033,6 +1246,7 @@ static int po_watch(void *st, vigil__node *dir, int fd) {
     vigil__node **n = vigil__realloc(s->tops, ncap * sizeof *n);
     if (!n) {
       s->watches--;
+      same_forget(s, dir);
       return -ENOMEM;
     }
     s->tops = n;
@@ -1046,6 +1260,7 @@ static void po_unwatch(void *st, vigil__node *dir) {
   state *s = st;
   s->watches--;
   prints_drop(s, dir);
+  same_forget(s, dir);
   if (s->passing) {
     /* Its records go with it, and the walk goes on after it. */
     for (size_t i = 0; i < s->nrecs; i++)
@@ -1113,13 +1328,47 @@ static int po_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *o
   return 0;
 }
 
+/* The nodes that are dir's directory: those noted with its device and inode. */
 static vigil__node *po_sharing(void *st, const vigil__node *dir, const vigil__node *after) {
-  (void)st;
-  return after || !vigil__watched(dir) ? NULL : (vigil__node *)dir;
+  state *s = st;
+  if (!vigil__watched(dir))
+    return NULL;
+  const same_dir *e = same_of(s, dir);
+  if (!e)
+    return after ? NULL : (vigil__node *)dir;
+  size_t i = after ? same_pos(s, e->dev, e->ino, after) + 1 : same_pos(s, e->dev, e->ino, NULL);
+  return i < s->nsame && s->same[i].dev == e->dev && s->same[i].ino == e->ino ? s->same[i].node
+                                                                              : NULL;
 }
 
+/*
+ * Directories, each counted once however many roots hold it. Of the
+ * nodes noted as one directory, one of another root's tree (or else a
+ * directory root's top) stands for it; every other root's top that is
+ * that directory shares its whole tree with that node's, as far as the
+ * two hold the same names.
+ */
 static size_t po_watches(void *st) {
-  return ((state *)st)->watches;
+  state *s = st;
+  size_t n = s->watches;
+  for (size_t i = 0, j; i < s->nsame; i = j) {
+    const same_dir *p = NULL;
+    int best = 3;
+    for (j = i;
+         j < s->nsame && s->same[j].dev == s->same[i].dev && s->same[j].ino == s->same[i].ino;
+         j++) {
+      const same_dir *e = &s->same[j];
+      int rank = !e->top ? 0 : !root_at(e->node)->is_file ? 1 : 2;
+      if (rank < best) {
+        best = rank;
+        p = e;
+      }
+    }
+    for (size_t k = i; k < j; k++)
+      if (s->same[k].top && &s->same[k] != p)
+        n -= same_below(s, s->same[k].node, p->node);
+  }
+  return n;
 }
 
 /* Nothing is held unread: a pass is made when it is due, not drained. */

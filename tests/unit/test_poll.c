@@ -4,8 +4,8 @@
  * the one limit (a file created and deleted between two passes), a change
  * made right after a pass in the same tick of the file system's clock, a
  * content change with the times put back, a directory's own metadata, a
- * root that goes away or whose parent is renamed, and a long pass that
- * gives way to vigil_wake.
+ * root that goes away or whose parent is renamed, roots that overlap, and
+ * a long pass that gives way to vigil_wake.
  *
  * With no thread, a pass runs only inside vigil_read, so what a test does
  * between two reads is seen by one pass as a whole: the tests need no
@@ -588,6 +588,274 @@ static void test_root_renamed_deleted_or_replaced_ends_it(void **state) {
   }
 }
 
+/* One step of the overlapping roots' test: what it changes on disk. */
+static void overlap_step(const char *dir, int step) {
+  char p[128], q[128];
+  switch (step) {
+  case 0:
+    tu_write_at(dir, "sub/new.txt", "n");
+    tu_write_at(dir, "sub/deeper/x", "x");
+    tu_mkdir_at(dir, "sub/made");
+    tu_write_at(dir, "sub/made/y", "y");
+    break;
+  case 1:
+    tu_write_at(dir, "sub/a.txt", "longer");
+    snprintf(p, sizeof p, "%s/sub/deeper/d.txt", dir);
+    assert_int_equal(chmod(p, 0600), 0);
+    break;
+  case 2:
+    snprintf(p, sizeof p, "%s/sub/new.txt", dir);
+    snprintf(q, sizeof q, "%s/moved-up.txt", dir);
+    assert_int_equal(rename(p, q), 0);
+    snprintf(p, sizeof p, "%s/f.txt", dir);
+    snprintf(q, sizeof q, "%s/sub/moved-down.txt", dir);
+    assert_int_equal(rename(p, q), 0);
+    snprintf(p, sizeof p, "%s/sub/made", dir);
+    snprintf(q, sizeof q, "%s/other/made", dir);
+    assert_int_equal(rename(p, q), 0);
+    snprintf(p, sizeof p, "%s/sub/deeper/x", dir);
+    snprintf(q, sizeof q, "%s/sub/x", dir);
+    assert_int_equal(rename(p, q), 0);
+    break;
+  case 3:
+    snprintf(p, sizeof p, "%s/sub/x", dir);
+    assert_int_equal(unlink(p), 0);
+    tu_write_at(dir, "other/z", "z");
+    break;
+  case 4:
+    /* The inner roots' directories go: they end, silently. */
+    snprintf(p, sizeof p, "%s/sub", dir);
+    assert_int_equal(tu_rm_tree(p), 0);
+    break;
+  default:
+    tu_mkdir_at(dir, "sub");
+    tu_write_at(dir, "sub/back", "b");
+    break;
+  }
+}
+
+/*
+ * Roots inside another one, polled: every change is reported once, by the
+ * outer root, exactly as a poll of the outer root alone reports it, and
+ * the directories they share count once. Run with the inner roots added
+ * after the outer one, then before it. The two instances poll the same
+ * tree; each passes over the other's sentinels.
+ */
+static void test_overlapping_roots_report_once(void **state) {
+  (void)state;
+  for (int inner_first = 0; inner_first < 2; inner_first++) {
+    fixture *one = calloc(1, sizeof *one), *all = calloc(1, sizeof *all);
+    assert_non_null(one);
+    assert_non_null(all);
+    open_poll(one, "poll-overlap", 1);
+    tu_mkdir_at(one->dir, "sub");
+    tu_mkdir_at(one->dir, "sub/deeper");
+    tu_mkdir_at(one->dir, "other");
+    tu_write_at(one->dir, "sub/a.txt", "a");
+    tu_write_at(one->dir, "sub/deeper/d.txt", "d");
+    tu_write_at(one->dir, "f.txt", "f");
+    vigil_options o;
+    vigil_options_init(&o);
+    o.backend = "poll";
+    o.poll_interval_ms = 1;
+    assert_int_equal(vigil_open(&all->v, &o), 0);
+    memcpy(all->dir, one->dir, sizeof all->dir);
+    all->sentinels = 1000;
+    char sub[128], deeper[128];
+    at(sub, sizeof sub, one, "sub");
+    at(deeper, sizeof deeper, one, "sub/deeper");
+    add_root(one);
+    if (!inner_first)
+      add_root(all);
+    assert_int_equal(vigil_add(all->v, sub, 0), 0);
+    assert_int_equal(vigil_add(all->v, deeper, 0), 0);
+    if (inner_first)
+      add_root(all);
+    vigil_stats st_one, st_all;
+    assert_int_equal(vigil_get_stats(one->v, &st_one, sizeof st_one), 0);
+    assert_int_equal(vigil_get_stats(all->v, &st_all, sizeof st_all), 0);
+    assert_int_equal(st_one.watches, 4);
+    assert_int_equal(st_all.watches, 4);
+    for (int step = 0; step < 6; step++) {
+      overlap_step(one->dir, step);
+      sync_passes(one);
+      sync_passes(all);
+      print_message("step %d: %zu events, %zu with the inner roots\n", step, one->n, all->n);
+      assert_true(one->n > 0);
+      assert_int_equal(all->n, one->n);
+      for (size_t i = 0; i < one->n; i++) {
+        assert_int_equal(all->seen[i].kind, one->seen[i].kind);
+        assert_int_equal(all->seen[i].flags, one->seen[i].flags);
+        assert_string_equal(all->seen[i].path, one->seen[i].path);
+        assert_string_equal(all->seen[i].from, one->seen[i].from);
+      }
+    }
+    assert_int_equal(vigil_get_stats(one->v, &st_one, sizeof st_one), 0);
+    assert_int_equal(vigil_get_stats(all->v, &st_all, sizeof st_all), 0);
+    assert_int_equal(st_all.roots, 1);
+    assert_int_equal(st_all.watches, st_one.watches);
+    vigil_close(all->v);
+    close_poll(one);
+    free(one);
+    free(all);
+  }
+}
+
+/*
+ * The rules of overlapping roots (docs/events.md), polled as with
+ * inotify: an outer root's exclusions decide below it; a root added with
+ * VIGIL_NORECURSE holds no subdirectory, so a root inside it reports for
+ * itself, and that directory's removal comes from both. One instance of
+ * each backend watches the same tree, a change at a time, and both must
+ * report the same events (the poll backend's all carry VIGIL_SYNTHETIC).
+ * Every change is one that makes no close, which polling cannot see.
+ */
+typedef struct {
+  vigil_t *v;
+  int sentinels;
+  size_t n;
+  seen_event seen[16];
+} rules_side;
+
+static void rules_sync(rules_side *r, const char *base) {
+  r->n = 0;
+  for (int i = 0; i < 2; i++) {
+    char name[64], want[160];
+    snprintf(name, sizeof name, "s/.sentinel-%d", ++r->sentinels);
+    snprintf(want, sizeof want, "%s/%s", base, name);
+    assert_int_equal(mknod(want, S_IFREG | 0644, 0), 0);
+    int64_t end = tu_now_us() + 20 * 1000000LL;
+    for (;;) {
+      vigil_event ev;
+      int rc = vigil_read(r->v, &ev, 1000);
+      assert_true(rc >= 0);
+      assert_true(tu_now_us() < end);
+      if (rc != 1)
+        continue;
+      if (ev.kind == VIGIL_CREATED && strcmp(ev.path, want) == 0)
+        break;
+      if (strstr(ev.path, "/s/.sentinel-"))
+        continue;
+      assert_true(r->n < sizeof r->seen / sizeof r->seen[0]);
+      seen_event *e = &r->seen[r->n++];
+      e->kind = ev.kind;
+      e->flags = ev.flags & ~(unsigned)VIGIL_SYNTHETIC;
+      snprintf(e->path, sizeof e->path, "%s", ev.path + strlen(base) + 1);
+      snprintf(e->from, sizeof e->from, "%s", ev.from ? ev.from + strlen(base) + 1 : "");
+    }
+  }
+}
+
+static void rules_open(rules_side *r, const char *backend, const char *base) {
+  memset(r, 0, sizeof *r);
+  r->sentinels = strcmp(backend, "poll") == 0 ? 1000 : 0;
+  vigil_options o;
+  vigil_options_init(&o);
+  o.backend = backend;
+  o.poll_interval_ms = 1;
+  assert_int_equal(vigil_open(&r->v, &o), 0);
+  char p[160];
+  static const char *const logs[] = {"*.log"};
+  vigil_root_options ro;
+  vigil_root_options_init(&ro);
+  ro.exclude = logs;
+  ro.exclude_count = 1;
+  snprintf(p, sizeof p, "%s/d/sub", base);
+  assert_int_equal(vigil_add(r->v, p, 0), 0);
+  snprintf(p, sizeof p, "%s/d", base);
+  assert_int_equal(vigil_add_opts(r->v, p, 0, &ro), 0);
+  snprintf(p, sizeof p, "%s/n", base);
+  assert_int_equal(vigil_add(r->v, p, VIGIL_NORECURSE), 0);
+  snprintf(p, sizeof p, "%s/n/sub", base);
+  assert_int_equal(vigil_add(r->v, p, 0), 0);
+  snprintf(p, sizeof p, "%s/s", base);
+  assert_int_equal(vigil_add(r->v, p, 0), 0);
+}
+
+static void test_overlapping_roots_rules_as_with_inotify(void **state) {
+  (void)state;
+  char base[64], p[160], q[160];
+  tu_tmpdir(base, sizeof base, "poll-rules");
+  static const char *const dirs[] = {"d", "d/sub", "n", "n/sub", "s"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    tu_mkdir_at(base, dirs[i]);
+  rules_side *in = calloc(1, sizeof *in), *po = calloc(1, sizeof *po);
+  assert_non_null(in);
+  assert_non_null(po);
+  rules_open(in, "inotify", base);
+  rules_open(po, "poll", base);
+  vigil_stats st_in, st_po;
+  assert_int_equal(vigil_get_stats(in->v, &st_in, sizeof st_in), 0);
+  assert_int_equal(vigil_get_stats(po->v, &st_po, sizeof st_po), 0);
+  assert_int_equal(st_po.watches, st_in.watches);
+  /* What each step makes, and what it reports: kind, path, moved from. */
+  static const struct {
+    const char *op, *path, *to;
+    size_t n;
+    struct {
+      vigil_kind kind;
+      const char *path, *from;
+    } want[2];
+  } steps[] = {
+      {"mknod", "d/sub/x.log", NULL, 0, {{0}}},
+      {"mknod", "d/sub/y.txt", NULL, 1, {{VIGIL_CREATED, "d/sub/y.txt", ""}}},
+      {"rename", "d/sub/y.txt", "d/y.txt", 1, {{VIGIL_MOVED, "d/y.txt", "d/sub/y.txt"}}},
+      {"mkdir", "n/sub/k", NULL, 1, {{VIGIL_CREATED, "n/sub/k", ""}}},
+      {"mknod", "n/top", NULL, 1, {{VIGIL_CREATED, "n/top", ""}}},
+      {"rmdir", "n/sub/k", NULL, 1, {{VIGIL_REMOVED, "n/sub/k", ""}}},
+      {"rmdir", "n/sub", NULL, 2, {{VIGIL_REMOVED, "n/sub", ""}, {VIGIL_REMOVED, "n/sub", ""}}},
+  };
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", base, steps[i].path);
+    if (strcmp(steps[i].op, "mknod") == 0)
+      assert_int_equal(mknod(p, S_IFREG | 0644, 0), 0);
+    else if (strcmp(steps[i].op, "mkdir") == 0)
+      assert_int_equal(mkdir(p, 0755), 0);
+    else if (strcmp(steps[i].op, "rmdir") == 0)
+      assert_int_equal(rmdir(p), 0);
+    else {
+      snprintf(q, sizeof q, "%s/%s", base, steps[i].to);
+      assert_int_equal(rename(p, q), 0);
+    }
+    rules_sync(in, base);
+    rules_sync(po, base);
+    print_message("%s %s: %zu events with inotify, %zu polled\n", steps[i].op, steps[i].path, in->n,
+                  po->n);
+    assert_int_equal(in->n, steps[i].n);
+    assert_int_equal(po->n, steps[i].n);
+    for (size_t k = 0; k < steps[i].n; k++) {
+      assert_int_equal(po->seen[k].kind, steps[i].want[k].kind);
+      assert_string_equal(po->seen[k].path, steps[i].want[k].path);
+      assert_string_equal(po->seen[k].from, steps[i].want[k].from);
+      assert_int_equal(po->seen[k].kind, in->seen[k].kind);
+      assert_int_equal(po->seen[k].flags, in->seen[k].flags);
+      assert_string_equal(po->seen[k].path, in->seen[k].path);
+      assert_string_equal(po->seen[k].from, in->seen[k].from);
+    }
+  }
+  /* The outer root removed, the inner one reports, with its own patterns. */
+  snprintf(p, sizeof p, "%s/d", base);
+  assert_int_equal(vigil_remove(in->v, p), 0);
+  assert_int_equal(vigil_remove(po->v, p), 0);
+  snprintf(p, sizeof p, "%s/d/sub/z.log", base);
+  assert_int_equal(mknod(p, S_IFREG | 0644, 0), 0);
+  rules_sync(in, base);
+  rules_sync(po, base);
+  assert_int_equal(in->n, 1);
+  assert_int_equal(po->n, 1);
+  assert_int_equal(po->seen[0].kind, VIGIL_CREATED);
+  assert_string_equal(po->seen[0].path, "d/sub/z.log");
+  assert_string_equal(in->seen[0].path, "d/sub/z.log");
+  assert_int_equal(vigil_get_stats(in->v, &st_in, sizeof st_in), 0);
+  assert_int_equal(vigil_get_stats(po->v, &st_po, sizeof st_po), 0);
+  assert_int_equal(st_po.watches, st_in.watches);
+  vigil_close(in->v);
+  vigil_close(po->v);
+  free(in);
+  free(po);
+  assert_int_equal(tu_rm_tree(base), 0);
+}
+
 static void on_event(vigil_t *v, const vigil_event *ev, void *userdata) {
   (void)v;
   (void)ev;
@@ -631,6 +899,8 @@ int main(void) {
       cmocka_unit_test(test_reused_inode_of_another_type_is_no_move),
       cmocka_unit_test(test_renamed_parent_of_a_root_ends_it),
       cmocka_unit_test(test_root_renamed_deleted_or_replaced_ends_it),
+      cmocka_unit_test(test_overlapping_roots_report_once),
+      cmocka_unit_test(test_overlapping_roots_rules_as_with_inotify),
       cmocka_unit_test(test_long_pass_gives_way_to_wake),
       cmocka_unit_test(test_stop_during_long_passes),
   };
