@@ -284,6 +284,11 @@ static prints *prints_of(const vigil__node *d) {
   return vigil__node_slot(d)->ptr;
 }
 
+/*
+ * Absorbs x into the hash h: a bijective scramble (a 64-bit finalizer) of
+ * h ^ x. Values are absorbed one at a time, from a seed, so that no two of
+ * them can cancel each other's bits.
+ */
 static uint64_t mix(uint64_t h, uint64_t x) {
   h ^= x;
   h *= 0xff51afd7ed558ccdULL;
@@ -292,31 +297,34 @@ static uint64_t mix(uint64_t h, uint64_t x) {
   return h ^ (h >> 33);
 }
 
+#define SEED 0x9e3779b97f4a7c15ULL
+
 static uint32_t name_key(const char *name, size_t len) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < len; i++)
     h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
-  return (uint32_t)(mix(h, len) >> 32);
+  return (uint32_t)(mix(mix(SEED, h), len) >> 32);
 }
 
 static void print_of(print *p, const char *name, size_t len, const struct stat *st) {
   p->key = name_key(name, len);
-  uint64_t h = mix((uint64_t)st->st_size, (uint64_t)ns_of(&ST_MTIM(st)));
+  uint64_t h = mix(SEED, (uint64_t)st->st_size);
+  h = mix(h, (uint64_t)ns_of(&ST_MTIM(st)));
   h = mix(h, (uint64_t)st->st_ino);
   p->content = (uint32_t)(mix(h, (uint64_t)(st->st_mode & S_IFMT)) >> 32);
-  h = mix((uint64_t)st->st_mode, ST_OWNER(st));
+  h = mix(SEED, (uint64_t)st->st_mode);
+  h = mix(h, ST_OWNER(st));
   h = mix(h, (uint64_t)st->st_nlink);
   p->meta = (uint32_t)(mix(h, (uint64_t)ns_of(&ST_CTIM(st))) >> 32);
 }
 
 /* A directory's own metadata: its mode, owner and group. */
 static uint32_t self_of(const struct stat *st) {
-  uint64_t h = mix((uint64_t)st->st_mode, ST_OWNER(st));
-  return (uint32_t)(h >> 32);
+  return (uint32_t)(mix(mix(SEED, (uint64_t)st->st_mode), ST_OWNER(st)) >> 32);
 }
 
 static uint32_t self_ct_of(const struct stat *st) {
-  return (uint32_t)(mix(0, (uint64_t)ns_of(&ST_CTIM(st))) >> 32);
+  return (uint32_t)(mix(SEED, (uint64_t)ns_of(&ST_CTIM(st))) >> 32);
 }
 
 /* The print of the name with this key, or NULL when there is none or several. */

@@ -360,6 +360,31 @@ static void test_content_change_with_times_kept_is_modified(void **state) {
 }
 
 /*
+ * Size and mtime changed together so that their bits cancel (size 1 to 2,
+ * mtime's nanoseconds 2 to 1): a print mixes each value on its own.
+ */
+static void test_size_and_mtime_that_cancel_are_modified(void **state) {
+  (void)state;
+  fixture f;
+  open_poll(&f, "poll-cancel", 1);
+  tu_write_at(f.dir, "f", "a");
+  char p[128];
+  at(p, sizeof p, &f, "f");
+  struct timespec t1[2] = {{1500000000, 2}, {1500000000, 2}};
+  assert_int_equal(utimensat(AT_FDCWD, p, t1, 0), 0);
+  add_root(&f);
+  sync_passes(&f);
+  assert_int_equal(f.n, 0);
+  tu_write_at(f.dir, "f", "ab");
+  struct timespec t2[2] = {{1500000000, 1}, {1500000000, 1}};
+  assert_int_equal(utimensat(AT_FDCWD, p, t2, 0), 0);
+  sync_passes(&f);
+  assert_int_equal(f.n, 1);
+  assert_seen(&f, 0, VIGIL_MODIFIED, "f", NULL);
+  close_poll(&f);
+}
+
+/*
  * A directory's own metadata changed is attrib, as the inotify backend
  * reports it; entries added, removed or renamed in it change its times
  * too, and are not.
@@ -895,6 +920,7 @@ int main(void) {
       cmocka_unit_test(test_created_and_deleted_between_passes_is_not_seen),
       cmocka_unit_test(test_change_right_after_a_pass_is_seen),
       cmocka_unit_test(test_content_change_with_times_kept_is_modified),
+      cmocka_unit_test(test_size_and_mtime_that_cancel_are_modified),
       cmocka_unit_test(test_directory_metadata_is_attrib),
       cmocka_unit_test(test_reused_inode_of_another_type_is_no_move),
       cmocka_unit_test(test_renamed_parent_of_a_root_ends_it),
