@@ -573,8 +573,7 @@ def w_latency(cfg, tools, floor, space):
 def poll_cycles(r, root, n, delay=None, timeout=120):
     """n changes of one file at the root, each made once the last was
     reported, each waited for. Without delay, each is made 50 ms after the
-    last event (past vigil's second look at a directory changed within
-    20 ms of a pass), so that it is found by the next pass: each cycle is
+    last event, so that it is found by the next pass: each cycle is
     one pass, and the time and CPU from one event to the next are the
     period and the CPU of a pass. With delay, each change is made at a
     random moment within delay seconds of the last event. Returns
@@ -634,6 +633,52 @@ def poll_tool(tool, cfg, root, dirs, cycles, latency_cycles):
     return o
 
 
+def slab_objects(name):
+    """(objects in use, bytes each) of the kernel's slab cache name, or
+    None. /sys/kernel/slab names every cache, also one the kernel merged
+    with others of its size (then the count is theirs together, and only
+    a difference between two readings is this cache's); /proc/slabinfo
+    lists only caches that were not merged."""
+    try:
+        with open(f"/sys/kernel/slab/{name}/objects") as f:
+            objs = int(f.read().split()[0])
+        with open(f"/sys/kernel/slab/{name}/slab_size") as f:
+            return objs, int(f.read())
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                w = line.split()
+                if w and w[0] == name:
+                    return int(w[1]), int(w[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# What the kernel allocates for each inotify watch: the mark, and the
+# connector that hangs the marks on the inode.
+INOTIFY_SLABS = ("inotify_inode_mark", "fsnotify_mark_connector")
+
+
+def inotify_kernel(before, after, watches):
+    """The kernel memory an inotify watcher's marks took, from two
+    readings of INOTIFY_SLABS: {"kernel_kb": the difference of the two
+    readings, "marks": marks made, "kernel_calc_kb": watches times the
+    size of one object of each cache}, or None. Where the kernel merged a
+    cache with others of its size, what the others allocated or freed
+    between the readings counts too, so kernel_kb is near the truth only;
+    kernel_calc_kb is what the watches themselves take (one mark and one
+    connector per watched directory)."""
+    if any(before.get(n) is None or after.get(n) is None for n in INOTIFY_SLABS):
+        return None
+    total = sum((after[n][0] - before[n][0]) * after[n][1] for n in INOTIFY_SLABS)
+    return {"kernel_kb": total / 1024,
+            "marks": after["inotify_inode_mark"][0] - before["inotify_inode_mark"][0],
+            "kernel_calc_kb": watches * sum(after[n][1] for n in INOTIFY_SLABS) / 1024}
+
+
 def w_poll(cfg, space):
     """Polling: vigil --backend poll and watchdog's PollingObserver on the
     same tree, side by side, with the list-and-stat floor; and a pass of
@@ -669,12 +714,22 @@ def w_poll(cfg, space):
                                                     "stats": f[0]["stats"]})
             log(f"poll {dirs} run {run + 1} {floor.name:<17} {rows[floor.name][-1]}")
         if key == "main":
-            # What the same tree costs vigil with inotify, for its memory.
+            # What the same tree costs vigil with inotify, for its memory:
+            # its RSS, and the kernel's objects for its watches (the slab
+            # caches read before it starts and once it is ready).
             v = T.Vigil(json_out=True)
             for run in range(cfg["runs"]):
+                before = {n: slab_objects(n) for n in INOTIFY_SLABS}
                 r, ready = start(v, root, ready_timeout(dirs))
-                rows.setdefault("vigil-inotify", []).append({"ready_s": ready, "rss_kb": r.rss_kb(),
-                                                             "hwm_kb": r.hwm_kb()})
+                after = {n: slab_objects(n) for n in INOTIFY_SLABS}
+                o = {"ready_s": ready, "rss_kb": r.rss_kb(), "hwm_kb": r.hwm_kb()}
+                k = inotify_kernel(before, after, dirs + 1)
+                if k:
+                    o.update(k)
+                rows.setdefault("vigil-inotify", []).append(o)
+                log(f"poll {dirs} run {run + 1} vigil-inotify     " +
+                    "; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in o.items()))
                 r.stop()
         remove_tree(root)
     return res
