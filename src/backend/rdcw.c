@@ -3,6 +3,7 @@
  * the rules of stopping, overflow and names).
  */
 #include "backend/rdcw.h"
+#include "platform/winfs.h"
 
 #include <windows.h>
 
@@ -438,12 +439,10 @@ int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, in
     rc = vigil__win_errno(GetLastError());
     goto fail;
   }
-  BY_HANDLE_FILE_INFORMATION fi;
-  if (!GetFileInformationByHandle(w->dir, &fi)) {
-    rc = vigil__win_errno(GetLastError());
+  unsigned long attrs;
+  if ((rc = vigil__win_attributes(w->dir, &attrs)) < 0)
     goto fail;
-  }
-  if (!(fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+  if (!(attrs & FILE_ATTRIBUTE_DIRECTORY)) {
     rc = -ENOTDIR;
     goto fail;
   }

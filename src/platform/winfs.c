@@ -1,7 +1,7 @@
 /*
  * Directory access on Windows (see winfs.h): NtCreateFile relative to a
  * directory handle, NtQueryDirectoryFile for listings with file IDs,
- * GetFileInformationByHandle for identity. The native calls are in
+ * the native queries of GetFileInformationByHandle for identity. They are in
  * ntdll.dll on every Windows since NT, and in wine.
  */
 #include "platform/winfs.h"
@@ -113,28 +113,94 @@ static int open_at(HANDLE *out, HANDLE at, const char *path, size_t len, ACCESS_
   return 0;
 }
 
-/* FILE_BASIC_INFORMATION, for the change time GetFileInformationByHandle lacks. */
+/* The native FILE_*_INFORMATION structures, as documented, and their classes. */
 typedef struct {
   LARGE_INTEGER CreationTime, LastAccessTime, LastWriteTime, ChangeTime;
   ULONG FileAttributes;
 } basic_info;
+typedef struct {
+  LARGE_INTEGER AllocationSize, EndOfFile;
+  ULONG NumberOfLinks;
+  BOOLEAN DeletePending, Directory;
+} standard_info;
+typedef struct {
+  LARGE_INTEGER VolumeCreationTime;
+  ULONG VolumeSerialNumber;
+  ULONG VolumeLabelLength;
+  BOOLEAN SupportsObjects;
+  WCHAR VolumeLabel[1];
+} volume_info;
+#define FILE_BASIC_INFO_CLASS ((FILE_INFORMATION_CLASS)4)
+#define FILE_STANDARD_INFO_CLASS ((FILE_INFORMATION_CLASS)5)
+#define FILE_INTERNAL_INFO_CLASS ((FILE_INFORMATION_CLASS)6)
+#define FILE_FS_VOLUME_INFO_CLASS ((FS_INFORMATION_CLASS)1)
 
-int vigil__win_fstat(void *h, vigil__win_stat *st) {
-  BY_HANDLE_FILE_INFORMATION fi;
-  if (!GetFileInformationByHandle(h, &fi))
-    return vigil__win_errno(GetLastError());
-  memset(st, 0, sizeof *st);
-  basic_info bi;
+/* Declared in the driver kit's headers only. */
+NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE file, PIO_STATUS_BLOCK io, PVOID info,
+                                            ULONG length, FS_INFORMATION_CLASS cls);
+
+static int basic(HANDLE h, basic_info *bi) {
   IO_STATUS_BLOCK io;
-  if (NT_SUCCESS(NtQueryInformationFile(h, &io, &bi, sizeof bi, (FILE_INFORMATION_CLASS)4)))
-    st->ctime = bi.ChangeTime.QuadPart;
-  st->volume = fi.dwVolumeSerialNumber;
-  st->id = ((uint64_t)fi.nFileIndexHigh << 32) | fi.nFileIndexLow;
-  st->size = ((uint64_t)fi.nFileSizeHigh << 32) | fi.nFileSizeLow;
-  st->mtime = (int64_t)(((uint64_t)fi.ftLastWriteTime.dwHighDateTime << 32) |
-                        fi.ftLastWriteTime.dwLowDateTime);
-  st->is_dir = (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
-  st->is_link = (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0;
+  NTSTATUS st = NtQueryInformationFile(h, &io, bi, sizeof *bi, FILE_BASIC_INFO_CLASS);
+  return NT_SUCCESS(st) ? 0 : nt_errno(st);
+}
+
+/*
+ * What GetFileInformationByHandle answers, asked for piece by piece as
+ * it does, and the change time it lacks. The volume's serial number is
+ * the one piece that costs: wine asks its mount manager, in another
+ * process, for it (about a millisecond under load), so only identity
+ * asks for it (vigil__win_fstat), never a check of a handle's type.
+ */
+int vigil__win_fstat(void *h, vigil__win_stat *st) {
+  basic_info bi;
+  standard_info si;
+  LARGE_INTEGER id;
+  IO_STATUS_BLOCK io;
+  NTSTATUS s;
+  int rc = basic(h, &bi);
+  if (rc < 0)
+    return rc;
+  if (!NT_SUCCESS(s = NtQueryInformationFile(h, &io, &si, sizeof si, FILE_STANDARD_INFO_CLASS)) ||
+      !NT_SUCCESS(s = NtQueryInformationFile(h, &io, &id, sizeof id, FILE_INTERNAL_INFO_CLASS)))
+    return nt_errno(s);
+  /* Room for a label: a buffer too small for it is STATUS_BUFFER_OVERFLOW, with the serial. */
+  union {
+    volume_info vi;
+    unsigned char room[sizeof(volume_info) + 64 * sizeof(WCHAR)];
+  } vol;
+  s = NtQueryVolumeInformationFile(h, &io, &vol, sizeof vol, FILE_FS_VOLUME_INFO_CLASS);
+  if (!NT_SUCCESS(s) && s != STATUS_BUFFER_OVERFLOW)
+    return nt_errno(s);
+  memset(st, 0, sizeof *st);
+  st->volume = vol.vi.VolumeSerialNumber;
+  st->id = (uint64_t)id.QuadPart;
+  st->size = (uint64_t)si.EndOfFile.QuadPart;
+  st->mtime = bi.LastWriteTime.QuadPart;
+  st->ctime = bi.ChangeTime.QuadPart;
+  st->is_dir = (bi.FileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+  st->is_link = (bi.FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0;
+  return 0;
+}
+
+int vigil__win_attributes(void *h, unsigned long *attrs) {
+  basic_info bi;
+  int rc = basic(h, &bi);
+  if (rc == 0)
+    *attrs = bi.FileAttributes;
+  return rc;
+}
+
+/* A handle just opened, of the type wanted (dir or not), or -errno: its attributes tell. */
+static int check_type(HANDLE h, int dir) {
+  basic_info bi;
+  int rc = basic(h, &bi);
+  if (rc < 0)
+    return rc;
+  if (bi.FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)
+    return -ELOOP; /* opened the link itself: it is not followed */
+  if (!(bi.FileAttributes & FILE_ATTRIBUTE_DIRECTORY) != !dir)
+    return dir ? -ENOTDIR : -EISDIR;
   return 0;
 }
 
@@ -145,12 +211,7 @@ int vigil__win_open_dir(void **out, void *at, const char *path, size_t len) {
   *out = NULL;
   if (rc < 0)
     return rc;
-  vigil__win_stat st;
-  rc = vigil__win_fstat(h, &st);
-  if (rc == 0 && st.is_link)
-    rc = -ELOOP; /* opened the link itself: it is not followed */
-  else if (rc == 0 && !st.is_dir)
-    rc = -ENOTDIR;
+  rc = check_type(h, 1);
   if (rc < 0) {
     CloseHandle(h);
     return rc;
@@ -165,12 +226,7 @@ int vigil__win_open_file(void **out, void *at, const char *path, size_t len) {
   *out = NULL;
   if (rc < 0)
     return rc;
-  vigil__win_stat st;
-  rc = vigil__win_fstat(h, &st);
-  if (rc == 0 && st.is_link)
-    rc = -ELOOP;
-  else if (rc == 0 && st.is_dir)
-    rc = -EISDIR;
+  rc = check_type(h, 0);
   if (rc < 0) {
     CloseHandle(h);
     return rc;

@@ -151,6 +151,13 @@ char *vigil__w_realpath(const char *path, char *resolved) {
   }
   /* Without the \\?\ prefix (or \\?\UNC\ for a share), '/' between the names. */
   const wchar_t *w = (const wchar_t *)full;
+  /* It must exist; its attributes say so without the volume query a stat makes (winfs.c). */
+  if (GetFileAttributesW(w) == INVALID_FILE_ATTRIBUTES) {
+    int err = vigil__win_errno(GetLastError());
+    free(full);
+    errno = -err;
+    return NULL;
+  }
   size_t skip = 4;
   int unc = wcsncmp(w, L"\\\\?\\UNC\\", 8) == 0;
   if (unc)
@@ -171,14 +178,6 @@ char *vigil__w_realpath(const char *path, char *resolved) {
       *c = '/';
   if (unc)
     out[0] = out[1] = '/';
-  struct vigil__w_stat st;
-  if (vigil__w_stat(out, &st) < 0) {
-    int err = errno;
-    if (!resolved)
-      free(out);
-    errno = err;
-    return NULL;
-  }
   return out;
 }
 
