@@ -262,6 +262,13 @@ void cli_add_error(const char *path, int err, const vigil_t *v) {
       cli_error("inotify instance limit reached (%s is %ld): raise %s", name, cur, name);
     else
       cli_error("inotify instance limit reached: raise %s", name);
+#ifdef _WIN32
+  } else if (err == -ENOSYS) {
+    /* Only the backend "windows" asked for by name says it: "auto" polls such a root. */
+    cli_error("%s: its file system refuses ReadDirectoryChangesW, as some network shares do: "
+              "--backend windows cannot watch it; use --backend poll, or auto, which polls it",
+              path);
+#endif
   } else {
     cli_error("%s: %s", path, vigil_strerror(err));
   }
@@ -285,6 +292,15 @@ void cli_added(vigil_t *v, const char *path, const char *lead) {
   if (*told)
     return;
   *told = 1;
+#ifdef _WIN32
+  if (why == -ENOSYS) {
+    cli_error("%s%s: its file system refuses ReadDirectoryChangesW, as some network shares do: "
+              "polling it instead, which sees every change but later and at the cost of "
+              "listing it",
+              lead, path);
+    return;
+  }
+#endif
   if (!fs) {
     cli_error("%s%s: %s: polling it instead", lead, path, vigil_strerror(why));
     return;

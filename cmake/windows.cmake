@@ -31,13 +31,19 @@ if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
   vigil_windows_test(test_platform)
   vigil_windows_test(test_winfs)
   vigil_windows_test(test_library)
-  # vigil.exe itself, driven by pytest on this machine's own Python.
+  # vigil.exe itself, driven by pytest on this machine's own Python; and a
+  # copy of it on which every ReadDirectoryChangesW fails, as on a share
+  # that refuses it (tests/windows/refusing.c), for the CLI's answers.
+  add_executable(vigil_refusing cli/main.c cli/common.c cli/watch.c cli/output.c
+    tests/windows/refusing.c)
+  target_include_directories(vigil_refusing PRIVATE cli src)
+  target_link_libraries(vigil_refusing PRIVATE vigil_static)
   find_program(VIGIL_TEST_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
   if(VIGIL_TEST_PYTHON AND VIGIL_WINE_BOOT)
     add_test(NAME windows.cli COMMAND ${VIGIL_TEST_PYTHON} -m pytest -q -p no:cacheprovider
       ${CMAKE_SOURCE_DIR}/tests/windows/test_cli.py)
     set_tests_properties(windows.cli PROPERTIES
-      ENVIRONMENT "${VIGIL_WINE_ENV};VIGIL_EXE=$<TARGET_FILE:vigil_cli>"
+      ENVIRONMENT "${VIGIL_WINE_ENV};VIGIL_EXE=$<TARGET_FILE:vigil_cli>;VIGIL_REFUSING_EXE=$<TARGET_FILE:vigil_refusing>"
       FIXTURES_REQUIRED wineprefix TIMEOUT 150)
   endif()
 endif()

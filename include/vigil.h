@@ -380,7 +380,9 @@ enum {
  * and 9p file systems are polled (docs/backends.md).
  * Errors: -ENOENT, -EACCES, -ENAMETOOLONG, -ENOTDIR, VIGIL_EWATCHLIMIT
  * (with the backend "inotify"; "auto" polls the root instead, unless it
- * overlaps a root watched with inotify), VIGIL_EEXIST, VIGIL_EOVERLAP (see
+ * overlaps a root watched with inotify), -ENOSYS (with the backend
+ * "windows": the root's file system refuses ReadDirectoryChangesW;
+ * "auto" polls the root instead, with the same proviso), VIGIL_EEXIST, VIGIL_EOVERLAP (see
  * vigil_root_options.backend), VIGIL_EFORKED, -ENOMEM, -ECANCELED (see
  * vigil_progress_cb).
  */
@@ -496,7 +498,9 @@ VIGIL_API int vigil_root_backend(vigil_t *v, const char *path, const char **name
  * it. The reasons: VIGIL_EWATCHLIMIT (the inotify watch limit was
  * reached while the root was added: raise fs.inotify.max_user_watches),
  * VIGIL_EINSTLIMIT (no inotify instance could be had: raise
- * fs.inotify.max_user_instances), -ENOSYS (the kernel has no inotify).
+ * fs.inotify.max_user_instances), -ENOSYS (the kernel has no inotify;
+ * on Windows, the root's file system refuses ReadDirectoryChangesW, as
+ * some network shares do).
  * A root polled because its file system needs it (NFS, SMB, FUSE, 9p,
  * ...) has no such reason: vigil_root_backend says "poll".
  * Safe from any thread after vigil_start, like vigil_add.

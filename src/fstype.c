@@ -77,20 +77,15 @@ int vigil__fs_remote_path(const char *path, const char **name) {
 }
 #endif
 
-#ifdef _WIN32
 /*
- * Windows's own backend everywhere: this file tells no file system apart
- * there yet, and auto does not fall back to polling there.
+ * On Windows no file system is told apart by its type (a share's changes
+ * reach ReadDirectoryChangesW through the server), but polling is still
+ * what "auto" falls back to for a root whose file system refuses
+ * ReadDirectoryChangesW (vigil.c, add_root).
  */
-const vigil__backend *vigil__fs_backend(int remote) {
-  (void)remote;
-  return vigil__backend_find(NULL);
-}
-#else
 const vigil__backend *vigil__fs_backend(int remote) {
   return remote ? &vigil__backend_poll : vigil__backend_find(NULL);
 }
-#endif
 
 int vigil__fs_mount_source(vigil_t *v, const vigil__node *d, int fd) {
   /* The cheap test first: almost every directory has no mount point's name. */

@@ -1026,24 +1026,28 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
   if (overlaps_other_backend(v, r))
     goto err;
   rc = scan_root(v, r, st.st_ino);
-  if (rc == VIGIL_EWATCHLIMIT && r->auto_backend && polls_instead(rc, v->src[r->src].be)) {
+  if ((rc == VIGIL_EWATCHLIMIT || rc == -ENOSYS) && r->auto_backend &&
+      polls_instead(rc, v->src[r->src].be)) {
     /*
-     * The watch limit, reached part of the way down: "auto" polls the
-     * whole root instead (mount points below it too), and says why.
+     * The watch limit, reached part of the way down, or a backend that
+     * cannot watch this root's file system at all (ReadDirectoryChangesW
+     * refused by a network share): "auto" polls the whole root instead
+     * (mount points below it too), and says why.
      */
+    int why = rc;
     v->add_watches = count_watches(v) - watches_before;
     drop_top(v, r);
     unsigned i, was = r->src;
     rc = vigil__source_get(v, vigil__fs_backend(1), &i);
     if (rc == 0) {
       r->src = i & (VIGIL__SOURCES_MAX - 1);
-      /* Polled, it would overlap a root watched with inotify: the limit stands. */
+      /* Polled, it would overlap a root of the other backend: the error stands. */
       if (overlaps_other_backend(v, r)) {
         r->src = was & (VIGIL__SOURCES_MAX - 1);
-        rc = VIGIL_EWATCHLIMIT;
+        rc = why;
         goto err; /* add_watches says how many fitted */
       }
-      r->fallback = VIGIL_EWATCHLIMIT;
+      r->fallback = why;
       r->auto_backend = 0;
       v->add_dirs = v->add_told = 0;
       rc = scan_root(v, r, st.st_ino);

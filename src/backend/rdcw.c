@@ -81,9 +81,15 @@ typedef BOOL(WINAPI *cancel_io_ex_fn)(HANDLE, LPOVERLAPPED);
 
 static volatile LONG no_cancelioex;
 static volatile LONG last_close;
+static volatile LONG refuse_error, refuse_above; /* vigil__rdcw_refuse */
 
 int vigil__rdcw_no_cancelioex(int on) {
   return (int)InterlockedExchange(&no_cancelioex, on ? 1 : 0);
+}
+
+unsigned long vigil__rdcw_refuse(unsigned long err, size_t above) {
+  InterlockedExchange(&refuse_above, above > 0x7fffffff ? 0x7fffffff : (LONG)above);
+  return (unsigned long)InterlockedExchange(&refuse_error, (LONG)err);
 }
 
 /*
@@ -400,12 +406,28 @@ static DWORD issue(vigil__rdcw *w) {
   HANDLE ev = w->ov.hEvent;
   memset(&w->ov, 0, sizeof w->ov);
   w->ov.hEvent = ev;
+  DWORD refused = (DWORD)InterlockedCompareExchange(&refuse_error, 0, 0);
+  if (refused && w->size > (DWORD)InterlockedCompareExchange(&refuse_above, 0, 0))
+    return refused; /* a test's file system that refuses it (vigil__rdcw_refuse) */
   if (!ReadDirectoryChangesW(w->dir, w->buf[w->cur], w->size, w->recursive, NOTIFY_FILTER, NULL,
                              &w->ov, NULL))
     return GetLastError();
   w->pending = 1;
   w->issuer = GetCurrentThreadId();
   return 0;
+}
+
+/*
+ * Does the first read's error say that the file system cannot report
+ * changes at all? A file system without change notification (some
+ * network redirectors, some shares) says "invalid function" or "not
+ * supported"; a share that refuses even 64 KiB says "invalid parameter"
+ * (the handle is known to be a directory by then, and the rest of the
+ * call is the same for every directory).
+ */
+static int refused(DWORD err) {
+  return err == ERROR_INVALID_FUNCTION || err == ERROR_NOT_SUPPORTED ||
+         err == ERROR_CALL_NOT_IMPLEMENTED || err == ERROR_INVALID_PARAMETER;
 }
 
 static void free_watch(vigil__rdcw *w) {
@@ -459,9 +481,13 @@ int vigil__rdcw_open(vigil__rdcw **out, const char *path, size_t buffer_size, in
     goto fail;
   }
   DWORD err = issue(w);
+  if (err == ERROR_INVALID_PARAMETER && w->size > DEFAULT_BUFFER) {
+    /* SMB refuses a buffer of more than 64 KiB; every share takes that much. */
+    w->size = DEFAULT_BUFFER;
+    err = issue(w);
+  }
   if (err) {
-    /* A file system without change notification says "invalid function". */
-    rc = vigil__win_errno(err);
+    rc = refused(err) ? -ENOSYS : vigil__win_errno(err);
     goto fail;
   }
   *out = w;

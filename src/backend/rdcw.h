@@ -161,6 +161,15 @@ int vigil__rdcw_no_cancelioex(int on);
 int vigil__rdcw_have_cancelioex(void);
 
 /*
+ * Tests only: from now on, every ReadDirectoryChangesW issued with a
+ * buffer of more than above bytes fails with the Windows error err, as
+ * on a file system that refuses it (a network share or a redirector
+ * without change notification, or SMB with a buffer over 64 KiB); err 0
+ * ends it. Returns the previous err. Wine refuses nothing of this.
+ */
+unsigned long vigil__rdcw_refuse(unsigned long err, size_t above);
+
+/*
  * Tests only: how the last close of a read issued by another thread
  * ended: 0 nothing was pending, 1 cancelled by its own thread or by
  * CancelIoEx, 2 completed by closing the handle, 3 never completed

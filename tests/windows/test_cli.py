@@ -18,6 +18,8 @@ import queue
 import pytest
 
 EXE = os.environ.get("VIGIL_EXE")
+# vigil.exe on which every ReadDirectoryChangesW fails with "invalid function" (refusing.c).
+REFUSING_EXE = os.environ.get("VIGIL_REFUSING_EXE")
 WINE = shutil.which("wine")
 
 pytestmark = pytest.mark.skipif(
@@ -33,10 +35,10 @@ def winpath(path):
 
 
 class Watch:
-    def __init__(self, root, *args):
+    def __init__(self, root, *args, exe=None):
         self.root = root
         self.proc = subprocess.Popen(
-            [WINE, EXE, "watch", *args, winpath(root)],
+            [WINE, exe or EXE, "watch", *args, winpath(root)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -203,3 +205,44 @@ def test_poll_backend(root):
         assert w.interrupt() == 0
     finally:
         w.close()
+
+
+refusing = pytest.mark.skipif(not REFUSING_EXE, reason="needs VIGIL_REFUSING_EXE (the Windows build sets it)")
+
+
+@refusing
+def test_refused_root_is_polled_under_auto(root):
+    """A file system that refuses ReadDirectoryChangesW: auto polls it, and says so once."""
+    w = Watch(root, "--json", "--poll-interval", "100ms", exe=REFUSING_EXE)
+    try:
+        said = w.errs.get(timeout=TIMEOUT)
+        assert said == (
+            "vigil: %s: its file system refuses ReadDirectoryChangesW, as some network shares do: "
+            "polling it instead, which sees every change but later and at the cost of listing it"
+            % winpath(root)
+        )
+        assert w.errs.get(timeout=TIMEOUT) == "vigil: ready, watching 1 directory by polling"
+        os.mkdir(os.path.join(root, "d"))
+        open(os.path.join(root, "d", "f"), "w").close()
+        got = w.until_sentinel("sentinel-1")
+        assert ("created", "d", True) in got
+        assert ("created", "d/f", False) in got
+        assert w.interrupt() == 0
+        rest = list(iter(lambda: w.errs.get(timeout=TIMEOUT), None))
+        assert rest == []
+    finally:
+        w.close()
+
+
+@refusing
+def test_refused_root_with_backend_windows_is_an_error(root):
+    p = subprocess.run(
+        [WINE, REFUSING_EXE, "watch", "--backend", "windows", winpath(root)],
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+    assert p.returncode == 1
+    assert p.stderr.decode() == (
+        "vigil: %s: its file system refuses ReadDirectoryChangesW, as some network shares do: "
+        "--backend windows cannot watch it; use --backend poll, or auto, which polls it\n" % winpath(root)
+    )

@@ -3,8 +3,9 @@
  * event contract's scenarios read with vigil_read; overflow reported,
  * repaired, and the stream replaying to the disk; stop in a storm with
  * CancelIoEx and with it pretended missing; stop from inside the
- * callback; vigil_wake from another thread; 10,000 open/add/close cycles
- * with no handle left behind.
+ * callback; vigil_wake from another thread; a root whose reads the file
+ * system refuses (polled under "auto", an error with "windows"); 10,000
+ * open/add/close cycles with no handle left behind.
  */
 #include "harness.h"
 
@@ -13,6 +14,7 @@
 
 #include <windows.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +440,122 @@ static void poll_backend(void) {
   fx_close(&f);
 }
 
+/* ---- A file system that refuses ReadDirectoryChangesW (pretended: wine refuses nothing). */
+
+/* A root of "auto" whose read is refused, by the word wanted (0: none). */
+static int add_refused(vigil_t *v, const char *root, unsigned long word, size_t above) {
+  vigil__rdcw_refuse(word, above);
+  int rc = vigil_add(v, root, 0);
+  vigil__rdcw_refuse(0, 0);
+  return rc;
+}
+
+/*
+ * Under "auto" a root whose file system refuses ReadDirectoryChangesW
+ * (some network shares, redirectors without change notification) is
+ * polled, that root only, and vigil_root_fallback says why; the contract
+ * holds on it.
+ */
+static void refused_root_is_polled_under_auto(void) {
+  fx f;
+  memset(&f, 0, sizeof f);
+  f.root = wt_tempdir();
+  char *other = wt_tempdir();
+  vigil_options o;
+  WT_EQ(vigil_options_init(&o), 0);
+  o.poll_interval_ms = 50;
+  WT_EQ(vigil_open(&f.v, &o), 0);
+  WT_EQ(add_refused(f.v, f.root, ERROR_INVALID_FUNCTION, 0), 0);
+  WT_EQ(vigil_add(f.v, other, 0), 0);
+  const char *name = NULL;
+  int why = 0;
+  WT_EQ(vigil_root_backend(f.v, f.root, &name), 0);
+  WT_STREQ(name, "poll");
+  WT_EQ(vigil_root_fallback(f.v, f.root, &why), 0);
+  WT_EQ(why, -ENOSYS);
+  WT_EQ(vigil_root_backend(f.v, other, &name), 0);
+  WT_STREQ(name, "windows");
+  WT_EQ(vigil_root_fallback(f.v, other, &why), 0);
+  WT_EQ(why, 0);
+  char *a = at(&f, "a"), *c = at(&f, "c"), *d = at(&f, "d"), *b = at(&f, "d\\b");
+  wt_write(a, "x");
+  wt_mkdir(d);
+  wt_write(b, "");
+  const char *got = until_sentinel(&f, "sentinel-1");
+  WT_HAS(got, "created a");
+  WT_HAS(got, "created d");
+  WT_HAS(got, "created d/b");
+  wt_rename(a, c);
+  wt_unlink(b);
+  got = until_sentinel(&f, "sentinel-2");
+  WT_HAS(got, "moved c <- a");
+  WT_HAS(got, "removed d/b");
+  /* Every word a file system refuses with is one, and so is 64 KiB refused. */
+  static const unsigned long words[] = {ERROR_NOT_SUPPORTED, ERROR_INVALID_PARAMETER};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+    char *more = wt_tempdir();
+    WT_EQ(add_refused(f.v, more, words[i], 0), 0);
+    WT_EQ(vigil_root_backend(f.v, more, &name), 0);
+    WT_STREQ(name, "poll");
+    WT_EQ(vigil_remove(f.v, more), 0);
+    wt_rmtree(more);
+    free(more);
+  }
+  free(a), free(c), free(d), free(b);
+  fx_close(&f);
+  wt_rmtree(other);
+  free(other);
+}
+
+/* With the backend "windows" chosen, a refused read is the root's error, and nothing is left. */
+static void refused_root_is_an_error_with_backend_windows(void) {
+  char *root = wt_tempdir();
+  vigil_options o;
+  WT_EQ(vigil_options_init(&o), 0);
+  o.backend = "windows";
+  vigil_t *v;
+  WT_EQ(vigil_open(&v, &o), 0);
+  WT_EQ(add_refused(v, root, ERROR_INVALID_FUNCTION, 0), -ENOSYS);
+  const char *name = NULL;
+  WT_EQ(vigil_root_backend(v, root, &name), VIGIL_ENOTROOT);
+  /* The same root, no longer refused, is added. */
+  WT_EQ(vigil_add(v, root, 0), 0);
+  WT_EQ(vigil_root_backend(v, root, &name), 0);
+  WT_STREQ(name, "windows");
+  vigil_close(v);
+  wt_rmtree(root);
+  free(root);
+}
+
+/* A buffer over 64 KiB refused (SMB): read with 64 KiB, by the backend asked for. */
+static void refused_buffer_is_retried_at_64_kib(void) {
+  size_t was = vigil__windows_buffer_size;
+  vigil__windows_buffer_size = 1024 * 1024;
+  fx f;
+  memset(&f, 0, sizeof f);
+  f.root = wt_tempdir();
+  vigil_options o;
+  WT_EQ(vigil_options_init(&o), 0);
+  o.backend = "windows";
+  WT_EQ(vigil_open(&f.v, &o), 0);
+  vigil__rdcw_refuse(ERROR_INVALID_PARAMETER, 64 * 1024);
+  int rc = vigil_add(f.v, f.root, 0);
+  vigil__windows_buffer_size = was;
+  if (rc < 0)
+    vigil__rdcw_refuse(0, 0);
+  WT_EQ(rc, 0);
+  char *a = at(&f, "a");
+  wt_write(a, "");
+  const char *got = until_sentinel(&f, "sentinel-1");
+  vigil__rdcw_refuse(0, 0);
+  WT_HAS(got, "created a");
+  const char *name = NULL;
+  WT_EQ(vigil_root_backend(f.v, f.root, &name), 0);
+  WT_STREQ(name, "windows");
+  free(a);
+  fx_close(&f);
+}
+
 /* ---- Stopping. */
 
 typedef struct {
@@ -618,6 +736,9 @@ int main(int argc, char **argv) {
       WT_TEST(root_moved_away_ends_it),
       WT_TEST(overflow_reported_and_repaired),
       WT_TEST(poll_backend),
+      WT_TEST(refused_root_is_polled_under_auto),
+      WT_TEST(refused_root_is_an_error_with_backend_windows),
+      WT_TEST(refused_buffer_is_retried_at_64_kib),
       WT_TEST(stop_in_a_storm_with_cancelioex),
       WT_TEST(stop_in_a_storm_without_cancelioex),
       WT_TEST(stop_from_inside_the_callback),

@@ -1,9 +1,10 @@
 /*
  * The Windows backend's reader (src/backend/rdcw.c) under wine: the
  * record decoder (both forms of overflow, names in UTF-16), a watch's
- * records for real changes, overflow from a small buffer, errors, and
+ * records for real changes, overflow from a small buffer, errors (a
+ * read the file system refuses, a buffer refused for its size), and
  * stopping: under a storm with and without CancelIoEx, from inside the
- * callback, from a thread that did not issue the read, and 10,000
+ * callback, from a thread that did not issue the read, and 1,000
  * open/close cycles with no handle left behind.
  */
 #include "harness.h"
@@ -317,6 +318,64 @@ static void errors_with_answers(void) {
   WT_EQ(vigil__rdcw_open(&w, "bad\xC3", 0, 1, NULL), -EILSEQ);
   wt_rmtree(root);
   free(file), free(missing), free(root);
+}
+
+/*
+ * A file system that refuses ReadDirectoryChangesW (a network share or a
+ * redirector without change notification; wine refuses nothing, so
+ * vigil__rdcw_refuse pretends it): -ENOSYS whichever word it refuses
+ * with, so that the backend's caller polls it or says so, and no handle
+ * left behind. ERROR_INVALID_PARAMETER at 64 KiB is one: a buffer of
+ * that size is what every share accepts.
+ */
+static void refused_reads(void) {
+  static const unsigned long words[] = {ERROR_INVALID_FUNCTION, ERROR_NOT_SUPPORTED,
+                                        ERROR_INVALID_PARAMETER};
+  char *root = wt_tempdir();
+  vigil__rdcw *w;
+  WT_EQ(vigil__rdcw_open(&w, root, 0, 1, NULL), 0);
+  vigil__rdcw_close(w);
+  long probe0 = wt_handle_probe();
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+    vigil__rdcw_refuse(words[i], 0);
+    w = (void *)1;
+    int rc = vigil__rdcw_open(&w, root, 0, 1, NULL);
+    vigil__rdcw_refuse(0, 0);
+    if (rc != -ENOSYS)
+      wt_fail(__FILE__, __LINE__, "Windows error %lu: %d, not -ENOSYS", words[i], rc);
+    WT_ASSERT(w == NULL);
+  }
+  WT_CMP(wt_handle_probe(), <=, probe0);
+  wt_rmtree(root);
+  free(root);
+}
+
+/*
+ * SMB refuses a buffer of more than 64 KiB with ERROR_INVALID_PARAMETER:
+ * the read is issued again with 64 KiB, and that size stays (every read
+ * after it is issued with it too).
+ */
+static void a_buffer_refused_is_retried_at_64_kib(void) {
+  char *root = wt_tempdir();
+  vigil__rdcw *w;
+  vigil__rdcw_refuse(ERROR_INVALID_PARAMETER, 64 * 1024);
+  int rc = vigil__rdcw_open(&w, root, 1024 * 1024, 1, NULL);
+  if (rc < 0)
+    vigil__rdcw_refuse(0, 0);
+  WT_EQ(rc, 0);
+  char *a = wt_join(root, "a"), *b = wt_join(root, "b");
+  recs r = {0};
+  wt_write(a, "");
+  int got_a = read_until(w, &r, has, &(want){VIGIL__RDCW_ADDED, "a"}, 5000);
+  wt_write(b, "");
+  int got_b = read_until(w, &r, has, &(want){VIGIL__RDCW_ADDED, "b"}, 5000);
+  vigil__rdcw_refuse(0, 0);
+  WT_ASSERT(got_a);
+  WT_ASSERT(got_b);
+  vigil__rdcw_close(w);
+  recs_free(&r);
+  wt_rmtree(root);
+  free(a), free(b), free(root);
 }
 
 /*
@@ -634,6 +693,8 @@ int main(int argc, char **argv) {
       WT_TEST(a_batch_in_parts),
       WT_TEST(long_paths),
       WT_TEST(errors_with_answers),
+      WT_TEST(refused_reads),
+      WT_TEST(a_buffer_refused_is_retried_at_64_kib),
       WT_TEST(overflow_from_a_small_buffer),
       WT_TEST(root_moved_is_seen_from_its_parent),
       WT_TEST(stop_under_storm_parked_with_cancelioex),
