@@ -1000,7 +1000,12 @@ static int add_root(vigil_t *v, const char *path, unsigned flags, const vigil_ro
    * whatever chdir() the program makes later.
    */
   r->abspath = realpath(r->is_file ? r->dirpath : path, NULL);
-  if (!r->abspath || VIGIL__SYS(stat(r->abspath, &st)) < 0) {
+  /*
+   * A directory root's st is already the directory's (realpath names the
+   * same one), and a stat is not cheap everywhere (on Windows it asks the
+   * volume for its serial number); a file root's is its directory's.
+   */
+  if (!r->abspath || (r->is_file && VIGIL__SYS(stat(r->abspath, &st)) < 0)) {
     rc = -errno;
     goto err;
   }

@@ -102,19 +102,14 @@ static int still_there(const root_watch *rw) {
   return same;
 }
 
-/* Watches the root's parent for its name, and notes what the root is. */
-static void watch_up(state *s, root_watch *rw) {
+/*
+ * Watches the root's parent for its name. What the root is, the core
+ * learnt as it added it (its volume and file ID, as stat gives them).
+ */
+static void watch_up(state *s, root_watch *rw, const vigil__root *r) {
   const char *slash = strrchr(rw->path, '/');
   if (!slash || !slash[1] || slash == rw->path || slash[-1] == ':' || slash[-1] == '/')
     return; /* a drive's or a share's top: nothing above it to rename it in */
-  void *h;
-  vigil__win_stat st;
-  if (vigil__win_open_dir(&h, NULL, rw->path, strlen(rw->path)) < 0)
-    return;
-  int rc = vigil__win_fstat(h, &st);
-  vigil__win_close(h);
-  if (rc < 0)
-    return;
   size_t up_len = (size_t)(slash - rw->path);
   char *up = malloc(up_len + 1);
   if (!up)
@@ -124,8 +119,8 @@ static void watch_up(state *s, root_watch *rw) {
   /* Without it the root still works; only its move away goes unseen. */
   if (vigil__rdcw_open(&rw->up, up, 0, 0, s->ev) == 0) {
     rw->base = slash + 1;
-    rw->volume = st.volume;
-    rw->id = st.id;
+    rw->volume = r->dev;
+    rw->id = r->ino;
   }
   free(up);
 }
@@ -204,7 +199,7 @@ static int win_watch(void *st, vigil__node *dir, int fd) {
     return rc;
   }
   if (!r->is_file) /* a file root's own read sees the file go */
-    watch_up(s, rw);
+    watch_up(s, rw, r);
   rw->next = s->roots;
   s->roots = rw;
   s->nroots++;
