@@ -280,3 +280,41 @@ long wt_handle_probe(void) {
   CloseHandle(h);
   return v;
 }
+
+typedef struct {
+  char *dir;
+  HANDLE h, ev;
+  OVERLAPPED ov;
+  DWORD buf[256];
+} keep_reads;
+
+void *wt_wine_keep_reads(void) {
+  keep_reads *k = calloc(1, sizeof *k);
+  if (!k)
+    wt_fail(__FILE__, __LINE__, "out of memory");
+  k->dir = wt_tempdir();
+  wchar_t *w = wide(k->dir);
+  k->h = CreateFileW(w, FILE_LIST_DIRECTORY, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                     NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OVERLAPPED, NULL);
+  free(w);
+  if (k->h == INVALID_HANDLE_VALUE)
+    wt_fail(__FILE__, __LINE__, "%s: Windows error %lu", k->dir, GetLastError());
+  k->ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+  k->ov.hEvent = k->ev;
+  if (!k->ev || !ReadDirectoryChangesW(k->h, k->buf, sizeof k->buf, FALSE,
+                                       FILE_NOTIFY_CHANGE_FILE_NAME, NULL, &k->ov, NULL))
+    wt_fail(__FILE__, __LINE__, "ReadDirectoryChangesW: Windows error %lu", GetLastError());
+  return k;
+}
+
+void wt_wine_keep_reads_end(void *keep) {
+  keep_reads *k = keep;
+  DWORD n;
+  CancelIo(k->h);
+  GetOverlappedResult(k->h, &k->ov, &n, TRUE);
+  CloseHandle(k->h);
+  CloseHandle(k->ev);
+  wt_rmtree(k->dir);
+  free(k->dir);
+  free(k);
+}
