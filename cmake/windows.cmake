@@ -34,8 +34,9 @@ if(VIGIL_TESTS STREQUAL "AUTO" OR VIGIL_TESTS)
   vigil_windows_test(test_platform)
   vigil_windows_test(test_winfs)
   vigil_windows_test(test_library)
-  # Its 10,000 open/add/close cycles alone take 30 to 90 s under wine on a
-  # busy two-core machine (bench/wincycles.c says where a cycle goes).
+  # Its 10,000 open/add/close cycles alone took 27 s under wine on an idle
+  # two-core machine and 90 s at a load of 60 (bench/wincycles.c says
+  # where a cycle goes).
   set_tests_properties(windows.test_library PROPERTIES TIMEOUT 240)
   # vigil.exe itself, driven by pytest on this machine's own Python; and a
   # copy of it on which every ReadDirectoryChangesW fails, as on a share
