@@ -80,10 +80,14 @@ struct vigil {
   /*
    * The background thread of vigil_start (thread.c). While it runs, lock
    * guards everything above; the thread lets go of it while it waits in
-   * vigil__plat_wait and while the callback runs.
+   * vigil__plat_wait, while the callback runs, and between two steps
+   * while lock_wanted says a caller waits for it. cond is broadcast when
+   * the thread ends, when a join ends, and when the last caller waiting
+   * for the lock has it.
    */
   pthread_mutex_t lock;
   pthread_cond_t cond;
+  int lock_wanted; /* callers in vigil__lock, not yet holding the lock (atomic) */
   pthread_t thread;
   vigil_cb cb;
   void *cb_userdata;

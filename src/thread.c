@@ -3,7 +3,9 @@
  * vigil_read (vigil__step, then vigil__wait), with the instance's lock
  * held around the first and released around the second and around the
  * callback. Releasing it during the callback is what lets the callback
- * call vigil_stop, vigil_add or vigil_remove without deadlock.
+ * call vigil_stop, vigil_add or vigil_remove without deadlock; handing it
+ * over between two steps to a caller that waits for it is what bounds
+ * vigil_stop, and every other call, while reads keep bringing records.
  */
 #include "instance.h"
 #include "thread.h"
@@ -30,8 +32,26 @@ int vigil__busy(vigil_t *v) {
   return vigil__started(v);
 }
 
+/*
+ * A caller that waits for the lock says so first: the thread lets it in
+ * between two steps (let_callers_in). A mutex does not do it alone: a
+ * storm keeps every read bringing records, often records that end in no
+ * event (a file made and deleted at once), and the thread goes from one
+ * read to the next without letting go of the lock; where it does (around
+ * a callback), it takes the lock back before a waiting caller has woken.
+ * vigil_stop would wait for as long as the storm lasts.
+ */
 void vigil__lock(const vigil_t *v) {
-  pthread_mutex_lock((pthread_mutex_t *)&v->lock);
+  vigil_t *w = (vigil_t *)v;
+  __atomic_add_fetch(&w->lock_wanted, 1, __ATOMIC_SEQ_CST);
+  pthread_mutex_lock(&w->lock);
+  if (__atomic_sub_fetch(&w->lock_wanted, 1, __ATOMIC_SEQ_CST) == 0)
+    pthread_cond_broadcast(&w->cond);
+}
+
+/* The thread's own lock: it is the one that lets the others in, it never waits for that. */
+static void thread_lock(vigil_t *v) {
+  pthread_mutex_lock(&v->lock);
 }
 
 void vigil__unlock(const vigil_t *v) {
@@ -41,7 +61,7 @@ void vigil__unlock(const vigil_t *v) {
 static void deliver(vigil_t *v, const vigil_event *ev) {
   vigil__unlock(v);
   v->cb(v, ev, v->cb_userdata);
-  vigil__lock(v);
+  thread_lock(v);
 }
 
 static void deliver_unlocked(vigil_t *v, const vigil_event *ev, void *ctx) {
@@ -66,10 +86,19 @@ static void drain(vigil_t *v) {
     v->need_repair = 1;
 }
 
+/* The thread, holding the lock: every caller waiting for it has it first. */
+static void let_callers_in(vigil_t *v) {
+  while (__atomic_load_n(&v->lock_wanted, __ATOMIC_SEQ_CST))
+    pthread_cond_wait(&v->cond, &v->lock);
+}
+
 static void *thread_main(void *arg) {
   vigil_t *v = arg;
-  vigil__lock(v);
-  while (v->stop == VIGIL__RUN) {
+  thread_lock(v);
+  for (;;) {
+    let_callers_in(v);
+    if (v->stop != VIGIL__RUN)
+      break;
     vigil_event ev;
     int wait_ms;
     size_t got;
@@ -88,7 +117,7 @@ static void *thread_main(void *arg) {
     }
     vigil__unlock(v);
     vigil__wait(v, wait_ms);
-    vigil__lock(v);
+    thread_lock(v);
   }
   if (v->stop == VIGIL__STOP_DRAIN)
     drain(v);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "instance.h"
 #include "vigil.h"
 
 typedef struct {
@@ -140,6 +141,125 @@ static void stop_is_bounded_under_a_storm(void **state) {
   assert_int_equal(ev.kind, VIGIL_OVERFLOW);
 }
 
+/*
+ * A storm as the thread sees it under wine's ReadDirectoryChangesW: every
+ * read brings records and none of them ends in an event (each file made
+ * and deleted before vigil looks), so the thread goes from one read to
+ * the next. This backend is that storm, for busy_ms after its first read;
+ * its descriptor stays readable all that time.
+ */
+typedef struct {
+  int fd[2];
+  int64_t until_us; /* the storm's end, set by the first read */
+  atomic_long reads;
+} busy_state;
+
+static const int busy_ms = 2000;
+
+static int busy_open(void **out, vigil_os_fd_t *fd, const vigil__backend_config *cfg) {
+  (void)cfg;
+  busy_state *b = calloc(1, sizeof *b);
+  assert_non_null(b);
+  assert_int_equal(pipe2(b->fd, O_CLOEXEC | O_NONBLOCK), 0);
+  assert_int_equal(write(b->fd[1], "", 1), 1);
+  *out = b;
+  *fd = b->fd[0];
+  return 0;
+}
+
+static int busy_storming(busy_state *b) {
+  if (!b->until_us)
+    b->until_us = tu_now_us() + busy_ms * 1000;
+  if (tu_now_us() < b->until_us)
+    return 1;
+  char c;
+  (void)!read(b->fd[0], &c, 1); /* over: nothing to read from now on */
+  return 0;
+}
+
+static int busy_watch(void *st, vigil__node *dir, int fd) {
+  (void)st, (void)dir, (void)fd;
+  return 0;
+}
+
+static void busy_unwatch(void *st, vigil__node *dir) {
+  (void)st, (void)dir;
+}
+
+static int busy_read(void *st, vigil_t *v, size_t max_units, vigil__read_result *out) {
+  (void)v, (void)max_units;
+  busy_state *b = st;
+  out->wait_ms = -1;
+  if (!busy_storming(b))
+    return 0;
+  atomic_fetch_add(&b->reads, 1);
+  out->records = 3;
+  out->units = 1;
+  return 0;
+}
+
+static vigil__node *busy_sharing(void *st, const vigil__node *dir, const vigil__node *after) {
+  (void)st;
+  return after ? NULL : (vigil__node *)(uintptr_t)dir;
+}
+
+static size_t busy_watches(void *st) {
+  (void)st;
+  return 1;
+}
+
+static size_t busy_pending(void *st) {
+  return busy_storming(st);
+}
+
+static size_t busy_discard(void *st, size_t max_units) {
+  (void)st, (void)max_units;
+  return 0;
+}
+
+static void busy_flush(void *st, vigil_t *v) {
+  (void)st, (void)v;
+}
+
+static void busy_close(void *st) {
+  busy_state *b = st;
+  close(b->fd[0]);
+  close(b->fd[1]);
+  free(b);
+}
+
+static const vigil__backend busy_backend = {
+    .name = "busy",
+    .caps = VIGIL__CAP_RECURSIVE,
+    .open = busy_open,
+    .watch = busy_watch,
+    .unwatch = busy_unwatch,
+    .read = busy_read,
+    .sharing = busy_sharing,
+    .watches = busy_watches,
+    .pending = busy_pending,
+    .discard = busy_discard,
+    .flush = busy_flush,
+    .close = busy_close,
+};
+
+static void stop_is_bounded_while_every_read_brings_records(void **state) {
+  fixture *f = *state;
+  vigil_close(f->v);
+  assert_int_equal(vigil__open_with(&f->v, NULL, &busy_backend), 0);
+  assert_int_equal(vigil_add(f->v, f->dir, 0), 0);
+  busy_state *b = f->v->src[0].state;
+  assert_int_equal(vigil_start(f->v, on_event, f), 0);
+  while (atomic_load(&b->reads) < 1000)
+    usleep(1000);
+  int64_t t0 = tu_now_us();
+  int dropped = vigil_stop(f->v, 20);
+  int64_t took = tu_now_us() - t0;
+  print_message("vigil_stop took %.1f ms in a storm of %d ms\n", took / 1000.0, busy_ms);
+  assert_true(dropped >= 0);
+  assert_true(took < (20 + 10) * 1000);
+}
+
 static void close_stops_a_started_instance(void **state) {
   fixture *f = *state;
   assert_int_equal(vigil_start(f->v, on_event, f), 0);
@@ -255,6 +375,7 @@ int main(void) {
       T(drain_delivers_everything_queued_before_stop),
       T(stop_from_inside_the_callback_returns_at_once),
       T(stop_is_bounded_under_a_storm),
+      T(stop_is_bounded_while_every_read_brings_records),
       T(close_stops_a_started_instance),
       T(close_from_inside_the_callback),
       T(restart_after_stop),
