@@ -50,23 +50,6 @@ static DWORD WINAPI watchdog(LPVOID arg) {
   return 0;
 }
 
-static int known_failure(const char *name) {
-  const char *list = getenv("WT_KNOWN_FAILURES");
-  while (list && *list) {
-    const char *end = strchr(list, ',');
-    size_t len = end ? (size_t)(end - list) : strlen(list);
-    char part[128];
-    if (len > 0 && len < sizeof part) {
-      memcpy(part, list, len);
-      part[len] = '\0';
-      if (strstr(name, part))
-        return 1;
-    }
-    list = end ? end + 1 : NULL;
-  }
-  return 0;
-}
-
 int wt_run(const wt_test *tests, size_t n, int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   const char *limit = getenv("WT_TIMEOUT_S");
@@ -82,18 +65,6 @@ int wt_run(const wt_test *tests, size_t n, int argc, char **argv) {
   for (size_t i = 0; i < n; i++) {
     if (only && !strstr(tests[i].name, only))
       continue;
-    /*
-     * WT_KNOWN_FAILURES: names (parts of names, separated by commas) of
-     * tests that fail for a known, documented reason not yet fixed; they
-     * are listed as such and not run. Naming a test on the command line
-     * runs it anyway.
-     */
-    if (!only && known_failure(tests[i].name)) {
-      printf("  SKIP %s: a known failure, not run (WT_KNOWN_FAILURES; docs/backends.md)\n",
-             tests[i].name);
-      InterlockedIncrement(&wt_skipped);
-      continue;
-    }
     wt_current = tests[i].name;
     wt_outcome = 0;
     SetEvent(wt_done); /* restarts the watchdog's clock */
