@@ -269,6 +269,10 @@ void cli_add_error(const char *path, int err, const vigil_t *v) {
               "--backend windows cannot watch it; use --backend poll, or auto, which polls it",
               path);
 #endif
+  } else if (err == -EACCES) {
+    cli_error("%s: %s: this user may not read it; give this user read access to it, "
+              "or watch it as a user who has",
+              path, vigil_strerror(err));
   } else {
     cli_error("%s: %s", path, vigil_strerror(err));
   }

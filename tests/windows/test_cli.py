@@ -182,6 +182,50 @@ def test_missing_path_names_it(root):
     assert p.stderr.decode() == "vigil: %s: No such file or directory\n" % missing
 
 
+def test_unreadable_root_permission_denied():
+    """A directory this user may not open: wine gives ERROR_ACCESS_DENIED,
+    and vigil.exe names the path, the cause and what to do. The superuser is never
+    denied, so as root the test runs wine as nobody, in a prefix of its own."""
+    as_root = os.geteuid() == 0
+    setpriv = shutil.which("setpriv")
+    if as_root and not setpriv:
+        pytest.skip("needs setpriv, to run wine as a user who can be denied")
+    home = tempfile.mkdtemp(prefix="vigil-win-denied-")
+    env = dict(os.environ, HOME=home, WINEPREFIX=os.path.join(home, "prefix"), WINEDEBUG="-all")
+    wrapper = []
+    if as_root:
+        os.chown(home, 65534, 65534)
+        wrapper = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        env = os.environ  # this user's own prefix of the build serves
+    locked = os.path.join(home, "locked")
+    os.mkdir(locked)
+    os.chmod(locked, 0)
+    try:
+        if as_root:  # the prefix first: making it is said on stderr
+            boot = [*wrapper, WINE, "wineboot", "--init"]
+            subprocess.run(boot, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=120)
+        p = subprocess.run(
+            [*wrapper, WINE, EXE, "watch", winpath(locked)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+        assert p.returncode == 1, p
+        assert p.stdout == b""
+        assert p.stderr.decode() == (
+            "vigil: %s: Permission denied: this user may not read it; "
+            "give this user read access to it, or watch it as a user who has\n" % winpath(locked)
+        )
+    finally:
+        if as_root and shutil.which("wineserver"):
+            # Its wineserver lingers a few seconds after wine ends; end it now.
+            subprocess.run([*wrapper, "wineserver", "-k"], env=env, capture_output=True, timeout=TIMEOUT)
+        os.chmod(locked, 0o700)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def test_backends_named_are_windows_ones(root):
     help_text = subprocess.run([WINE, EXE, "watch", "--help"], capture_output=True, timeout=TIMEOUT)
     assert b"--backend NAME      how to watch: auto (default), windows or poll\n" in help_text.stdout
