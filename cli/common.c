@@ -240,6 +240,9 @@ static const char *limit_that_bit(const char *fs, const char *user, long *cur) {
   return fs;
 }
 
+/* --backend as given, or NULL: which backend an error of vigil_add is about. */
+static const char *asked_backend;
+
 void cli_add_error(const char *path, int err, const vigil_t *v) {
   vigil_stats st = {0};
   if (v)
@@ -263,7 +266,7 @@ void cli_add_error(const char *path, int err, const vigil_t *v) {
     else
       cli_error("inotify instance limit reached: raise %s", name);
 #ifdef _WIN32
-  } else if (err == -ENOSYS) {
+  } else if (err == -ENOSYS && asked_backend && strcmp(asked_backend, "windows") == 0) {
     /* Only the backend "windows" asked for by name says it: "auto" polls such a root. */
     cli_error("%s: its file system refuses ReadDirectoryChangesW, as some network shares do: "
               "--backend windows cannot watch it; use --backend poll, or auto, which polls it",
@@ -366,6 +369,7 @@ int cli_common_option(cli_common *c, int opt, const char *arg, const char *word,
       return -1;
     }
     c->backend = arg;
+    asked_backend = arg;
     return 0;
   }
   case CLI_OPT_POLL_INTERVAL: {

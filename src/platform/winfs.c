@@ -35,6 +35,15 @@
 #ifndef STATUS_BUFFER_OVERFLOW
 #define STATUS_BUFFER_OVERFLOW ((NTSTATUS)0x80000005L)
 #endif
+#ifndef STATUS_NOT_IMPLEMENTED
+#define STATUS_NOT_IMPLEMENTED ((NTSTATUS)0xC0000002L)
+#endif
+#ifndef STATUS_INVALID_DEVICE_REQUEST
+#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
+#endif
+#ifndef STATUS_NOT_SUPPORTED
+#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
+#endif
 
 /* Declared in the driver kit's headers only. */
 NTSTATUS NTAPI NtQueryDirectoryFile(HANDLE file, HANDLE event, PIO_APC_ROUTINE apc, PVOID apc_ctx,
@@ -170,10 +179,17 @@ int vigil__win_fstat(void *h, vigil__win_stat *st) {
     unsigned char room[sizeof(volume_info) + 64 * sizeof(WCHAR)];
   } vol;
   s = NtQueryVolumeInformationFile(h, &io, &vol, sizeof vol, FILE_FS_VOLUME_INFO_CLASS);
-  if (!NT_SUCCESS(s) && s != STATUS_BUFFER_OVERFLOW)
+  /*
+   * A file system that keeps no volume information (wine on a tmpfs
+   * answers "not implemented") has serial 0 for all its files: still one
+   * volume to vigil, as every answer about it is the same.
+   */
+  int no_volume = s == STATUS_NOT_IMPLEMENTED || s == STATUS_INVALID_DEVICE_REQUEST ||
+                  s == STATUS_NOT_SUPPORTED;
+  if (!NT_SUCCESS(s) && s != STATUS_BUFFER_OVERFLOW && !no_volume)
     return nt_errno(s);
   memset(st, 0, sizeof *st);
-  st->volume = vol.vi.VolumeSerialNumber;
+  st->volume = no_volume ? 0 : vol.vi.VolumeSerialNumber;
   st->id = (uint64_t)id.QuadPart;
   st->size = (uint64_t)si.EndOfFile.QuadPart;
   st->mtime = bi.LastWriteTime.QuadPart;

@@ -193,9 +193,14 @@ def test_unreadable_root_permission_denied():
     home = tempfile.mkdtemp(prefix="vigil-win-denied-")
     env = dict(os.environ, HOME=home, WINEPREFIX=os.path.join(home, "prefix"), WINEDEBUG="-all")
     wrapper = []
+    exe = EXE
     if as_root:
         os.chown(home, 65534, 65534)
         wrapper = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        # The build directory may lie where nobody may not go (root's home).
+        exe = os.path.join(home, "vigil.exe")
+        shutil.copyfile(EXE, exe)
+        os.chmod(exe, 0o755)
     else:
         env = os.environ  # this user's own prefix of the build serves
     locked = os.path.join(home, "locked")
@@ -206,7 +211,7 @@ def test_unreadable_root_permission_denied():
             boot = [*wrapper, WINE, "wineboot", "--init"]
             subprocess.run(boot, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=120)
         p = subprocess.run(
-            [*wrapper, WINE, EXE, "watch", winpath(locked)],
+            [*wrapper, WINE, exe, "watch", winpath(locked)],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -290,3 +295,45 @@ def test_refused_root_with_backend_windows_is_an_error(root):
         "vigil: %s: its file system refuses ReadDirectoryChangesW, as some network shares do: "
         "--backend windows cannot watch it; use --backend poll, or auto, which polls it\n" % winpath(root)
     )
+
+
+@pytest.fixture
+def tmpfs_root(root):
+    """A directory on a tmpfs of its own, mounted for the test and
+    unmounted after it (root only: the Windows tests otherwise skip it).
+    The directory is one inside the mount, as on a system whose /tmp is a
+    tmpfs."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    d = os.path.join(root, "tmpfs")
+    os.mkdir(d)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", d],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs: %s" % r.stderr.decode().strip())
+    try:
+        inside = os.path.join(d, "w")
+        os.mkdir(inside)
+        yield inside
+    finally:
+        subprocess.run(["umount", d], check=True)
+
+
+@pytest.mark.parametrize("backend", ["auto", "windows", "poll"])
+def test_a_tmpfs_root_is_watched(tmpfs_root, backend):
+    """wine keeps no volume information for a tmpfs (/tmp on many
+    systems): its FileFsVolumeInformation is "not implemented". That is no
+    reason to refuse the root, with any backend, nor to blame
+    ReadDirectoryChangesW for it."""
+    w = Watch(tmpfs_root, "--json", "--backend", backend)
+    try:
+        ready = w.wait_ready()
+        assert ready.startswith("vigil: ready, watching 1 directory"), ready
+        open(os.path.join(tmpfs_root, "a"), "w").close()
+        os.mkdir(os.path.join(tmpfs_root, "d"))
+        got = w.until_sentinel("sentinel-1")
+        assert ("created", "a", False) in got, got
+        assert ("created", "d", True) in got, got
+        assert w.interrupt() == 0
+    finally:
+        w.close()
