@@ -209,10 +209,14 @@ def test_unreadable_root_permission_denied():
     try:
         if as_root:  # the prefix first: making it is said on stderr
             boot = [*wrapper, WINE, "wineboot", "--init"]
-            subprocess.run(boot, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=120)
+            subprocess.run(
+                boot, env=env, cwd=home, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=120
+            )
+        # In nobody's own directory: wine says so on stderr when it cannot enter the current one.
         p = subprocess.run(
             [*wrapper, WINE, exe, "watch", winpath(locked)],
             env=env,
+            cwd=home,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=TIMEOUT,
@@ -226,7 +230,7 @@ def test_unreadable_root_permission_denied():
     finally:
         if as_root and shutil.which("wineserver"):
             # Its wineserver lingers a few seconds after wine ends; end it now.
-            subprocess.run([*wrapper, "wineserver", "-k"], env=env, capture_output=True, timeout=TIMEOUT)
+            subprocess.run([*wrapper, "wineserver", "-k"], env=env, cwd=home, capture_output=True, timeout=TIMEOUT)
         os.chmod(locked, 0o700)
         shutil.rmtree(home, ignore_errors=True)
 
