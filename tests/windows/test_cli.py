@@ -6,6 +6,7 @@ Run by ctest in the Windows build (cmake/windows.cmake), which sets
 VIGIL_EXE, WINEPREFIX and WINEDEBUG. Changes are made from Linux: wine
 reports them as it does a Windows program's.
 """
+import glob
 import json
 import os
 import shutil
@@ -230,9 +231,31 @@ def test_unreadable_root_permission_denied():
     finally:
         if as_root and shutil.which("wineserver"):
             # Its wineserver lingers a few seconds after wine ends; end it now.
-            subprocess.run([*wrapper, "wineserver", "-k"], env=env, cwd=home, capture_output=True, timeout=TIMEOUT)
+            subprocess.run(
+                [*wrapper, "wineserver", "-k", "-w"], env=env, cwd=home, capture_output=True, timeout=TIMEOUT
+            )
+            _remove_server_dirs(env["WINEPREFIX"])
         os.chmod(locked, 0o700)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _remove_server_dirs(prefix):
+    """wine leaves its server's socket directory, named after the prefix's
+    device and inode, in a /tmp/wine-XXXXXX of nobody's: remove the ones
+    of this prefix, and their directory once it is empty."""
+    try:
+        st = os.stat(prefix)
+    except OSError:
+        return
+    name = "server-%x-%x" % (st.st_dev, st.st_ino)
+    for top in glob.glob("/tmp/wine-*") + glob.glob("/tmp/.wine-%d" % 65534):
+        server = os.path.join(top, name)
+        if os.path.isdir(server):
+            shutil.rmtree(server, ignore_errors=True)
+            try:
+                os.rmdir(top)
+            except OSError:
+                pass  # another prefix of nobody's still uses it
 
 
 def test_backends_named_are_windows_ones(root):
