@@ -1140,22 +1140,32 @@ int vigil_add(vigil_t *v, const char *path, unsigned flags) {
   return vigil_add_opts(v, path, flags, NULL);
 }
 
-/* A root that went away is still a root until vigil_remove, as there. */
+/*
+ * The root added by this path: a live one if there is one, else one that
+ * went away, which is still a root until vigil_remove. NULL if none.
+ */
+static const vigil__root *given_root(const vigil_t *v, const char *path) {
+  const vigil__root *found = NULL;
+  for (const vigil__root *r = v->roots; r; r = r->next)
+    if (strcmp(r->given, path) == 0) {
+      found = r;
+      if (!r->dead)
+        break;
+    }
+  return found;
+}
+
 int vigil_root_backend(vigil_t *v, const char *path, const char **name) {
   if (!v || !path || !name)
     return -EINVAL;
   if (vigil__forked(v))
     return VIGIL_EFORKED;
-  int rc = VIGIL_ENOTROOT;
   vigil__lock(v);
-  for (const vigil__root *r = v->roots; r; r = r->next)
-    if (strcmp(r->given, path) == 0) {
-      *name = v->src[r->src].be->name;
-      rc = 0;
-      break;
-    }
+  const vigil__root *r = given_root(v, path);
+  if (r)
+    *name = v->src[r->src].be->name;
   vigil__unlock(v);
-  return rc;
+  return r ? 0 : VIGIL_ENOTROOT;
 }
 
 int vigil_root_fallback(vigil_t *v, const char *path, int *why) {
@@ -1163,16 +1173,12 @@ int vigil_root_fallback(vigil_t *v, const char *path, int *why) {
     return -EINVAL;
   if (vigil__forked(v))
     return VIGIL_EFORKED;
-  int rc = VIGIL_ENOTROOT;
   vigil__lock(v);
-  for (const vigil__root *r = v->roots; r; r = r->next)
-    if (strcmp(r->given, path) == 0) {
-      *why = r->fallback;
-      rc = 0;
-      break;
-    }
+  const vigil__root *r = given_root(v, path);
+  if (r)
+    *why = r->fallback;
   vigil__unlock(v);
-  return rc;
+  return r ? 0 : VIGIL_ENOTROOT;
 }
 
 int vigil_root_watched(vigil_t *v, const char *path) {
@@ -1180,11 +1186,9 @@ int vigil_root_watched(vigil_t *v, const char *path) {
     return -EINVAL;
   if (vigil__forked(v))
     return VIGIL_EFORKED;
-  int rc = VIGIL_ENOTROOT;
   vigil__lock(v);
-  for (const vigil__root *r = v->roots; r && rc != 1; r = r->next)
-    if (strcmp(r->given, path) == 0)
-      rc = !r->dead;
+  const vigil__root *r = given_root(v, path);
+  int rc = r ? !r->dead : VIGIL_ENOTROOT;
   vigil__unlock(v);
   return rc;
 }
